@@ -1,0 +1,41 @@
+# Parley developer targets. `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+# npm ci runs again only when the lockfile changes.
+INSTALLED := node_modules/.installed
+
+$(INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: help install build dev test typecheck lint unit bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(INSTALLED) ## install the npm dependencies (npm ci) if the lockfile changed
+
+build: $(INSTALLED) ## compile TypeScript into dist/
+	npm run --silent build
+
+dev: build ## run the whole platform in one process on embedded back ends (ARGS="--port 9000" to pass flags)
+	node dist/services/cli/parley.js dev $(ARGS)
+
+test: typecheck lint unit ## type-check, lint and run every test (what CI runs)
+
+typecheck: $(INSTALLED) ## type-check everything, tests included
+	npm run --silent typecheck
+
+lint: $(INSTALLED) ## lint with typescript-eslint
+	npm run --silent lint
+
+unit: $(INSTALLED) ## run the vitest suites (unit, contract and end-to-end)
+	npm test
+
+bench: build ## print throughput and memory figures (not a test: nothing fails on a number)
+	node dist/services/bench/run.js
+
+clean: ## remove build output and installed modules
+	rm -rf dist node_modules

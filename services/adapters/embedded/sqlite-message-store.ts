@@ -1,0 +1,206 @@
+import Database from "better-sqlite3";
+import { monotonicFactory } from "ulid";
+import { directConversationId, directParticipants, type ConversationId, type UserId } from "../../protocol/ids.js";
+import type { InboxEvent, Message, Receipt } from "../../protocol/frames.js";
+import {
+  ClientMessageIdConflictError,
+  type AppendedEvent,
+  type AppendedMessage,
+  type MessageStore,
+  type NewDirectMessage,
+  type NewReceipt,
+  type Page,
+  type RecordedReceipt,
+} from "../../ports/message-store.js";
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS conversations (
+  conversation_id TEXT PRIMARY KEY,
+  last_seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+  conversation_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  message_id TEXT NOT NULL UNIQUE,
+  sender_id TEXT NOT NULL,
+  client_message_id TEXT NOT NULL,
+  message TEXT NOT NULL,
+  PRIMARY KEY (conversation_id, seq),
+  UNIQUE (sender_id, client_message_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inbox_heads (
+  user_id TEXT PRIMARY KEY,
+  last_cursor INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inbox (
+  user_id TEXT NOT NULL,
+  cursor INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  PRIMARY KEY (user_id, cursor)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS receipt_marks (
+  conversation_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  up_to_seq INTEGER NOT NULL,
+  PRIMARY KEY (conversation_id, user_id, kind)
+) WITHOUT ROWID;
+`;
+
+/**
+ * The embedded message store: one SQLite file, written with synchronous=FULL so that a
+ * resolved append has reached the disk (the gateway acks only after that).
+ */
+export class SqliteMessageStore implements MessageStore {
+  private readonly db: Database.Database;
+  private readonly nextMessageId = monotonicFactory();
+  private readonly statements;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("busy_timeout = 5000");
+    this.migrate();
+    this.statements = {
+      findByClientId: this.db.prepare<[string, string], { message: string }>(
+        "SELECT message FROM messages WHERE sender_id = ? AND client_message_id = ?",
+      ),
+      lastSeq: this.db.prepare<[string], { last_seq: number }>("SELECT last_seq FROM conversations WHERE conversation_id = ?"),
+      setLastSeq: this.db.prepare(
+        "INSERT INTO conversations (conversation_id, last_seq) VALUES (?, ?) ON CONFLICT (conversation_id) DO UPDATE SET last_seq = excluded.last_seq",
+      ),
+      insertMessage: this.db.prepare(
+        "INSERT INTO messages (conversation_id, seq, message_id, sender_id, client_message_id, message) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      lastCursor: this.db.prepare<[string], { last_cursor: number }>("SELECT last_cursor FROM inbox_heads WHERE user_id = ?"),
+      setLastCursor: this.db.prepare(
+        "INSERT INTO inbox_heads (user_id, last_cursor) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET last_cursor = excluded.last_cursor",
+      ),
+      insertEvent: this.db.prepare("INSERT INTO inbox (user_id, cursor, event) VALUES (?, ?, ?)"),
+      readInbox: this.db.prepare<[string, number, number], { event: string }>(
+        "SELECT event FROM inbox WHERE user_id = ? AND cursor > ? ORDER BY cursor LIMIT ?",
+      ),
+      readNewest: this.db.prepare<[string, number], { message: string }>(
+        "SELECT message FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?",
+      ),
+      readBefore: this.db.prepare<[string, number, number], { message: string }>(
+        "SELECT message FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+      ),
+      receiptMark: this.db.prepare<[string, string, string], { up_to_seq: number }>(
+        "SELECT up_to_seq FROM receipt_marks WHERE conversation_id = ? AND user_id = ? AND kind = ?",
+      ),
+      setReceiptMark: this.db.prepare(
+        "INSERT INTO receipt_marks (conversation_id, user_id, kind, up_to_seq) VALUES (?, ?, ?, ?) ON CONFLICT (conversation_id, user_id, kind) DO UPDATE SET up_to_seq = excluded.up_to_seq",
+      ),
+    };
+  }
+
+  appendDirectMessage(input: NewDirectMessage): Promise<AppendedMessage> {
+    return Promise.resolve(this.appendTransaction(input));
+  }
+
+  recordReceipt(input: NewReceipt): Promise<RecordedReceipt | null> {
+    return Promise.resolve(this.receiptTransaction(input));
+  }
+
+  readInbox(userId: UserId, after: number, limit: number): Promise<Page<InboxEvent>> {
+    const rows = this.statements.readInbox.all(userId, after, limit + 1);
+    return Promise.resolve(page(rows.map((row) => JSON.parse(row.event) as InboxEvent), limit));
+  }
+
+  readConversation(conversationId: ConversationId, before: number | undefined, limit: number): Promise<Page<Message>> {
+    const rows =
+      before === undefined
+        ? this.statements.readNewest.all(conversationId, limit + 1)
+        : this.statements.readBefore.all(conversationId, before, limit + 1);
+    return Promise.resolve(page(rows.map((row) => JSON.parse(row.message) as Message), limit));
+  }
+
+  close(): Promise<void> {
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+
+  private readonly appendTransaction = (input: NewDirectMessage): AppendedMessage =>
+    this.db.transaction((): AppendedMessage => {
+      const existing = this.statements.findByClientId.get(input.senderId, input.clientMessageId);
+      if (existing) {
+        const message = JSON.parse(existing.message) as Message;
+        if (message.recipientId !== input.recipientId || JSON.stringify(message.body) !== JSON.stringify(input.body)) {
+          throw new ClientMessageIdConflictError(input.clientMessageId);
+        }
+        return { message, duplicate: true, events: [] };
+      }
+      const conversationId = directConversationId(input.senderId, input.recipientId);
+      const seq = (this.statements.lastSeq.get(conversationId)?.last_seq ?? 0) + 1;
+      const message: Message = {
+        messageId: this.nextMessageId(input.sentAt.getTime()),
+        conversationId,
+        seq,
+        senderId: input.senderId,
+        senderDeviceId: input.senderDeviceId,
+        recipientId: input.recipientId,
+        clientMessageId: input.clientMessageId,
+        body: input.body,
+        sentAt: input.sentAt.toISOString(),
+      };
+      this.statements.setLastSeq.run(conversationId, seq);
+      this.statements.insertMessage.run(conversationId, seq, message.messageId, input.senderId, input.clientMessageId, JSON.stringify(message));
+      const events = participantsOf(conversationId).map((userId) => this.appendEvent(userId, { type: "message", message }));
+      return { message, duplicate: false, events };
+    })();
+
+  private readonly receiptTransaction = (input: NewReceipt): RecordedReceipt | null =>
+    this.db.transaction((): RecordedReceipt | null => {
+      const lastSeq = this.statements.lastSeq.get(input.conversationId)?.last_seq;
+      if (lastSeq === undefined) return null;
+      const previous = this.statements.receiptMark.get(input.conversationId, input.userId, input.kind)?.up_to_seq ?? 0;
+      const upToSeq = Math.min(input.upToSeq, lastSeq);
+      const receipt: Receipt = {
+        conversationId: input.conversationId,
+        userId: input.userId,
+        kind: input.kind,
+        upToSeq: Math.max(upToSeq, previous),
+        at: input.at.toISOString(),
+      };
+      if (upToSeq <= previous) return { receipt, changed: false, events: [] };
+      this.statements.setReceiptMark.run(input.conversationId, input.userId, input.kind, upToSeq);
+      const events = participantsOf(input.conversationId).map((userId) => this.appendEvent(userId, { type: "receipt", receipt }));
+      return { receipt, changed: true, events };
+    })();
+
+  private appendEvent(userId: UserId, event: DistributiveOmit<InboxEvent, "cursor">): AppendedEvent {
+    const cursor = (this.statements.lastCursor.get(userId)?.last_cursor ?? 0) + 1;
+    const full = { ...event, cursor };
+    this.statements.setLastCursor.run(userId, cursor);
+    this.statements.insertEvent.run(userId, cursor, JSON.stringify(full));
+    return { userId, event: full };
+  }
+
+  private migrate(): void {
+    this.db.exec(SCHEMA);
+    const row = this.db.prepare<[], { version: number }>("SELECT version FROM schema_version").get();
+    if (row === undefined) {
+      this.db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
+    } else if (row.version > SCHEMA_VERSION) {
+      throw new Error(`data directory holds schema version ${row.version}, newer than this build's ${SCHEMA_VERSION}`);
+    }
+  }
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** Both participants, once each (a note to self has one). */
+function participantsOf(conversationId: ConversationId): UserId[] {
+  const participants = directParticipants(conversationId);
+  if (participants === null) throw new Error(`not a direct conversation: ${conversationId}`);
+  return participants[0] === participants[1] ? [participants[0]] : participants;
+}
+
+function page<T>(rows: T[], limit: number): Page<T> {
+  return { items: rows.slice(0, limit), hasMore: rows.length > limit };
+}

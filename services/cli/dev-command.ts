@@ -1,0 +1,44 @@
+import type { Command } from "commander";
+import { startDevPlatform } from "../platform/dev-platform.js";
+import { createLogger } from "../platform/logger.js";
+import { addSettingOptions, configFromOptions } from "./settings-options.js";
+
+export function registerDevCommand(program: Command): void {
+  const command = program
+    .command("dev")
+    .description("run the whole platform in one process on embedded back ends (data kept in --data-dir)")
+    .action(async (options: Record<string, unknown>) => {
+      const config = configFromOptions(options);
+      const logger = createLogger(config.logLevel);
+      const platform = await startDevPlatform(config, logger);
+      logger.info({ url: platform.url, websocket: platform.websocketUrl, dataDir: config.dataDir }, "parley dev is listening");
+      process.stderr.write(
+        [
+          "",
+          `  Parley is running at ${platform.url}`,
+          `  WebSocket endpoint:  ${platform.websocketUrl}`,
+          `  Data directory:      ${config.dataDir}`,
+          "",
+          "  Get a token:   npx parley token alice" + (config.dataDir === "./.parley" ? "" : ` --data-dir ${config.dataDir}`),
+          `  Chat:          npx parley connect alice --url ${platform.websocketUrl}`,
+          "",
+        ].join("\n") + "\n",
+      );
+      let signals = 0;
+      const stop = (signal: string): void => {
+        signals += 1;
+        if (signals > 1) process.exit(1);
+        logger.info({ signal }, "shutting down: clients are told to reconnect");
+        platform.stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error({ err: error }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGTERM", stop);
+      process.on("SIGINT", stop);
+    });
+  addSettingOptions(command, ["host", "port", "dataDir", "logLevel"]);
+}

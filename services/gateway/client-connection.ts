@@ -1,0 +1,98 @@
+import WebSocket from "ws";
+import { CloseCode } from "../protocol/errors.js";
+import type { ServerFrame } from "../protocol/frames.js";
+import type { Metrics } from "../platform/metrics.js";
+import type { Session } from "./session.js";
+import { TokenBucket } from "./token-bucket.js";
+
+export type DisconnectReason =
+  | "client_closed"
+  | "slow_consumer"
+  | "rate_limited"
+  | "heartbeat_timeout"
+  | "shutdown"
+  | "frame_too_large"
+  | "error";
+
+export interface ConnectionLimits {
+  sendBufferBytes: number;
+  framesPerSecond: number;
+  frameBurst: number;
+}
+
+/** How long a closing connection may take to finish its close handshake before it is cut. */
+const CLOSE_HANDSHAKE_TIMEOUT_MS = 5_000;
+
+/**
+ * One client's WebSocket as the gateway sees it: a bounded send path, a rate limit on
+ * what it receives, and liveness for the heartbeat.
+ */
+export class ClientConnection {
+  /** Set by a pong (or any frame); cleared when a ping goes out. */
+  alive = true;
+  closeReason: DisconnectReason | null = null;
+  private readonly bucket: TokenBucket;
+  private rejectedInARow = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly session: Session,
+    private readonly limits: ConnectionLimits,
+    private readonly metrics: Metrics,
+  ) {
+    this.bucket = new TokenBucket(limits.framesPerSecond, limits.frameBurst);
+  }
+
+  /**
+   * Queues a frame, unless the client has fallen so far behind that its unsent bytes
+   * would pass the send buffer limit: then it is disconnected instead, since a client
+   * that does not read would otherwise grow the gateway's memory without bound.
+   */
+  send(frame: ServerFrame): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN || this.closeReason !== null) return false;
+    const data = JSON.stringify(frame);
+    if (this.socket.bufferedAmount + Buffer.byteLength(data) > this.limits.sendBufferBytes) {
+      this.close(CloseCode.slowConsumer, "slow_consumer", "send buffer full: read faster or reconnect and sync");
+      return false;
+    }
+    this.socket.send(data);
+    this.metrics.framesSent.inc({ type: frame.type });
+    return true;
+  }
+
+  /**
+   * Admits one client frame against the rate limit. Returns the wait in milliseconds when
+   * the frame is refused; a client that keeps sending while refused is disconnected.
+   */
+  admit(): { admitted: true } | { admitted: false; retryAfterMs: number } {
+    if (this.bucket.tryTake()) {
+      this.rejectedInARow = 0;
+      return { admitted: true };
+    }
+    this.rejectedInARow += 1;
+    if (this.rejectedInARow > this.limits.frameBurst) {
+      this.close(CloseCode.rateLimitExceeded, "rate_limited", "rate limit exceeded");
+    }
+    return { admitted: false, retryAfterMs: this.bucket.msUntilNextToken() };
+  }
+
+  /** Runs `task` after every task enqueued before it has settled. */
+  enqueue(task: () => Promise<unknown>): void {
+    this.queue = this.queue.then(task, task);
+  }
+
+  close(code: number, reason: DisconnectReason, text: string): void {
+    if (this.closeReason !== null) return;
+    this.closeReason = reason;
+    this.socket.close(code, text);
+    setTimeout(() => {
+      this.socket.terminate();
+    }, CLOSE_HANDSHAKE_TIMEOUT_MS).unref();
+  }
+
+  terminate(reason: DisconnectReason): void {
+    this.closeReason ??= reason;
+    this.socket.terminate();
+  }
+}

@@ -1,0 +1,340 @@
+import { EventEmitter } from "node:events";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { randomUUID } from "node:crypto";
+import WebSocket, { WebSocketServer } from "ws";
+import type { TokenAuthority } from "../auth/tokens.js";
+import { InvalidTokenError } from "../auth/tokens.js";
+import { DeliveryEnvelope } from "../delivery/envelope.js";
+import { gatewayDeliveryTopic } from "../delivery/topics.js";
+import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
+import type { BusEvent, EventBus, Subscription } from "../ports/event-bus.js";
+import { CloseCode, ErrorCode, ProtocolError } from "../protocol/errors.js";
+import { MAX_PAGE_SIZE, MAX_TEXT_LENGTH, PROTOCOL_SUBPROTOCOL, PROTOCOL_VERSION } from "../protocol/frames.js";
+import { DeviceId } from "../protocol/ids.js";
+import { parseClientFrame } from "../protocol/parse.js";
+import type { Logger } from "../platform/logger.js";
+import type { Metrics } from "../platform/metrics.js";
+import { ClientConnection, type DisconnectReason } from "./client-connection.js";
+import type { FrameHandler, Session } from "./session.js";
+import { readUpgradeCredentials } from "./upgrade-auth.js";
+
+export interface GatewayOptions {
+  gatewayId: string;
+  clusterName: string;
+  maxFrameBytes: number;
+  framesPerSecond: number;
+  frameBurst: number;
+  sendBufferBytes: number;
+  maxConnections: number;
+  heartbeatIntervalMs: number;
+  shutdownGraceMs: number;
+}
+
+export interface GatewayDependencies {
+  registry: ConnectionRegistry;
+  bus: EventBus;
+  tokens: TokenAuthority;
+  handler: FrameHandler;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export interface GatewayEvents {
+  connect: [session: Session];
+  disconnect: [session: Session, reason: DisconnectReason];
+}
+
+/** Route entries outlive three missed heartbeat rounds, then expire. */
+const ROUTE_TTL_HEARTBEATS = 3;
+
+/**
+ * Holds client WebSocket connections: authenticates the upgrade, registers each device
+ * in the connection registry, hands client frames to the services and writes back what
+ * the delivery topic brings. It keeps connections healthy (heartbeats, rate limits,
+ * bounded send buffers) and drains them on shutdown.
+ */
+export class Gateway extends EventEmitter<GatewayEvents> {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Map<string, ClientConnection>();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private deliveries: Subscription | undefined;
+  private draining = false;
+
+  constructor(
+    private readonly options: GatewayOptions,
+    private readonly deps: GatewayDependencies,
+  ) {
+    super();
+    this.wss = new WebSocketServer({
+      noServer: true,
+      // Explicit limits: the library defaults were the subject of a 2026 advisory.
+      maxPayload: options.maxFrameBytes,
+      maxFragments: 64,
+      maxBufferedChunks: 256,
+      perMessageDeflate: false,
+      clientTracking: false,
+      handleProtocols: (offered) => (offered.has(PROTOCOL_SUBPROTOCOL) ? PROTOCOL_SUBPROTOCOL : false),
+    } as WebSocket.ServerOptions);
+  }
+
+  get gatewayId(): string {
+    return this.options.gatewayId;
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  get ready(): boolean {
+    return this.deliveries !== undefined && !this.draining;
+  }
+
+  async start(): Promise<void> {
+    const topic = gatewayDeliveryTopic(this.options.clusterName, this.options.gatewayId);
+    this.deliveries = await this.deps.bus.subscribe(topic, this.options.gatewayId, (event) => {
+      this.deliver(event);
+    });
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
+  }
+
+  /** Handles an HTTP upgrade request for the WebSocket endpoint. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", () => socket.destroy());
+    void this.authenticateAndUpgrade(request, socket, head);
+  }
+
+  /**
+   * Tells every client to reconnect elsewhere (after a random wait, so they do not all
+   * arrive at once), closes the connections, and waits up to the grace period for them.
+   */
+  async shutdown(): Promise<void> {
+    this.draining = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    const closed = [...this.connections.values()].map(
+      (connection) =>
+        new Promise<void>((resolve) => {
+          if (connection.socket.readyState === WebSocket.CLOSED) {
+            resolve();
+            return;
+          }
+          connection.socket.once("close", () => {
+            resolve();
+          });
+          connection.send({
+            type: "reconnect",
+            reason: "shutdown",
+            retryAfterMs: Math.floor(Math.random() * Math.min(5_000, this.options.shutdownGraceMs + 1)),
+          });
+          connection.close(CloseCode.serviceRestart, "shutdown", "server shutting down: reconnect");
+        }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.options.shutdownGraceMs);
+    });
+    await Promise.race([Promise.all(closed), grace]);
+    clearTimeout(timer);
+    for (const connection of this.connections.values()) connection.terminate("shutdown");
+    await this.deliveries?.unsubscribe();
+    this.deliveries = undefined;
+  }
+
+  private async authenticateAndUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    if (this.draining || this.connections.size >= this.options.maxConnections) {
+      this.refuse(socket, 503, this.draining ? "gateway is shutting down" : "gateway is at its connection limit");
+      return;
+    }
+    const credentials = readUpgradeCredentials(request);
+    if (!credentials.ok) {
+      this.refuse(socket, credentials.status, credentials.reason);
+      return;
+    }
+    const deviceId = DeviceId.safeParse(credentials.deviceId ?? `device-${randomUUID()}`);
+    if (!deviceId.success) {
+      this.refuse(socket, 400, `invalid device query parameter: ${deviceId.error.issues[0]?.message ?? "invalid"}`);
+      return;
+    }
+    let userId: string;
+    try {
+      userId = (await this.deps.tokens.verify(credentials.token)).userId;
+    } catch (error) {
+      if (!(error instanceof InvalidTokenError)) this.deps.logger.error({ err: error }, "token verification failed");
+      this.refuse(socket, 401, error instanceof InvalidTokenError ? error.message : "invalid token");
+      return;
+    }
+    if (socket.destroyed) return;
+    this.wss.handleUpgrade(request, socket, head, (ws) => {
+      void this.accept(ws, { userId, deviceId: deviceId.data, connectionId: randomUUID() });
+    });
+  }
+
+  private refuse(socket: Duplex, status: 400 | 401 | 503, reason: string): void {
+    this.deps.metrics.upgradesRejected.inc({ status: String(status) });
+    const statusText = { 400: "Bad Request", 401: "Unauthorized", 503: "Service Unavailable" }[status];
+    const body = JSON.stringify({ error: reason });
+    socket.end(
+      `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        (status === 401 ? 'WWW-Authenticate: Bearer realm="parley"\r\n' : "") +
+        `\r\n${body}`,
+    );
+  }
+
+  private async accept(ws: WebSocket, session: Session): Promise<void> {
+    const connection = new ClientConnection(ws, session, this.options, this.deps.metrics);
+    const route = this.routeOf(session);
+    this.connections.set(session.connectionId, connection);
+    this.deps.metrics.connections.set(this.connections.size);
+
+    ws.on("pong", () => {
+      connection.alive = true;
+    });
+    ws.on("message", (data, isBinary) => {
+      connection.alive = true;
+      this.receive(connection, data, isBinary);
+    });
+    ws.on("error", (error) => {
+      // ws reports oversized frames as errors and then closes with 1009.
+      const tooLarge = "code" in error && error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
+      connection.closeReason ??= tooLarge ? "frame_too_large" : "error";
+      this.deps.logger.debug({ err: error, connectionId: session.connectionId }, "connection error");
+    });
+    ws.on("close", () => {
+      this.connections.delete(session.connectionId);
+      this.deps.metrics.connections.set(this.connections.size);
+      const reason = connection.closeReason ?? "client_closed";
+      this.deps.metrics.disconnects.inc({ reason });
+      this.emit("disconnect", session, reason);
+      this.deps.registry.unregister(route).catch((error: unknown) => {
+        this.deps.logger.warn({ err: error, connectionId: session.connectionId }, "could not unregister route");
+      });
+    });
+
+    try {
+      await this.deps.registry.register(route, this.routeTtlMs());
+    } catch (error) {
+      this.deps.logger.error({ err: error }, "could not register connection");
+      connection.close(1011, "error", "connection registry unavailable");
+      return;
+    }
+    connection.send({
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      userId: session.userId,
+      deviceId: session.deviceId,
+      connectionId: session.connectionId,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      limits: {
+        maxFrameBytes: this.options.maxFrameBytes,
+        framesPerSecond: this.options.framesPerSecond,
+        frameBurst: this.options.frameBurst,
+        maxTextLength: MAX_TEXT_LENGTH,
+        maxPageSize: MAX_PAGE_SIZE,
+      },
+    });
+    this.emit("connect", session);
+  }
+
+  private receive(connection: ClientConnection, data: WebSocket.RawData, isBinary: boolean): void {
+    const admission = connection.admit();
+    if (!admission.admitted) {
+      this.deps.metrics.framesReceived.inc({ type: "rate_limited" });
+      connection.send({
+        type: "error",
+        code: ErrorCode.rateLimited,
+        message: "too many frames: wait and retry",
+        retryAfterMs: admission.retryAfterMs,
+      });
+      return;
+    }
+    if (isBinary) {
+      this.deps.metrics.framesReceived.inc({ type: "invalid" });
+      connection.send({ type: "error", code: ErrorCode.unsupportedFrame, message: "binary frames are not supported: send JSON text" });
+      return;
+    }
+    const parsed = parseClientFrame(rawToString(data));
+    if (!parsed.ok) {
+      this.deps.metrics.framesReceived.inc({ type: "invalid" });
+      connection.send({
+        type: "error",
+        ...(parsed.requestId === undefined ? {} : { id: parsed.requestId }),
+        code: parsed.error.code,
+        message: parsed.error.message,
+      });
+      return;
+    }
+    const frame = parsed.frame;
+    this.deps.metrics.framesReceived.inc({ type: frame.type });
+    if (frame.type === "ping") {
+      connection.send({ type: "pong", id: frame.id });
+      return;
+    }
+    // One frame at a time per connection, so a device's sends are stored in the order sent.
+    connection.enqueue(() =>
+      this.deps.handler.handle(connection.session, frame).then(
+        (reply) => connection.send(reply),
+        (error: unknown) => {
+          if (!(error instanceof ProtocolError)) {
+            this.deps.logger.error({ err: error, frameType: frame.type, connectionId: connection.session.connectionId }, "frame handler failed");
+          }
+          const known = error instanceof ProtocolError;
+          connection.send({
+            type: "error",
+            id: frame.id,
+            code: known ? error.code : ErrorCode.internal,
+            message: known ? error.message : "internal error: the request may not have been applied, retry it",
+          });
+        },
+      ),
+    );
+  }
+
+  private deliver(busEvent: BusEvent): void {
+    const envelope = DeliveryEnvelope.safeParse(busEvent.value);
+    if (!envelope.success) {
+      this.deps.logger.error({ topic: busEvent.topic }, "dropped a malformed delivery envelope");
+      return;
+    }
+    const { connectionIds, storedAt, event } = envelope.data;
+    for (const connectionId of connectionIds) {
+      const connection = this.connections.get(connectionId);
+      if (connection?.send({ type: "event", event })) {
+        this.deps.metrics.deliveryLatency.observe(Math.max(0, Date.now() - storedAt) / 1000);
+      }
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    const live: DeviceRoute[] = [];
+    for (const connection of this.connections.values()) {
+      if (!connection.alive) {
+        connection.terminate("heartbeat_timeout");
+        continue;
+      }
+      connection.alive = false;
+      connection.socket.ping();
+      live.push(this.routeOf(connection.session));
+    }
+    try {
+      await this.deps.registry.refresh(live, this.routeTtlMs());
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, "could not refresh routes");
+    }
+  }
+
+  private routeOf(session: Session): DeviceRoute {
+    return { ...session, gatewayId: this.options.gatewayId };
+  }
+
+  private routeTtlMs(): number {
+    return this.options.heartbeatIntervalMs * ROUTE_TTL_HEARTBEATS;
+  }
+}
+
+function rawToString(data: WebSocket.RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString("utf8");
+  return data.toString("utf8");
+}

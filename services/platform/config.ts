@@ -1,0 +1,140 @@
+import { z } from "zod";
+
+/**
+ * Every setting, once: its environment variable, its command-line flag (where it has
+ * one), its type, its default and what it means. `parley --help`, the configuration
+ * loader and docs/configuration.md all come from this table.
+ */
+export const SETTINGS = {
+  host: {
+    env: "PARLEY_HOST",
+    flag: "--host <address>",
+    schema: z.string().min(1),
+    default: "127.0.0.1",
+    description: "address the HTTP and WebSocket server listens on",
+  },
+  port: {
+    env: ["PORT", "PARLEY_PORT"],
+    flag: "--port <port>",
+    schema: z.coerce.number().int().min(0).max(65535),
+    default: 8080,
+    description: "TCP port of the HTTP and WebSocket server (0 picks a free one)",
+  },
+  dataDir: {
+    env: "PARLEY_DATA_DIR",
+    flag: "--data-dir <path>",
+    schema: z.string().min(1),
+    default: "./.parley",
+    description: "directory that holds the embedded back ends' data",
+  },
+  logLevel: {
+    env: "PARLEY_LOG_LEVEL",
+    flag: "--log-level <level>",
+    schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    default: "info",
+    description: "least severe log level written",
+  },
+  jwtSecret: {
+    env: "PARLEY_JWT_SECRET",
+    schema: z.string().min(32, "must be at least 32 characters").optional(),
+    default: undefined,
+    description: "HS256 secret that signs client tokens; unset in dev: a random secret kept in the data directory",
+  },
+  clusterName: {
+    env: "PARLEY_CLUSTER",
+    schema: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, "must be a DNS label of at most 40 characters"),
+    default: "dev",
+    description: "cluster name, the prefix of every bus topic",
+  },
+  gatewayId: {
+    env: "PARLEY_GATEWAY_ID",
+    schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
+    default: undefined,
+    description: "this gateway's id in the connection registry; unset: generated at start",
+  },
+  maxFrameBytes: {
+    env: "PARLEY_MAX_FRAME_BYTES",
+    schema: z.coerce.number().int().min(1024).max(16 * 1024 * 1024),
+    default: 64 * 1024,
+    description: "largest WebSocket message a client may send, in bytes; larger ones close the connection (1009)",
+  },
+  framesPerSecond: {
+    env: "PARLEY_FRAMES_PER_SECOND",
+    schema: z.coerce.number().positive().max(100_000),
+    default: 50,
+    description: "sustained client frames per second per connection",
+  },
+  frameBurst: {
+    env: "PARLEY_FRAME_BURST",
+    schema: z.coerce.number().int().min(1).max(100_000),
+    default: 100,
+    description: "client frames a connection may send at once above the sustained rate",
+  },
+  sendBufferBytes: {
+    env: "PARLEY_SEND_BUFFER_BYTES",
+    schema: z.coerce.number().int().min(16 * 1024),
+    default: 1024 * 1024,
+    description: "bytes queued to one slow client before it is disconnected (4000)",
+  },
+  maxConnections: {
+    env: "PARLEY_MAX_CONNECTIONS",
+    schema: z.coerce.number().int().min(1),
+    default: 100_000,
+    description: "connections one gateway accepts; further upgrades get HTTP 503",
+  },
+  heartbeatIntervalMs: {
+    env: "PARLEY_HEARTBEAT_INTERVAL_MS",
+    schema: z.coerce.number().int().min(100),
+    default: 30_000,
+    description: "interval of server pings; a connection that misses one pong is closed",
+  },
+  shutdownGraceMs: {
+    env: "PARLEY_SHUTDOWN_GRACE_MS",
+    schema: z.coerce.number().int().min(0),
+    default: 10_000,
+    description: "time clients get to leave after the reconnect notice on SIGTERM",
+  },
+} satisfies Record<string, Setting>;
+
+interface Setting {
+  env: string | readonly string[];
+  flag?: string;
+  schema: z.ZodType;
+  default: unknown;
+  description: string;
+}
+
+export type SettingName = keyof typeof SETTINGS;
+export type Config = { [K in SettingName]: z.output<(typeof SETTINGS)[K]["schema"]> };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Builds the configuration from command-line flags, then the environment, then defaults.
+ * Every bad value is reported at once, naming where it came from.
+ */
+export function loadConfig(flags: Partial<Record<SettingName, string>>, env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const config: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
+    const envNames = typeof setting.env === "string" ? [setting.env] : setting.env;
+    const flagValue = flags[name];
+    const envName = envNames.find((n) => env[n] !== undefined && env[n] !== "");
+    const [raw, source] =
+      flagValue !== undefined
+        ? [flagValue, setting.flag ? setting.flag.split(" ")[0] : name]
+        : envName !== undefined
+          ? [env[envName], envName]
+          : [setting.default, "default"];
+    const parsed = setting.schema.safeParse(raw);
+    if (parsed.success) config[name] = parsed.data;
+    else problems.push(`${source}: ${parsed.error.issues[0]?.message ?? "invalid"} (got ${JSON.stringify(raw)})`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config as Config;
+}

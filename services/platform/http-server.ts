@@ -1,0 +1,63 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Gateway } from "../gateway/gateway.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+
+export const WEBSOCKET_PATH = "/ws";
+
+/**
+ * The process's HTTP surface: health and readiness probes, Prometheus metrics, and the
+ * WebSocket endpoint, whose upgrades go to the gateway.
+ */
+export function createHttpServer(gateway: Gateway, metrics: Metrics, logger: Logger): Server {
+  const server = createServer((request, response) => {
+    route(request, response).catch((error: unknown) => {
+      logger.error({ err: error, url: request.url }, "request failed");
+      if (!response.headersSent) json(response, 500, { error: "internal error" });
+      else response.destroy();
+    });
+  });
+
+  async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      json(response, 405, { error: "method not allowed" });
+      return;
+    }
+    switch (path) {
+      case "/healthz":
+        json(response, 200, { status: "ok" });
+        return;
+      case "/readyz":
+        json(response, gateway.ready ? 200 : 503, { status: gateway.ready ? "ready" : "not ready" });
+        return;
+      case "/metrics":
+        response.writeHead(200, { "Content-Type": metrics.registry.contentType });
+        response.end(await metrics.registry.metrics());
+        return;
+      case WEBSOCKET_PATH:
+        json(response, 426, { error: "upgrade required: connect with a WebSocket client" });
+        return;
+      default:
+        json(response, 404, { error: "not found" });
+    }
+  }
+
+  server.on("upgrade", (request: IncomingMessage, socket, head: Buffer) => {
+    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    if (path !== WEBSOCKET_PATH) {
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    gateway.handleUpgrade(request, socket, head);
+  });
+
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  return server;
+}
+
+function json(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { "Content-Type": "application/json" });
+  response.end(JSON.stringify(body));
+}

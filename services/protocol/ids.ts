@@ -1,0 +1,29 @@
+import { z } from "zod";
+
+/** User ids come from the identity provider (the JWT `sub`); Parley only bounds their shape. */
+export const UserId = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, "user ids are 1-64 characters of A-Z a-z 0-9 _ . @ -");
+export type UserId = z.infer<typeof UserId>;
+
+/** A device id names one installation of a client; a user may have many. */
+export const DeviceId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, "device ids are 1-64 characters of A-Z a-z 0-9 _ . -");
+export type DeviceId = z.infer<typeof DeviceId>;
+
+/** Chosen by the sender per message so a retried send is recognised, not stored twice. */
+export const ClientMessageId = z.string().min(1).max(64);
+
+/** `dm:<a>:<b>` with the two user ids sorted, so both sides name the same conversation. */
+export const ConversationId = z.string().min(1).max(160).regex(/^dm:[^:]+:[^:]+$/, "conversation ids look like dm:<user>:<user>");
+export type ConversationId = z.infer<typeof ConversationId>;
+
+export function directConversationId(a: UserId, b: UserId): ConversationId {
+  return a <= b ? `dm:${a}:${b}` : `dm:${b}:${a}`;
+}
+
+/** The two participants of a direct conversation, or null when the id is not one. */
+export function directParticipants(conversationId: string): [UserId, UserId] | null {
+  const parts = conversationId.split(":");
+  if (parts.length !== 3 || parts[0] !== "dm") return null;
+  const [, a, b] = parts as [string, string, string];
+  if (!UserId.safeParse(a).success || !UserId.safeParse(b).success || a > b) return null;
+  return [a, b];
+}

@@ -1,0 +1,43 @@
+import type { z } from "zod";
+import { ErrorCode, ProtocolError } from "./errors.js";
+import { CLIENT_FRAME_TYPES, ClientFrame } from "./frames.js";
+
+export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; requestId?: string; error: ProtocolError };
+
+/** Turns one text frame into a validated client frame, or a typed error naming what is wrong. */
+export function parseClientFrame(text: string): ParseResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, error: new ProtocolError(ErrorCode.malformedFrame, "frame is not valid JSON") };
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return { ok: false, error: new ProtocolError(ErrorCode.malformedFrame, "frame must be a JSON object") };
+  }
+  const record = json as Record<string, unknown>;
+  const requestId = typeof record.id === "string" && record.id.length <= 64 ? record.id : undefined;
+  const withId = requestId === undefined ? {} : { requestId };
+  if (typeof record.type !== "string" || !(CLIENT_FRAME_TYPES as string[]).includes(record.type)) {
+    return {
+      ok: false,
+      ...withId,
+      error: new ProtocolError(
+        ErrorCode.unsupportedFrame,
+        `unknown frame type ${JSON.stringify(record.type)}; expected one of ${CLIENT_FRAME_TYPES.join(", ")}`,
+      ),
+    };
+  }
+  const parsed = ClientFrame.safeParse(json);
+  if (!parsed.success) {
+    return { ok: false, ...withId, error: new ProtocolError(ErrorCode.invalidFrame, describeIssues(parsed.error)) };
+  }
+  return { ok: true, frame: parsed.data };
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "frame"}: ${issue.message}`)
+    .join("; ");
+}
