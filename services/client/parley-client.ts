@@ -24,6 +24,8 @@ export interface ConnectOptions {
   cursor?: number;
   /** Sync on connect and whenever a gap in live events shows something was missed. Default true. */
   autoSync?: boolean;
+  /** Listener for inbox events, attached before the first sync so it misses none. */
+  onEvent?: (event: InboxEvent) => void;
 }
 
 type HelloFrame = Extract<ServerFrame, { type: "hello" }>;
@@ -35,6 +37,9 @@ export interface ClientEvents {
   event: [event: InboxEvent];
   reconnect: [retryAfterMs: number];
   close: [code: number, reason: string];
+  /** An error frame that answers no request of this client (for example a rate limit on a raw frame). */
+  serverError: [error: ParleyRequestError];
+  /** A socket or sync failure. Like any Node.js "error" event, it throws when nobody listens. */
   error: [error: Error];
 }
 
@@ -115,6 +120,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
     socket.removeAllListeners();
     const client = new ParleyClient(socket, hello, options.cursor ?? 0, options.autoSync ?? true);
     socket.on("error", (error) => client.emit("error", error));
+    if (options.onEvent) client.on("event", options.onEvent);
     if (client.autoSync) await client.sync();
     return client;
   }
@@ -251,7 +257,7 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         if (frame.id !== undefined && this.pending.has(frame.id)) {
           this.settle(frame.id, frame);
         } else {
-          this.emit("error", new ParleyRequestError(frame.code, frame.message, frame.retryAfterMs));
+          this.emit("serverError", new ParleyRequestError(frame.code, frame.message, frame.retryAfterMs));
         }
         return;
       default:

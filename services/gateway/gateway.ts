@@ -238,28 +238,30 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   private receive(connection: ClientConnection, data: WebSocket.RawData, isBinary: boolean): void {
+    const parsed = isBinary ? null : parseClientFrame(rawToString(data));
+    const requestId = parsed === null ? undefined : parsed.ok ? parsed.frame.id : parsed.requestId;
     const admission = connection.admit();
     if (!admission.admitted) {
       this.deps.metrics.framesReceived.inc({ type: "rate_limited" });
       connection.send({
         type: "error",
+        ...(requestId === undefined ? {} : { id: requestId }),
         code: ErrorCode.rateLimited,
         message: "too many frames: wait and retry",
         retryAfterMs: admission.retryAfterMs,
       });
       return;
     }
-    if (isBinary) {
+    if (parsed === null) {
       this.deps.metrics.framesReceived.inc({ type: "invalid" });
       connection.send({ type: "error", code: ErrorCode.unsupportedFrame, message: "binary frames are not supported: send JSON text" });
       return;
     }
-    const parsed = parseClientFrame(rawToString(data));
     if (!parsed.ok) {
       this.deps.metrics.framesReceived.inc({ type: "invalid" });
       connection.send({
         type: "error",
-        ...(parsed.requestId === undefined ? {} : { id: parsed.requestId }),
+        ...(requestId === undefined ? {} : { id: requestId }),
         code: parsed.error.code,
         message: parsed.error.message,
       });
