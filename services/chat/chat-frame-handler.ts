@@ -1,12 +1,16 @@
-import type { FrameHandler, Session } from "../gateway/session.js";
-import type { ClientFrame, ServerFrame } from "../protocol/frames.js";
+import type { FrameHandler, ServiceFrame, Session } from "../gateway/session.js";
+import type { ClientFrameOf, ServerFrame } from "../protocol/frames.js";
 import type { ChatService } from "./chat-service.js";
 
-/** Maps client frames to chat service calls and their results to reply frames. */
+export const CHAT_FRAME_TYPES = ["send", "receipt", "sync", "history"] as const;
+type ChatFrame = ClientFrameOf<(typeof CHAT_FRAME_TYPES)[number]>;
+
+/** Maps conversation frames to chat service calls and their results to reply frames. */
 export class ChatFrameHandler implements FrameHandler {
   constructor(private readonly chat: ChatService) {}
 
-  async handle(session: Session, frame: Exclude<ClientFrame, { type: "ping" }>): Promise<ServerFrame> {
+  async handle(session: Session, serviceFrame: ServiceFrame): Promise<ServerFrame> {
+    const frame = serviceFrame as ChatFrame;
     switch (frame.type) {
       case "send": {
         const { message, duplicate } = await this.chat.send(session, frame.to, frame.clientMessageId, frame.body);
@@ -22,7 +26,8 @@ export class ChatFrameHandler implements FrameHandler {
         return { type: "sync.batch", id: frame.id, events: page.items, cursor, hasMore: page.hasMore };
       }
       case "history": {
-        const page = await this.chat.history(session.userId, frame.conversationId, frame.before, frame.limit);
+        const range = frame.after !== undefined ? { after: frame.after } : frame.before !== undefined ? { before: frame.before } : {};
+        const page = await this.chat.history(session.userId, frame.conversationId, range, frame.limit);
         return { type: "history.page", id: frame.id, conversationId: frame.conversationId, messages: page.items, hasMore: page.hasMore };
       }
     }

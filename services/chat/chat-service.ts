@@ -1,10 +1,12 @@
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
-import { ClientMessageIdConflictError, type MessageStore, type Page } from "../ports/message-store.js";
+import { ClientMessageIdConflictError, type AppendedMessage, type MessageStore, type Page } from "../ports/message-store.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import type { InboxEvent, Message, MessageBody, Receipt, ReceiptKind } from "../protocol/frames.js";
-import { directParticipants, type ConversationId, type UserId } from "../protocol/ids.js";
+import { directConversationId, type ConversationId, type UserId } from "../protocol/ids.js";
 import type { Logger } from "../platform/logger.js";
 import type { Metrics } from "../platform/metrics.js";
+import type { AssetAttachments } from "./asset-attachments.js";
+import type { ConversationAccess } from "./conversation-access.js";
 
 export const DEFAULT_PAGE_SIZE = 50;
 
@@ -13,63 +15,87 @@ export interface Sender {
   deviceId: string;
 }
 
+export interface ChatDependencies {
+  store: MessageStore;
+  access: ConversationAccess;
+  assets: AssetAttachments;
+  router: DeliveryRouter;
+  metrics: Metrics;
+  logger: Logger;
+  clock?: () => Date;
+}
+
 /**
- * 1:1 messaging: stores each message before acknowledging it, then delivers it to every
- * connected device of both participants; keeps receipts; serves sync and history.
- * Every read and write checks that the caller takes part in the conversation.
+ * 1:1 messaging, and what every conversation shares: stores each message before
+ * acknowledging it, delivers it to every connected device of both participants, keeps
+ * receipts, serves sync and history. Every read and write checks access first.
  */
 export class ChatService {
-  constructor(
-    private readonly store: MessageStore,
-    private readonly router: DeliveryRouter,
-    private readonly metrics: Metrics,
-    private readonly logger: Logger,
-    private readonly clock: () => Date = () => new Date(),
-  ) {}
+  private readonly clock: () => Date;
+
+  constructor(private readonly deps: ChatDependencies) {
+    this.clock = deps.clock ?? (() => new Date());
+  }
 
   /** Resolves once the message is stored; delivery to devices follows without blocking the ack. */
   async send(sender: Sender, to: UserId, clientMessageId: string, body: MessageBody): Promise<{ message: Message; duplicate: boolean }> {
-    let appended;
-    try {
-      appended = await this.store.appendDirectMessage({
+    await this.attach(sender.userId, body, directConversationId(sender.userId, to));
+    const appended = await this.store(() =>
+      this.deps.store.appendDirectMessage({
         senderId: sender.userId,
         senderDeviceId: sender.deviceId,
         recipientId: to,
         clientMessageId,
         body,
         sentAt: this.clock(),
-      });
+      }),
+    );
+    if (!appended.duplicate) this.deliverInBackground(appended);
+    return { message: appended.message, duplicate: appended.duplicate };
+  }
+
+  /** Checks and records the assets a message carries, before the message is stored. */
+  async attach(userId: UserId, body: MessageBody, conversationId: ConversationId): Promise<void> {
+    if (!body.assets) return;
+    await this.deps.assets.checkAttachable(userId, body.assets);
+    await this.deps.assets.recordShare(body.assets, conversationId);
+  }
+
+  /** Runs a store append, turning a reused client message id into a protocol error. */
+  async store(append: () => Promise<AppendedMessage>): Promise<AppendedMessage> {
+    try {
+      const appended = await append();
+      if (!appended.duplicate) this.deps.metrics.messagesStored.inc();
+      return appended;
     } catch (error) {
       if (error instanceof ClientMessageIdConflictError) throw new ProtocolError(ErrorCode.invalidFrame, error.message);
       throw error;
     }
-    if (!appended.duplicate) {
-      this.metrics.messagesStored.inc();
-      this.deliverInBackground(appended.events, new Date(appended.message.sentAt));
-    }
-    return { message: appended.message, duplicate: appended.duplicate };
   }
 
   async receipt(userId: UserId, conversationId: ConversationId, kind: ReceiptKind, upToSeq: number): Promise<{ receipt: Receipt; changed: boolean }> {
-    this.authorize(userId, conversationId);
-    const recorded = await this.store.recordReceipt({ conversationId, userId, kind, upToSeq, at: this.clock() });
+    await this.authorize(userId, conversationId);
+    const recorded = await this.deps.store.recordReceipt({ conversationId, userId, kind, upToSeq, at: this.clock() });
     if (recorded === null) throw new ProtocolError(ErrorCode.notFound, `conversation ${conversationId} has no messages`);
-    if (recorded.changed) this.deliverInBackground(recorded.events, new Date(recorded.receipt.at));
+    if (recorded.changed) {
+      this.deps.router.deliverInboxEvents(recorded.events, new Date(recorded.receipt.at)).catch((error: unknown) => {
+        this.deps.logger.warn({ err: error }, "live receipt delivery failed; devices will sync");
+      });
+    }
     return { receipt: recorded.receipt, changed: recorded.changed };
   }
 
   sync(userId: UserId, after: number, limit = DEFAULT_PAGE_SIZE): Promise<Page<InboxEvent>> {
-    return this.store.readInbox(userId, after, limit);
+    return this.deps.store.readInbox(userId, after, limit);
   }
 
-  history(userId: UserId, conversationId: ConversationId, before: number | undefined, limit = DEFAULT_PAGE_SIZE): Promise<Page<Message>> {
-    this.authorize(userId, conversationId);
-    return this.store.readConversation(conversationId, before, limit);
+  async history(userId: UserId, conversationId: ConversationId, range: { before?: number; after?: number }, limit = DEFAULT_PAGE_SIZE): Promise<Page<Message>> {
+    await this.authorize(userId, conversationId);
+    return this.deps.store.readConversation(conversationId, range, limit);
   }
 
-  private authorize(userId: UserId, conversationId: ConversationId): void {
-    const participants = directParticipants(conversationId);
-    if (participants === null || !participants.includes(userId)) {
+  private async authorize(userId: UserId, conversationId: ConversationId): Promise<void> {
+    if (!(await this.deps.access.canAccess(userId, conversationId))) {
       throw new ProtocolError(ErrorCode.forbidden, `you do not take part in conversation ${conversationId}`);
     }
   }
@@ -78,9 +104,9 @@ export class ChatService {
    * A failed live delivery loses nothing: the events are stored, and the devices find
    * them on their next sync. So it is logged, not returned to the sender.
    */
-  private deliverInBackground(events: Parameters<DeliveryRouter["deliver"]>[0], storedAt: Date): void {
-    this.router.deliver(events, storedAt).catch((error: unknown) => {
-      this.logger.warn({ err: error }, "live delivery failed; recipients will sync");
+  private deliverInBackground(appended: AppendedMessage): void {
+    this.deps.router.deliverInboxEvents(appended.events, new Date(appended.message.sentAt)).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error }, "live delivery failed; recipients will sync");
     });
   }
 }

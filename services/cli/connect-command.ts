@@ -33,26 +33,30 @@ export function registerConnectCommand(program: Command): void {
         process.env.PARLEY_TOKEN ??
         (await new TokenAuthority(config.jwtSecret ?? loadOrCreateDevSecret(dataDir)).issue(user, 24 * 3600));
       const cursorFile = join(dataDir, `cli-cursor-${user}-${options.device}`);
-      const client = await ParleyClient.connect({
-        url: options.url,
-        token,
-        deviceId: options.device,
-        cursor: readCursor(cursorFile),
-        autoSync: false,
-      });
-      client.on("event", (event) => {
-        print(client.userId, event);
-        writeFileSync(cursorFile, String(client.cursor));
-        if (event.type === "message" && event.message.senderId !== client.userId) {
-          client.receipt(event.message.conversationId, "read", event.message.seq).catch(() => undefined);
-        }
-      });
+      // Read receipts go out once connected; events from the first sync arrive before that.
+      const pendingReads = new Map<string, number>();
+      let client: ParleyClient | undefined;
+      const markRead = (conversationId: string, seq: number): void => {
+        if (client) client.receipt(conversationId, "read", seq).catch(() => undefined);
+        else pendingReads.set(conversationId, seq);
+      };
+      const onEvent = (event: InboxEvent): void => {
+        print(user, event);
+        writeFileSync(cursorFile, String(event.cursor));
+        if (event.type === "message" && event.message.senderId !== user) markRead(event.message.conversationId, event.message.seq);
+      };
+      try {
+        client = await ParleyClient.connect({ url: options.url, token, deviceId: options.device, cursor: readCursor(cursorFile), onEvent });
+      } catch (error) {
+        process.stderr.write(`parley: could not connect to ${options.url}: ${(error as Error).message}\n`);
+        process.exit(1);
+      }
+      for (const [conversationId, seq] of pendingReads) markRead(conversationId, seq);
       client.on("close", (code, reason) => {
         process.stderr.write(`connection closed (${code}${reason ? `: ${reason}` : ""})\n`);
         process.exit(code === 1000 ? 0 : 1);
       });
       client.on("error", (error) => process.stderr.write(`error: ${error.message}\n`));
-      await client.sync();
       process.stderr.write(`connected as ${client.userId} (device ${options.device}); ${HELP}\n`);
 
       const lines = createInterface({ input: process.stdin });
@@ -77,7 +81,7 @@ async function runLine(client: ParleyClient, line: string): Promise<void> {
   const history = /^\/history\s+(\S+)$/.exec(line);
   if (history?.[1]) {
     const page = await client.history(directConversationId(client.userId, history[1]), undefined, 20);
-    for (const message of page.messages.reverse()) process.stdout.write(`  #${message.seq} ${message.senderId}: ${message.body.text}\n`);
+    for (const message of page.messages.reverse()) process.stdout.write(`  #${message.seq} ${message.senderId}: ${message.body.text ?? "[assets]"}\n`);
     return;
   }
   const send = /^@(\S+)\s+(.+)$/.exec(line);
@@ -92,9 +96,9 @@ async function runLine(client: ParleyClient, line: string): Promise<void> {
 function print(me: string, event: InboxEvent): void {
   if (event.type === "message") {
     const { senderId, recipientId, body, seq } = event.message;
-    const peer = senderId === me ? `you → ${recipientId}` : senderId;
-    process.stdout.write(`[${peer}] ${body.text}  (#${seq})\n`);
-  } else if (event.receipt.userId !== me) {
+    const peer = senderId === me ? `you → ${recipientId ?? "?"}` : senderId;
+    process.stdout.write(`[${peer}] ${body.text ?? ""}${body.assets ? ` [${body.assets.length} asset(s)]` : ""}  (#${seq})\n`);
+  } else if (event.type === "receipt" && event.receipt.userId !== me) {
     process.stdout.write(`  ${event.receipt.userId} ${event.receipt.kind} up to #${event.receipt.upToSeq}\n`);
   }
 }

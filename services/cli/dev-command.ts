@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { SETTINGS } from "../platform/config.js";
 import { startDevPlatform } from "../platform/dev-platform.js";
 import { createLogger } from "../platform/logger.js";
 import { addSettingOptions, configFromOptions } from "./settings-options.js";
@@ -11,6 +12,7 @@ export function registerDevCommand(program: Command): void {
       const config = configFromOptions(options);
       const logger = createLogger(config.logLevel);
       const platform = await startDevPlatform(config, logger);
+      const dataDirFlag = config.dataDir === SETTINGS.dataDir.default ? "" : ` --data-dir ${config.dataDir}`;
       logger.info({ url: platform.url, websocket: platform.websocketUrl, dataDir: config.dataDir }, "parley dev is listening");
       process.stderr.write(
         [
@@ -19,8 +21,8 @@ export function registerDevCommand(program: Command): void {
           `  WebSocket endpoint:  ${platform.websocketUrl}`,
           `  Data directory:      ${config.dataDir}`,
           "",
-          "  Get a token:   npx parley token alice" + (config.dataDir === "./.parley" ? "" : ` --data-dir ${config.dataDir}`),
-          `  Chat:          npx parley connect alice --url ${platform.websocketUrl}`,
+          `  Get a token:   npx parley token alice${dataDirFlag}`,
+          `  Chat:          npx parley connect alice --url ${platform.websocketUrl}${dataDirFlag}`,
           "",
         ].join("\n") + "\n",
       );

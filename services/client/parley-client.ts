@@ -8,6 +8,8 @@ import {
   type ClientFrame,
   type InboxEvent,
   type Message,
+  type PresenceView,
+  type PushFrame,
   type Receipt,
   type ReceiptKind,
   type ServerFrame,
@@ -29,12 +31,16 @@ export interface ConnectOptions {
 }
 
 type HelloFrame = Extract<ServerFrame, { type: "hello" }>;
-type ReplyFrame = Exclude<ServerFrame, { type: "hello" | "event" | "reconnect" }>;
+type ReplyFrame = Exclude<ServerFrame, PushFrame | { type: "hello" | "reconnect" }>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export interface ClientEvents {
   /** Each inbox event exactly once, in cursor order. */
   event: [event: InboxEvent];
+  /** Group messages pushed live (realtime) or held and sent together (batched). */
+  groupMessages: [messages: Message[], tier: "realtime" | "batched"];
+  presence: [presence: PresenceView];
+  typing: [conversationId: string, userId: string];
   reconnect: [retryAfterMs: number];
   close: [code: number, reason: string];
   /** An error frame that answers no request of this client (for example a rate limit on a raw frame). */
@@ -137,6 +143,12 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
   async send(to: string, text: string, clientMessageId: string = randomUUID()): Promise<{ message: Message; duplicate: boolean }> {
     const reply = await this.request({ type: "send", to, clientMessageId, body: { text } });
     const ack = expectReply(reply, "ack");
+    return { message: ack.message, duplicate: ack.duplicate };
+  }
+
+  /** Posts to a group; resolves with the stored message once the server acked it. */
+  async groupSend(groupId: string, text: string, clientMessageId: string = randomUUID()): Promise<{ message: Message; duplicate: boolean }> {
+    const ack = expectReply(await this.request({ type: "group.send", groupId, clientMessageId, body: { text } }), "ack");
     return { message: ack.message, duplicate: ack.duplicate };
   }
 
@@ -248,6 +260,15 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
           this.sync().catch((error: unknown) => this.emit("error", error as Error));
         }
         return;
+      case "group.messages":
+        this.emit("groupMessages", frame.messages, frame.tier);
+        return;
+      case "presence":
+        this.emit("presence", frame.presence);
+        return;
+      case "typing":
+        this.emit("typing", frame.conversationId, frame.userId);
+        return;
       case "reconnect":
         this.emit("reconnect", frame.retryAfterMs);
         return;
@@ -295,7 +316,7 @@ function decode(data: WebSocket.RawData): ServerFrame {
   return JSON.parse(text) as ServerFrame;
 }
 
-function expectReply<T extends ReplyFrame["type"]>(frame: ReplyFrame, type: T): Extract<ReplyFrame, { type: T }> {
+export function expectReply<T extends ReplyFrame["type"]>(frame: ReplyFrame, type: T): Extract<ReplyFrame, { type: T }> {
   if (frame.type !== type) throw new Error(`expected ${type}, got ${frame.type}`);
   return frame as Extract<ReplyFrame, { type: T }>;
 }

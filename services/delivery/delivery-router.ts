@@ -1,13 +1,15 @@
 import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
 import type { EventBus, JsonValue } from "../ports/event-bus.js";
 import type { AppendedEvent } from "../ports/message-store.js";
+import type { PushFrame } from "../protocol/frames.js";
+import type { UserId } from "../protocol/ids.js";
 import type { DeliveryEnvelope } from "./envelope.js";
 import { gatewayDeliveryTopic } from "./topics.js";
 
 /**
- * Sends stored inbox events to every connected device of their users: looks up the
- * devices in the connection registry and publishes one envelope per gateway that holds
- * some of them. Devices that are not connected find the events on their next sync.
+ * Pushes frames to connected devices: looks up the devices in the connection registry and
+ * publishes one envelope per gateway that holds some of them. Devices that are not
+ * connected get nothing here; durable content waits for their next sync.
  */
 export class DeliveryRouter {
   constructor(
@@ -16,27 +18,27 @@ export class DeliveryRouter {
     private readonly clusterName: string,
   ) {}
 
-  async deliver(events: readonly AppendedEvent[], storedAt: Date): Promise<void> {
-    await Promise.all(events.map((appended) => this.deliverOne(appended, storedAt.getTime())));
+  /** Each stored inbox event to every connected device of its user. */
+  async deliverInboxEvents(events: readonly AppendedEvent[], storedAt: Date): Promise<void> {
+    await Promise.all(events.map(({ userId, event }) => this.pushToUser(userId, { type: "event", event }, storedAt.getTime())));
   }
 
-  private async deliverOne({ userId, event }: AppendedEvent, storedAt: number): Promise<void> {
-    const routes = await this.registry.routesFor(userId);
-    const byGateway = new Map<string, DeviceRoute[]>();
-    for (const route of routes) {
-      byGateway.set(route.gatewayId, [...(byGateway.get(route.gatewayId) ?? []), route]);
-    }
+  /** One frame to every connected device of a user; resolves with how many devices it went to. */
+  async pushToUser(userId: UserId, frame: PushFrame, storedAt?: number): Promise<number> {
+    return this.pushToRoutes(await this.registry.routesFor(userId), frame, storedAt);
+  }
+
+  /** One frame to the given connections, already looked up. */
+  async pushToRoutes(routes: readonly DeviceRoute[], frame: PushFrame, storedAt?: number): Promise<number> {
+    const byGateway = new Map<string, string[]>();
+    for (const route of routes) byGateway.set(route.gatewayId, [...(byGateway.get(route.gatewayId) ?? []), route.connectionId]);
     await Promise.all(
-      [...byGateway].map(([gatewayId, gatewayRoutes]) => {
-        const envelope: DeliveryEnvelope = {
-          connectionIds: gatewayRoutes.map((r) => r.connectionId),
-          userId,
-          storedAt,
-          event,
-        };
-        // Keyed by user so one user's events stay in order on a partitioned bus.
-        return this.bus.publish(gatewayDeliveryTopic(this.clusterName, gatewayId), userId, envelope as unknown as JsonValue);
+      [...byGateway].map(([gatewayId, connectionIds]) => {
+        const envelope: DeliveryEnvelope = { connectionIds, frame, ...(storedAt === undefined ? {} : { storedAt }) };
+        // One key per gateway topic: everything for a gateway stays in publish order.
+        return this.bus.publish(gatewayDeliveryTopic(this.clusterName, gatewayId), gatewayId, envelope as unknown as JsonValue);
       }),
     );
+    return routes.length;
   }
 }

@@ -1,15 +1,16 @@
 import { z } from "zod";
-import type { InboxEvent } from "../protocol/frames.js";
+import type { PushFrame } from "../protocol/frames.js";
+
+const PUSH_TYPES = new Set(["event", "group.messages", "presence", "typing"]);
 
 /**
- * What the chat service publishes on a gateway's delivery topic: an inbox event for
- * some of that gateway's connections. Validated on receipt because it crossed a bus.
+ * What services publish on a gateway's delivery topic: a frame to push to some of that
+ * gateway's connections. Validated on receipt because it crossed a bus.
  */
 export const DeliveryEnvelope = z.object({
   connectionIds: z.array(z.string()).min(1),
-  userId: z.string(),
-  /** Epoch milliseconds when the event was stored, for the delivery latency metric. */
-  storedAt: z.number(),
-  event: z.custom<InboxEvent>((value) => typeof value === "object" && value !== null && "cursor" in value && "type" in value),
+  /** Epoch milliseconds when the content was stored, for the delivery latency metric; absent for ephemeral frames. */
+  storedAt: z.number().optional(),
+  frame: z.custom<PushFrame>((value) => typeof value === "object" && value !== null && "type" in value && PUSH_TYPES.has(String(value.type))),
 });
 export type DeliveryEnvelope = z.infer<typeof DeliveryEnvelope>;

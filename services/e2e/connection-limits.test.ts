@@ -87,7 +87,7 @@ describe("bad frames", () => {
     expect(await next()).toMatchObject({ type: "error", code: "malformed_frame" });
     socket.send(JSON.stringify({ type: "teleport", id: "r1" }));
     expect(await next()).toMatchObject({ type: "error", id: "r1", code: "unsupported_frame" });
-    socket.send(JSON.stringify({ type: "send", id: "r2", to: "bob", clientMessageId: "c1", body: {} }));
+    socket.send(JSON.stringify({ type: "send", id: "r2", to: "bob", clientMessageId: "c1", body: { text: 5 } }));
     const invalid = await next();
     expect(invalid).toMatchObject({ type: "error", id: "r2", code: "invalid_frame" });
     expect((invalid as { message: string }).message).toContain("body.text");
@@ -133,11 +133,11 @@ describe("slow readers", () => {
     for (let i = 0; i < 50; i++) await alice.send("bob", text);
 
     const reader = await p.connect("bob", { autoSync: false });
-    const disconnected = once(p.gateway, "disconnect");
+    const closing = once(p.gateway, "closing");
     reader.pauseReading();
     // Each history page is ~200 KB; a reader that does not read cannot keep up.
     for (let i = 0; i < 40; i++) void reader.history("dm:alice:bob", undefined, 50).catch(() => undefined);
-    const [session, reason] = (await disconnected) as [{ userId: string }, string];
+    const [session, reason] = (await closing) as [{ userId: string }, string];
     expect(session.userId).toBe("bob");
     expect(reason).toBe("slow_consumer");
 

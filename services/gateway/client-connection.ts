@@ -34,12 +34,15 @@ export class ClientConnection {
   private readonly bucket: TokenBucket;
   private rejectedInARow = 0;
   private queue: Promise<unknown> = Promise.resolve();
+  private queued = 0;
 
   constructor(
     readonly socket: WebSocket,
     readonly session: Session,
     private readonly limits: ConnectionLimits,
     private readonly metrics: Metrics,
+    /** Told when the gateway decides to close, which can be well before the socket closes. */
+    private readonly onClosing: (reason: DisconnectReason) => void = () => undefined,
   ) {
     this.bucket = new TokenBucket(limits.framesPerSecond, limits.frameBurst);
   }
@@ -51,12 +54,13 @@ export class ClientConnection {
    */
   send(frame: ServerFrame): boolean {
     if (this.socket.readyState !== WebSocket.OPEN || this.closeReason !== null) return false;
-    const data = JSON.stringify(frame);
-    if (this.socket.bufferedAmount + Buffer.byteLength(data) > this.limits.sendBufferBytes) {
+    // Measured before this frame, so one large reply (a full sync page) always goes out
+    // to a client that keeps up; memory stays bounded by the limit plus one frame.
+    if (this.socket.bufferedAmount > this.limits.sendBufferBytes) {
       this.close(CloseCode.slowConsumer, "slow_consumer", "send buffer full: read faster or reconnect and sync");
       return false;
     }
-    this.socket.send(data);
+    this.socket.send(JSON.stringify(frame));
     this.metrics.framesSent.inc({ type: frame.type });
     return true;
   }
@@ -77,14 +81,25 @@ export class ClientConnection {
     return { admitted: false, retryAfterMs: this.bucket.msUntilNextToken() };
   }
 
-  /** Runs `task` after every task enqueued before it has settled. */
-  enqueue(task: () => Promise<unknown>): void {
-    this.queue = this.queue.then(task, task);
+  /**
+   * Runs `task` after every task enqueued before it has settled. Refuses (returns false)
+   * once `frameBurst` tasks wait, so a slow back end cannot grow the queue without bound.
+   */
+  enqueue(task: () => Promise<unknown>): boolean {
+    if (this.queued >= this.limits.frameBurst) return false;
+    this.queued += 1;
+    const run = (): Promise<unknown> =>
+      task().finally(() => {
+        this.queued -= 1;
+      });
+    this.queue = this.queue.then(run, run);
+    return true;
   }
 
   close(code: number, reason: DisconnectReason, text: string): void {
     if (this.closeReason !== null) return;
     this.closeReason = reason;
+    this.onClosing(reason);
     this.socket.close(code, text);
     setTimeout(() => {
       this.socket.terminate();

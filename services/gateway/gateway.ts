@@ -6,9 +6,9 @@ import WebSocket, { WebSocketServer } from "ws";
 import type { TokenAuthority } from "../auth/tokens.js";
 import { InvalidTokenError } from "../auth/tokens.js";
 import { DeliveryEnvelope } from "../delivery/envelope.js";
-import { gatewayDeliveryTopic } from "../delivery/topics.js";
+import { activityTopic, gatewayDeliveryTopic } from "../delivery/topics.js";
 import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
-import type { BusEvent, EventBus, Subscription } from "../ports/event-bus.js";
+import type { BusEvent, EventBus, JsonValue, Subscription } from "../ports/event-bus.js";
 import { CloseCode, ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { MAX_PAGE_SIZE, MAX_TEXT_LENGTH, PROTOCOL_SUBPROTOCOL, PROTOCOL_VERSION } from "../protocol/frames.js";
 import { DeviceId } from "../protocol/ids.js";
@@ -16,6 +16,7 @@ import { parseClientFrame } from "../protocol/parse.js";
 import type { Logger } from "../platform/logger.js";
 import type { Metrics } from "../platform/metrics.js";
 import { ClientConnection, type DisconnectReason } from "./client-connection.js";
+import type { ActivityEvent, ActivityKind } from "../activity/activity-event.js";
 import type { FrameHandler, Session } from "./session.js";
 import { readUpgradeCredentials } from "./upgrade-auth.js";
 
@@ -29,6 +30,7 @@ export interface GatewayOptions {
   maxConnections: number;
   heartbeatIntervalMs: number;
   shutdownGraceMs: number;
+  maxGroupMembers: number;
 }
 
 export interface GatewayDependencies {
@@ -42,6 +44,8 @@ export interface GatewayDependencies {
 
 export interface GatewayEvents {
   connect: [session: Session];
+  /** The gateway decided to close a connection (a slow reader may take a while to see it). */
+  closing: [session: Session, reason: DisconnectReason];
   disconnect: [session: Session, reason: DisconnectReason];
 }
 
@@ -166,7 +170,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     if (socket.destroyed) return;
     this.wss.handleUpgrade(request, socket, head, (ws) => {
-      void this.accept(ws, { userId, deviceId: deviceId.data, connectionId: randomUUID() });
+      void this.accept(ws, { userId, deviceId: deviceId.data, connectionId: randomUUID(), gatewayId: this.options.gatewayId });
     });
   }
 
@@ -183,7 +187,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   private async accept(ws: WebSocket, session: Session): Promise<void> {
-    const connection = new ClientConnection(ws, session, this.options, this.deps.metrics);
+    const connection = new ClientConnection(ws, session, this.options, this.deps.metrics, (reason) => {
+      this.emit("closing", session, reason);
+    });
     const route = this.routeOf(session);
     this.connections.set(session.connectionId, connection);
     this.deps.metrics.connections.set(this.connections.size);
@@ -207,6 +213,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       const reason = connection.closeReason ?? "client_closed";
       this.deps.metrics.disconnects.inc({ reason });
       this.emit("disconnect", session, reason);
+      this.publishActivity(session, "disconnect");
       this.deps.registry.unregister(route).catch((error: unknown) => {
         this.deps.logger.warn({ err: error, connectionId: session.connectionId }, "could not unregister route");
       });
@@ -216,7 +223,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       await this.deps.registry.register(route, this.routeTtlMs());
     } catch (error) {
       this.deps.logger.error({ err: error }, "could not register connection");
-      connection.close(1011, "error", "connection registry unavailable");
+      connection.close(CloseCode.internalError, "error", "connection registry unavailable");
       return;
     }
     connection.send({
@@ -232,8 +239,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         frameBurst: this.options.frameBurst,
         maxTextLength: MAX_TEXT_LENGTH,
         maxPageSize: MAX_PAGE_SIZE,
+        maxGroupMembers: this.options.maxGroupMembers,
       },
     });
+    this.publishActivity(session, "connect");
     this.emit("connect", session);
   }
 
@@ -273,8 +282,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       connection.send({ type: "pong", id: frame.id });
       return;
     }
+    if (frame.type === "typing") {
+      // Ephemeral: published for the presence service, never stored.
+      this.publishActivity(connection.session, "typing", frame.conversationId);
+      connection.send({ type: "ok", id: frame.id });
+      return;
+    }
+    if (frame.type === "send" || frame.type === "group.send") this.publishActivity(connection.session, "send");
+    if (frame.type === "receipt" && frame.kind === "read") this.publishActivity(connection.session, "read");
     // One frame at a time per connection, so a device's sends are stored in the order sent.
-    connection.enqueue(() =>
+    const accepted = connection.enqueue(() =>
       this.deps.handler.handle(connection.session, frame).then(
         (reply) => connection.send(reply),
         (error: unknown) => {
@@ -291,6 +308,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         },
       ),
     );
+    if (!accepted) {
+      connection.send({ type: "error", id: frame.id, code: ErrorCode.rateLimited, message: "too many requests in flight: wait for replies", retryAfterMs: 100 });
+    }
   }
 
   private deliver(busEvent: BusEvent): void {
@@ -299,10 +319,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.deps.logger.error({ topic: busEvent.topic }, "dropped a malformed delivery envelope");
       return;
     }
-    const { connectionIds, storedAt, event } = envelope.data;
+    const { connectionIds, storedAt, frame } = envelope.data;
     for (const connectionId of connectionIds) {
       const connection = this.connections.get(connectionId);
-      if (connection?.send({ type: "event", event })) {
+      if (connection?.send(frame) && storedAt !== undefined) {
         this.deps.metrics.deliveryLatency.observe(Math.max(0, Date.now() - storedAt) / 1000);
       }
     }
@@ -318,6 +338,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       connection.alive = false;
       connection.socket.ping();
       live.push(this.routeOf(connection.session));
+      this.publishActivity(connection.session, "heartbeat");
     }
     try {
       await this.deps.registry.refresh(live, this.routeTtlMs());
@@ -327,7 +348,15 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   private routeOf(session: Session): DeviceRoute {
-    return { ...session, gatewayId: this.options.gatewayId };
+    return { userId: session.userId, deviceId: session.deviceId, connectionId: session.connectionId, gatewayId: session.gatewayId };
+  }
+
+  /** Fire and forget: activity feeds presence and activity scores, never a reply. */
+  private publishActivity(session: Session, kind: ActivityKind, conversationId?: string): void {
+    const event: ActivityEvent = { ...this.routeOf(session), kind, at: Date.now(), ...(conversationId === undefined ? {} : { conversationId }) };
+    this.deps.bus.publish(activityTopic(this.options.clusterName), session.userId, event as unknown as JsonValue).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error, kind }, "could not publish activity");
+    });
   }
 
   private routeTtlMs(): number {

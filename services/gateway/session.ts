@@ -6,7 +6,14 @@ export interface Session {
   userId: UserId;
   deviceId: DeviceId;
   connectionId: string;
+  gatewayId: string;
 }
+
+/** Frames the gateway answers itself: liveness and activity, no service involved. */
+export type GatewayFrame = Extract<ClientFrame, { type: "ping" | "typing" }>;
+/** Frames the gateway hands to the services. */
+export type ServiceFrame = Exclude<ClientFrame, GatewayFrame>;
+export type ServiceFrameType = ServiceFrame["type"];
 
 /**
  * Where the gateway hands client frames: the services behind it. The gateway routes
@@ -14,5 +21,5 @@ export interface Session {
  * Throwing a ProtocolError yields an error frame with that code.
  */
 export interface FrameHandler {
-  handle(session: Session, frame: Exclude<ClientFrame, { type: "ping" }>): Promise<ServerFrame>;
+  handle(session: Session, frame: ServiceFrame): Promise<ServerFrame>;
 }

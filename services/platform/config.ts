@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_PAGE_SIZE } from "../protocol/frames.js";
 
 /**
  * Every setting, once: its environment variable, its command-line flag (where it has
@@ -94,6 +95,78 @@ export const SETTINGS = {
     default: 10_000,
     description: "time clients get to leave after the reconnect notice on SIGTERM",
   },
+  maxGroupMembers: {
+    env: "PARLEY_MAX_GROUP_MEMBERS",
+    schema: z.coerce.number().int().min(2).max(100_000),
+    default: 10_000,
+    description: "largest group, owner included; adding past it is refused",
+  },
+  activeScoreThreshold: {
+    env: "PARLEY_ACTIVE_SCORE_THRESHOLD",
+    schema: z.coerce.number().positive(),
+    default: 1,
+    description: "activity score from which an online member gets group messages in real time (below: batched)",
+  },
+  activityHalfLifeMs: {
+    env: "PARLEY_ACTIVITY_HALF_LIFE_MS",
+    schema: z.coerce.number().int().min(1000),
+    default: 300_000,
+    description: "time in which an activity score halves without new activity",
+  },
+  idleBatchDelayMs: {
+    env: "PARLEY_IDLE_BATCH_DELAY_MS",
+    schema: z.coerce.number().int().min(0).max(600_000),
+    default: 5_000,
+    description: "how long group messages for idle members are held and batched into one frame",
+  },
+  idleBatchMaxMessages: {
+    env: "PARLEY_IDLE_BATCH_MAX_MESSAGES",
+    schema: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE),
+    default: 50,
+    description: "a batch for an idle member is sent early once it holds this many messages",
+  },
+  notifyWebhookUrl: {
+    env: "PARLEY_NOTIFY_WEBHOOK_URL",
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+    default: undefined,
+    description: "push-provider webhook that gets a POST per notification for offline members; unset: notifications are only logged",
+  },
+  notifyMinIntervalMs: {
+    env: "PARLEY_NOTIFY_MIN_INTERVAL_MS",
+    schema: z.coerce.number().int().min(0),
+    default: 60_000,
+    description: "least time between two notifications to one user",
+  },
+  assetLinkTtlSeconds: {
+    env: "PARLEY_ASSET_LINK_TTL_SECONDS",
+    schema: z.coerce.number().int().min(1).max(7 * 24 * 3600),
+    default: 300,
+    description: "lifetime of an asset download link",
+  },
+  assetMaxImageBytes: {
+    env: "PARLEY_ASSET_MAX_IMAGE_BYTES",
+    schema: z.coerce.number().int().min(1),
+    default: 16 * 1024 * 1024,
+    description: "largest image upload (JPEG, PNG, GIF, WebP)",
+  },
+  assetMaxAudioBytes: {
+    env: "PARLEY_ASSET_MAX_AUDIO_BYTES",
+    schema: z.coerce.number().int().min(1),
+    default: 16 * 1024 * 1024,
+    description: "largest audio upload (MP3, Ogg, M4A)",
+  },
+  assetMaxVideoBytes: {
+    env: "PARLEY_ASSET_MAX_VIDEO_BYTES",
+    schema: z.coerce.number().int().min(1),
+    default: 64 * 1024 * 1024,
+    description: "largest video upload (MP4, WebM)",
+  },
+  assetMaxDocumentBytes: {
+    env: "PARLEY_ASSET_MAX_DOCUMENT_BYTES",
+    schema: z.coerce.number().int().min(1),
+    default: 32 * 1024 * 1024,
+    description: "largest document upload (PDF)",
+  },
 } satisfies Record<string, Setting>;
 
 interface Setting {
@@ -133,7 +206,11 @@ export function loadConfig(flags: Partial<Record<SettingName, string>>, env: Nod
           : [setting.default, "default"];
     const parsed = setting.schema.safeParse(raw);
     if (parsed.success) config[name] = parsed.data;
-    else problems.push(`${source}: ${parsed.error.issues[0]?.message ?? "invalid"} (got ${JSON.stringify(raw)})`);
+    else {
+      // Never echo a secret into a terminal or a log.
+      const shown = name === "jwtSecret" ? "a value that is hidden" : JSON.stringify(raw);
+      problems.push(`${source}: ${parsed.error.issues[0]?.message ?? "invalid"} (got ${shown})`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config as Config;

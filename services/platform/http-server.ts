@@ -5,11 +5,16 @@ import type { Metrics } from "./metrics.js";
 
 export const WEBSOCKET_PATH = "/ws";
 
+/** A service's own HTTP endpoints (under /v1/...). Resolves false for a request it does not serve. */
+export interface HttpApi {
+  handle(request: IncomingMessage, response: ServerResponse, path: string): Promise<boolean>;
+}
+
 /**
  * The process's HTTP surface: health and readiness probes, Prometheus metrics, and the
  * WebSocket endpoint, whose upgrades go to the gateway.
  */
-export function createHttpServer(gateway: Gateway, metrics: Metrics, logger: Logger): Server {
+export function createHttpServer(gateway: Gateway, metrics: Metrics, logger: Logger, apis: readonly HttpApi[] = []): Server {
   const server = createServer((request, response) => {
     route(request, response).catch((error: unknown) => {
       logger.error({ err: error, url: request.url }, "request failed");
@@ -20,6 +25,9 @@ export function createHttpServer(gateway: Gateway, metrics: Metrics, logger: Log
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    for (const api of apis) {
+      if (await api.handle(request, response, path)) return;
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
       json(response, 405, { error: "method not allowed" });
       return;

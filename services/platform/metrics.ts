@@ -51,6 +51,28 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly groupDeliveries = new Counter({
+    name: "parley_group_deliveries_total",
+    help: "Group message deliveries to members, by tier (realtime, batched, offline = notification requested)",
+    labelNames: ["tier"] as const,
+    registers: [this.registry],
+  });
+
+  readonly groupDeliveryDelay = new Histogram({
+    name: "parley_group_delivery_delay_seconds",
+    help: "Time from a group message being stored to its hand-over to the gateways (or the notification request), by tier",
+    labelNames: ["tier"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+
+  readonly notifications = new Counter({
+    name: "parley_notifications_total",
+    help: "Notifications for offline members, by outcome (sent, rate_limited, failed)",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "parley_" });
   }

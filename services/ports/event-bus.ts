@@ -8,9 +8,15 @@
  */
 export interface EventBus {
   publish(topic: string, key: string, value: JsonValue): Promise<void>;
-  subscribe(topic: string, group: string, handler: EventHandler): Promise<Subscription>;
+  /**
+   * Subscribes to one topic, or to every topic whose name starts with a prefix (the
+   * one-topic-per-group topics), including topics created after the subscription.
+   */
+  subscribe(topic: TopicSelector, group: string, handler: EventHandler): Promise<Subscription>;
   close(): Promise<void>;
 }
+
+export type TopicSelector = string | { prefix: string };
 
 export type EventHandler = (event: BusEvent) => Promise<void> | void;
 

@@ -1,5 +1,5 @@
-import type { ConversationId, UserId } from "../protocol/ids.js";
-import type { InboxEvent, Message, MessageBody, Receipt, ReceiptKind } from "../protocol/frames.js";
+import type { ConversationId, GroupId, UserId } from "../protocol/ids.js";
+import type { GroupMembershipChange, InboxEvent, Message, MessageBody, Receipt, ReceiptKind } from "../protocol/frames.js";
 
 /**
  * Durable home of messages, per-conversation order and per-user inboxes.
@@ -18,18 +18,36 @@ export interface MessageStore {
   appendDirectMessage(input: NewDirectMessage): Promise<AppendedMessage>;
 
   /**
+   * Stores a group message once per (groupId, senderId, clientMessageId), with the next
+   * seq of the group's conversation. It appends no inbox events: group messages are read
+   * per conversation. Repeats behave as for direct messages: a clientMessageId is unique
+   * per sender across all of the sender's conversations.
+   */
+  appendGroupMessage(input: NewGroupMessage): Promise<AppendedMessage>;
+
+  /** Appends a group membership change to one user's inbox. */
+  appendMembershipChange(userId: UserId, change: GroupMembershipChange): Promise<AppendedEvent>;
+
+  /**
    * Advances `userId`'s delivered or read mark in a conversation to `upToSeq`, clamped to
    * the conversation's last seq. Marks only move forward: an older or equal receipt
    * returns `changed: false` and appends nothing. A change appends one inbox event for
-   * each participant. Returns null when the conversation has no messages.
+   * each participant of a direct conversation, or for `userId` alone in a group
+   * conversation. Returns null when the conversation has no messages.
    */
   recordReceipt(input: NewReceipt): Promise<RecordedReceipt | null>;
 
   /** Inbox events of `userId` with cursor greater than `after`, oldest first. */
   readInbox(userId: UserId, after: number, limit: number): Promise<Page<InboxEvent>>;
 
-  /** Messages of a conversation with seq below `before` (or the newest), newest first. */
-  readConversation(conversationId: ConversationId, before: number | undefined, limit: number): Promise<Page<Message>>;
+  /**
+   * A page of a conversation: with `after`, the messages with seq above it, oldest first
+   * (catching up); otherwise those below `before` (or the newest), newest first (history).
+   */
+  readConversation(conversationId: ConversationId, range: { before?: number; after?: number }, limit: number): Promise<Page<Message>>;
+
+  /** Last seq and `userId`'s read mark for each conversation named (0 where none). */
+  conversationStates(userId: UserId, conversationIds: readonly ConversationId[]): Promise<Map<ConversationId, ConversationState>>;
 
   close(): Promise<void>;
 }
@@ -41,6 +59,20 @@ export interface NewDirectMessage {
   clientMessageId: string;
   body: MessageBody;
   sentAt: Date;
+}
+
+export interface NewGroupMessage {
+  groupId: GroupId;
+  senderId: UserId;
+  senderDeviceId: string;
+  clientMessageId: string;
+  body: MessageBody;
+  sentAt: Date;
+}
+
+export interface ConversationState {
+  lastSeq: number;
+  readSeq: number;
 }
 
 export interface NewReceipt {

@@ -9,6 +9,7 @@ export const ErrorCode = {
   rateLimited: "rate_limited",
   forbidden: "forbidden",
   notFound: "not_found",
+  groupFull: "group_full",
   unavailable: "unavailable",
   internal: "internal",
 } as const;
@@ -31,9 +32,8 @@ export class ProtocolError extends Error {
  */
 export const CloseCode = {
   normal: 1000,
-  goingAway: 1001,
-  policyViolation: 1008,
   messageTooBig: 1009,
+  internalError: 1011,
   serviceRestart: 1012,
   slowConsumer: 4000,
   rateLimitExceeded: 4029,

@@ -1,6 +1,6 @@
 import { z } from "zod";
-import type { DeviceId} from "./ids.js";
-import { ClientMessageId, ConversationId, UserId } from "./ids.js";
+import { AssetId, ClientMessageId, ConversationId, GroupId, UserId } from "./ids.js";
+import type { DeviceId } from "./ids.js";
 import type { ErrorCode } from "./errors.js";
 
 /** Bumped on any incompatible change; negotiated as the `parley.v<N>` WebSocket subprotocol. */
@@ -11,6 +11,10 @@ export const BEARER_SUBPROTOCOL_PREFIX = "parley.bearer.";
 
 export const MAX_TEXT_LENGTH = 4096;
 export const MAX_PAGE_SIZE = 200;
+export const MAX_ASSETS_PER_MESSAGE = 10;
+/** Members named in one group.create, group.add or group.remove frame. */
+export const MAX_MEMBERS_PER_FRAME = 256;
+export const MAX_PRESENCE_USERS_PER_FRAME = 100;
 
 /** Client-chosen correlation id, echoed on the reply so requests can be pipelined. */
 const RequestId = z.string().min(1).max(64);
@@ -18,71 +22,121 @@ const Cursor = z.number().int().nonnegative();
 const Seq = z.number().int().positive();
 const PageSize = z.number().int().min(1).max(MAX_PAGE_SIZE);
 
-export const MessageBody = z.strictObject({
-  text: z.string().min(1).max(MAX_TEXT_LENGTH),
-});
+export const MessageBody = z
+  .strictObject({
+    text: z.string().min(1).max(MAX_TEXT_LENGTH).optional(),
+    assets: z.array(AssetId).min(1).max(MAX_ASSETS_PER_MESSAGE).optional(),
+  })
+  .refine((body) => body.text !== undefined || body.assets !== undefined, "a message needs text or assets");
 export type MessageBody = z.infer<typeof MessageBody>;
 
 export const ReceiptKind = z.enum(["delivered", "read"]);
 export type ReceiptKind = z.infer<typeof ReceiptKind>;
 
+export const GroupRole = z.enum(["owner", "admin", "member"]);
+export type GroupRole = z.infer<typeof GroupRole>;
+
+export const LastSeenVisibility = z.enum(["everyone", "contacts", "nobody"]);
+export type LastSeenVisibility = z.infer<typeof LastSeenVisibility>;
+
 // ---- client -> server -------------------------------------------------------
 
-export const SendFrame = z.strictObject({
-  type: z.literal("send"),
+const MemberList = z.array(UserId).min(1).max(MAX_MEMBERS_PER_FRAME);
+
+export const SendFrame = z.strictObject({ type: z.literal("send"), id: RequestId, to: UserId, clientMessageId: ClientMessageId, body: MessageBody });
+export const ReceiptFrame = z.strictObject({ type: z.literal("receipt"), id: RequestId, conversationId: ConversationId, kind: ReceiptKind, upToSeq: Seq });
+export const SyncFrame = z.strictObject({ type: z.literal("sync"), id: RequestId, after: Cursor, limit: PageSize.optional() });
+export const HistoryFrame = z
+  .strictObject({
+    type: z.literal("history"),
+    id: RequestId,
+    conversationId: ConversationId,
+    before: Seq.optional(),
+    after: Cursor.optional(),
+    limit: PageSize.optional(),
+  })
+  .refine((frame) => frame.before === undefined || frame.after === undefined, "give before or after, not both");
+export const PingFrame = z.strictObject({ type: z.literal("ping"), id: RequestId });
+
+export const GroupCreateFrame = z.strictObject({
+  type: z.literal("group.create"),
   id: RequestId,
-  to: UserId,
+  name: z.string().min(1).max(100),
+  members: z.array(UserId).max(MAX_MEMBERS_PER_FRAME).optional(),
+});
+export const GroupAddFrame = z.strictObject({ type: z.literal("group.add"), id: RequestId, groupId: GroupId, members: MemberList });
+export const GroupRemoveFrame = z.strictObject({ type: z.literal("group.remove"), id: RequestId, groupId: GroupId, members: MemberList });
+export const GroupLeaveFrame = z.strictObject({ type: z.literal("group.leave"), id: RequestId, groupId: GroupId });
+export const GroupRoleFrame = z.strictObject({ type: z.literal("group.role"), id: RequestId, groupId: GroupId, userId: UserId, role: GroupRole });
+export const GroupInfoFrame = z.strictObject({ type: z.literal("group.info"), id: RequestId, groupId: GroupId });
+export const GroupMembersFrame = z.strictObject({
+  type: z.literal("group.members"),
+  id: RequestId,
+  groupId: GroupId,
+  after: UserId.optional(),
+  limit: PageSize.optional(),
+});
+export const GroupListFrame = z.strictObject({ type: z.literal("group.list"), id: RequestId });
+export const GroupSendFrame = z.strictObject({
+  type: z.literal("group.send"),
+  id: RequestId,
+  groupId: GroupId,
   clientMessageId: ClientMessageId,
   body: MessageBody,
 });
 
-export const ReceiptFrame = z.strictObject({
-  type: z.literal("receipt"),
+export const PresenceSubscribeFrame = z.strictObject({
+  type: z.literal("presence.subscribe"),
   id: RequestId,
-  conversationId: ConversationId,
-  kind: ReceiptKind,
-  upToSeq: Seq,
+  users: z.array(UserId).min(1).max(MAX_PRESENCE_USERS_PER_FRAME),
 });
-
-export const SyncFrame = z.strictObject({
-  type: z.literal("sync"),
+export const PresenceUnsubscribeFrame = z.strictObject({
+  type: z.literal("presence.unsubscribe"),
   id: RequestId,
-  after: Cursor,
-  limit: PageSize.optional(),
+  users: z.array(UserId).min(1).max(MAX_PRESENCE_USERS_PER_FRAME),
 });
+export const TypingFrame = z.strictObject({ type: z.literal("typing"), id: RequestId, conversationId: ConversationId });
+export const SettingsFrame = z.strictObject({ type: z.literal("settings.set"), id: RequestId, lastSeenVisibility: LastSeenVisibility });
 
-export const HistoryFrame = z.strictObject({
-  type: z.literal("history"),
-  id: RequestId,
-  conversationId: ConversationId,
-  before: Seq.optional(),
-  limit: PageSize.optional(),
-});
-
-export const PingFrame = z.strictObject({
-  type: z.literal("ping"),
-  id: RequestId,
-});
-
-export const ClientFrame = z.discriminatedUnion("type", [SendFrame, ReceiptFrame, SyncFrame, HistoryFrame, PingFrame]);
+export const ClientFrame = z.discriminatedUnion("type", [
+  SendFrame,
+  ReceiptFrame,
+  SyncFrame,
+  HistoryFrame,
+  PingFrame,
+  GroupCreateFrame,
+  GroupAddFrame,
+  GroupRemoveFrame,
+  GroupLeaveFrame,
+  GroupRoleFrame,
+  GroupInfoFrame,
+  GroupMembersFrame,
+  GroupListFrame,
+  GroupSendFrame,
+  PresenceSubscribeFrame,
+  PresenceUnsubscribeFrame,
+  TypingFrame,
+  SettingsFrame,
+]);
 export type ClientFrame = z.infer<typeof ClientFrame>;
-export type SendFrame = z.infer<typeof SendFrame>;
-export type ReceiptFrame = z.infer<typeof ReceiptFrame>;
-export type SyncFrame = z.infer<typeof SyncFrame>;
-export type HistoryFrame = z.infer<typeof HistoryFrame>;
+export type ClientFrameType = ClientFrame["type"];
+export type ClientFrameOf<T extends ClientFrameType> = Extract<ClientFrame, { type: T }>;
 
-export const CLIENT_FRAME_TYPES = ClientFrame.options.map((o) => o.shape.type.value);
+export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] = ClientFrame.options.map((o) => o.def.shape.type.value);
 
 // ---- server -> client -------------------------------------------------------
 
 export interface Message {
   messageId: string;
   conversationId: ConversationId;
-  /** Position in the conversation: 1, 2, 3... identical on every device. */
+  /** Position in the conversation: 1, 2, 3... identical on every device of every member. */
   seq: number;
   senderId: UserId;
   senderDeviceId: DeviceId;
-  recipientId: UserId;
+  /** Direct messages only. */
+  recipientId?: UserId;
+  /** Group messages only. */
+  groupId?: GroupId;
   clientMessageId: string;
   body: MessageBody;
   /** ISO 8601, set by the server when the message was stored. */
@@ -98,13 +152,53 @@ export interface Receipt {
   at: string;
 }
 
+export interface GroupMembershipChange {
+  groupId: GroupId;
+  change: "added" | "removed" | "role";
+  role: GroupRole | null;
+  by: UserId;
+  at: string;
+}
+
 /**
  * One entry of a user's inbox: the ordered, durable stream every device of that user
- * syncs from. `cursor` is the entry's position in that stream.
+ * syncs from. `cursor` is the entry's position in that stream. Group messages are not in
+ * it (they are stored once per group): they arrive as group.messages frames and are
+ * synced per group with history { after }.
  */
 export type InboxEvent =
   | { cursor: number; type: "message"; message: Message }
-  | { cursor: number; type: "receipt"; receipt: Receipt };
+  | { cursor: number; type: "receipt"; receipt: Receipt }
+  | { cursor: number; type: "group"; group: GroupMembershipChange };
+
+export interface GroupInfo {
+  groupId: GroupId;
+  name: string;
+  createdBy: UserId;
+  createdAt: string;
+  memberCount: number;
+  maxMembers: number;
+  /** The caller's role. */
+  role: GroupRole;
+  lastSeq: number;
+}
+
+export interface GroupSummary {
+  groupId: GroupId;
+  name: string;
+  role: GroupRole;
+  lastSeq: number;
+  /** The caller's read mark. */
+  readSeq: number;
+  unread: number;
+}
+
+export interface PresenceView {
+  userId: UserId;
+  /** Null when the user's visibility setting hides it from the caller. */
+  online: boolean | null;
+  lastSeen: string | null;
+}
 
 export interface ServerLimits {
   maxFrameBytes: number;
@@ -112,6 +206,7 @@ export interface ServerLimits {
   frameBurst: number;
   maxTextLength: number;
   maxPageSize: number;
+  maxGroupMembers: number;
 }
 
 export type ServerFrame =
@@ -128,9 +223,19 @@ export type ServerFrame =
   | { type: "receipt.ok"; id: string; receipt: Receipt; changed: boolean }
   | { type: "sync.batch"; id: string; events: InboxEvent[]; cursor: number; hasMore: boolean }
   | { type: "history.page"; id: string; conversationId: ConversationId; messages: Message[]; hasMore: boolean }
+  | { type: "group"; id: string; group: GroupInfo }
+  | { type: "group.members.page"; id: string; groupId: GroupId; members: { userId: UserId; role: GroupRole }[]; hasMore: boolean }
+  | { type: "group.list"; id: string; groups: GroupSummary[] }
+  | { type: "presence.state"; id: string; users: PresenceView[] }
+  | { type: "ok"; id: string }
   | { type: "pong"; id: string }
   | { type: "event"; event: InboxEvent }
+  | { type: "group.messages"; tier: "realtime" | "batched"; messages: Message[] }
+  | { type: "presence"; presence: PresenceView }
+  | { type: "typing"; conversationId: ConversationId; userId: UserId }
   | { type: "error"; id?: string; code: ErrorCode; message: string; retryAfterMs?: number }
   | { type: "reconnect"; reason: "shutdown" | "drain"; retryAfterMs: number };
 
 export type ServerFrameType = ServerFrame["type"];
+/** Frames the server pushes unasked, as opposed to replies that carry a request id. */
+export type PushFrame = Extract<ServerFrame, { type: "event" | "group.messages" | "presence" | "typing" }>;

@@ -1,6 +1,7 @@
-import type { BusEvent, EventBus, EventHandler, JsonValue, Subscription } from "../../ports/event-bus.js";
+import type { BusEvent, EventBus, EventHandler, JsonValue, Subscription, TopicSelector } from "../../ports/event-bus.js";
 
 interface Subscriber {
+  selector: TopicSelector;
   group: string;
   handler: EventHandler;
   /** Events for this subscriber run one after another, so per-key order holds. */
@@ -12,21 +13,21 @@ interface Subscriber {
  * publish time: like a Kafka topic read from the latest offset, without retention.
  */
 export class MemoryEventBus implements EventBus {
-  private readonly topics = new Map<string, Set<Subscriber>>();
+  private readonly subscribers = new Set<Subscriber>();
   private closed = false;
 
   constructor(private readonly onHandlerError: (error: unknown, event: BusEvent) => void) {}
 
   publish(topic: string, key: string, value: JsonValue): Promise<void> {
     if (this.closed) return Promise.reject(new Error("event bus is closed"));
-    const subscribers = this.topics.get(topic);
-    if (!subscribers) return Promise.resolve();
     const byGroup = new Map<string, Subscriber[]>();
-    for (const subscriber of subscribers) {
+    for (const subscriber of this.subscribers) {
+      if (!matches(subscriber.selector, topic)) continue;
       const members = byGroup.get(subscriber.group) ?? [];
       members.push(subscriber);
       byGroup.set(subscriber.group, members);
     }
+    if (byGroup.size === 0) return Promise.resolve();
     const serialized = JSON.stringify(value);
     for (const members of byGroup.values()) {
       const chosen = members[hashKey(key) % members.length];
@@ -35,15 +36,12 @@ export class MemoryEventBus implements EventBus {
     return Promise.resolve();
   }
 
-  subscribe(topic: string, group: string, handler: EventHandler): Promise<Subscription> {
-    const subscriber: Subscriber = { group, handler, tail: Promise.resolve() };
-    const subscribers = this.topics.get(topic) ?? new Set<Subscriber>();
-    subscribers.add(subscriber);
-    this.topics.set(topic, subscribers);
+  subscribe(selector: TopicSelector, group: string, handler: EventHandler): Promise<Subscription> {
+    const subscriber: Subscriber = { selector, group, handler, tail: Promise.resolve() };
+    this.subscribers.add(subscriber);
     return Promise.resolve({
       unsubscribe: () => {
-        subscribers.delete(subscriber);
-        if (subscribers.size === 0) this.topics.delete(topic);
+        this.subscribers.delete(subscriber);
         return subscriber.tail;
       },
     });
@@ -51,8 +49,8 @@ export class MemoryEventBus implements EventBus {
 
   async close(): Promise<void> {
     this.closed = true;
-    const pending = [...this.topics.values()].flatMap((set) => [...set].map((s) => s.tail));
-    this.topics.clear();
+    const pending = [...this.subscribers].map((s) => s.tail);
+    this.subscribers.clear();
     await Promise.all(pending);
   }
 
@@ -63,6 +61,10 @@ export class MemoryEventBus implements EventBus {
         this.onHandlerError(error, event);
       });
   }
+}
+
+function matches(selector: TopicSelector, topic: string): boolean {
+  return typeof selector === "string" ? selector === topic : topic.startsWith(selector.prefix);
 }
 
 /** FNV-1a: stable across processes, so a key maps to the same group member every time. */

@@ -1,8 +1,8 @@
-import type { Presence, PresenceStore } from "../../ports/presence-store.js";
+import type { ExpiredPresence, Presence, PresenceChange, PresenceStore } from "../../ports/presence-store.js";
 import type { DeviceId, UserId } from "../../protocol/ids.js";
 
 interface UserPresence {
-  /** Device id -> expiry time of its online mark. */
+  /** Mark (device) id -> expiry time of the mark. Lapsed marks stay until ended. */
   devices: Map<DeviceId, number>;
   lastSeen: number | null;
 }
@@ -13,30 +13,43 @@ export class MemoryPresenceStore implements PresenceStore {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  markOnline(userId: UserId, deviceId: DeviceId, ttlMs: number, at: Date): Promise<void> {
+  markOnline(userId: UserId, deviceId: DeviceId, ttlMs: number, at: Date): Promise<PresenceChange> {
+    const now = this.now();
     const user = this.user(userId);
-    user.devices.set(deviceId, this.now() + ttlMs);
+    const wasOnline = hasLiveMark(user, now);
+    // Lapsed marks of an offline user are dead: the new mark alone decides when they go offline.
+    if (!wasOnline) user.devices.clear();
+    user.devices.set(deviceId, now + ttlMs);
     user.lastSeen = Math.max(user.lastSeen ?? 0, at.getTime());
-    return Promise.resolve();
+    return Promise.resolve({ changed: !wasOnline, presence: presenceOf(user, now) });
   }
 
-  markOffline(userId: UserId, deviceId: DeviceId, at: Date): Promise<void> {
+  markOffline(userId: UserId, deviceId: DeviceId, at: Date): Promise<PresenceChange> {
+    const now = this.now();
     const user = this.user(userId);
+    const held = user.devices.size > 0;
     user.devices.delete(deviceId);
+    dropLapsed(user, now);
     user.lastSeen = Math.max(user.lastSeen ?? 0, at.getTime());
-    return Promise.resolve();
+    return Promise.resolve({ changed: held && user.devices.size === 0, presence: presenceOf(user, now) });
   }
 
   get(userId: UserId): Promise<Presence> {
     const user = this.users.get(userId);
     if (!user) return Promise.resolve({ online: false, lastSeen: null });
+    return Promise.resolve(presenceOf(user, this.now()));
+  }
+
+  expire(): Promise<ExpiredPresence[]> {
     const now = this.now();
-    let online = false;
-    for (const [deviceId, expiresAt] of user.devices) {
-      if (expiresAt > now) online = true;
-      else user.devices.delete(deviceId);
+    const expired: ExpiredPresence[] = [];
+    for (const [userId, user] of this.users) {
+      if (user.devices.size === 0) continue;
+      dropLapsed(user, now);
+      // A mark is only ever set together with lastSeen, so a user who held one has it.
+      if (user.devices.size === 0) expired.push({ userId, lastSeen: new Date(user.lastSeen ?? now) });
     }
-    return Promise.resolve({ online, lastSeen: user.lastSeen === null ? null : new Date(user.lastSeen) });
+    return Promise.resolve(expired);
   }
 
   close(): Promise<void> {
@@ -52,4 +65,17 @@ export class MemoryPresenceStore implements PresenceStore {
     }
     return user;
   }
+}
+
+function hasLiveMark(user: UserPresence, now: number): boolean {
+  for (const expiresAt of user.devices.values()) if (expiresAt > now) return true;
+  return false;
+}
+
+function dropLapsed(user: UserPresence, now: number): void {
+  for (const [deviceId, expiresAt] of user.devices) if (expiresAt <= now) user.devices.delete(deviceId);
+}
+
+function presenceOf(user: UserPresence, now: number): Presence {
+  return { online: hasLiveMark(user, now), lastSeen: user.lastSeen === null ? null : new Date(user.lastSeen) };
 }

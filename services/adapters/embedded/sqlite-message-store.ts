@@ -1,13 +1,15 @@
 import Database from "better-sqlite3";
 import { monotonicFactory } from "ulid";
-import { directConversationId, directParticipants, type ConversationId, type UserId } from "../../protocol/ids.js";
-import type { InboxEvent, Message, Receipt } from "../../protocol/frames.js";
+import { directConversationId, directParticipants, groupConversationId, groupOfConversation, type ConversationId, type UserId } from "../../protocol/ids.js";
+import type { GroupMembershipChange, InboxEvent, Message, Receipt } from "../../protocol/frames.js";
 import {
   ClientMessageIdConflictError,
   type AppendedEvent,
   type AppendedMessage,
+  type ConversationState,
   type MessageStore,
   type NewDirectMessage,
+  type NewGroupMessage,
   type NewReceipt,
   type Page,
   type RecordedReceipt,
@@ -84,6 +86,9 @@ export class SqliteMessageStore implements MessageStore {
       readInbox: this.db.prepare<[string, number, number], { event: string }>(
         "SELECT event FROM inbox WHERE user_id = ? AND cursor > ? ORDER BY cursor LIMIT ?",
       ),
+      readAfter: this.db.prepare<[string, number, number], { message: string }>(
+        "SELECT message FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+      ),
       readNewest: this.db.prepare<[string, number], { message: string }>(
         "SELECT message FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?",
       ),
@@ -103,6 +108,25 @@ export class SqliteMessageStore implements MessageStore {
     return Promise.resolve(this.appendTransaction(input));
   }
 
+  appendGroupMessage(input: NewGroupMessage): Promise<AppendedMessage> {
+    return Promise.resolve(this.appendGroupTransaction(input));
+  }
+
+  appendMembershipChange(userId: UserId, change: GroupMembershipChange): Promise<AppendedEvent> {
+    return Promise.resolve(this.db.transaction(() => this.appendEvent(userId, { type: "group", group: change }))());
+  }
+
+  conversationStates(userId: UserId, conversationIds: readonly ConversationId[]): Promise<Map<ConversationId, ConversationState>> {
+    const states = new Map<ConversationId, ConversationState>();
+    for (const conversationId of conversationIds) {
+      states.set(conversationId, {
+        lastSeq: this.statements.lastSeq.get(conversationId)?.last_seq ?? 0,
+        readSeq: this.statements.receiptMark.get(conversationId, userId, "read")?.up_to_seq ?? 0,
+      });
+    }
+    return Promise.resolve(states);
+  }
+
   recordReceipt(input: NewReceipt): Promise<RecordedReceipt | null> {
     return Promise.resolve(this.receiptTransaction(input));
   }
@@ -112,11 +136,13 @@ export class SqliteMessageStore implements MessageStore {
     return Promise.resolve(page(rows.map((row) => JSON.parse(row.event) as InboxEvent), limit));
   }
 
-  readConversation(conversationId: ConversationId, before: number | undefined, limit: number): Promise<Page<Message>> {
+  readConversation(conversationId: ConversationId, range: { before?: number; after?: number }, limit: number): Promise<Page<Message>> {
     const rows =
-      before === undefined
-        ? this.statements.readNewest.all(conversationId, limit + 1)
-        : this.statements.readBefore.all(conversationId, before, limit + 1);
+      range.after !== undefined
+        ? this.statements.readAfter.all(conversationId, range.after, limit + 1)
+        : range.before !== undefined
+          ? this.statements.readBefore.all(conversationId, range.before, limit + 1)
+          : this.statements.readNewest.all(conversationId, limit + 1);
     return Promise.resolve(page(rows.map((row) => JSON.parse(row.message) as Message), limit));
   }
 
@@ -127,32 +153,54 @@ export class SqliteMessageStore implements MessageStore {
 
   private readonly appendTransaction = (input: NewDirectMessage): AppendedMessage =>
     this.db.transaction((): AppendedMessage => {
-      const existing = this.statements.findByClientId.get(input.senderId, input.clientMessageId);
-      if (existing) {
-        const message = JSON.parse(existing.message) as Message;
-        if (message.recipientId !== input.recipientId || JSON.stringify(message.body) !== JSON.stringify(input.body)) {
-          throw new ClientMessageIdConflictError(input.clientMessageId);
-        }
-        return { message, duplicate: true, events: [] };
-      }
       const conversationId = directConversationId(input.senderId, input.recipientId);
-      const seq = (this.statements.lastSeq.get(conversationId)?.last_seq ?? 0) + 1;
-      const message: Message = {
-        messageId: this.nextMessageId(input.sentAt.getTime()),
-        conversationId,
-        seq,
-        senderId: input.senderId,
-        senderDeviceId: input.senderDeviceId,
-        recipientId: input.recipientId,
-        clientMessageId: input.clientMessageId,
-        body: input.body,
-        sentAt: input.sentAt.toISOString(),
-      };
-      this.statements.setLastSeq.run(conversationId, seq);
-      this.statements.insertMessage.run(conversationId, seq, message.messageId, input.senderId, input.clientMessageId, JSON.stringify(message));
+      const existing = this.findRepeat(input.senderId, input.clientMessageId, conversationId, input.body);
+      if (existing) return existing;
+      const message = this.insertMessage(conversationId, input, { recipientId: input.recipientId });
       const events = participantsOf(conversationId).map((userId) => this.appendEvent(userId, { type: "message", message }));
       return { message, duplicate: false, events };
     })();
+
+  private readonly appendGroupTransaction = (input: NewGroupMessage): AppendedMessage =>
+    this.db.transaction((): AppendedMessage => {
+      const conversationId = groupConversationId(input.groupId);
+      const existing = this.findRepeat(input.senderId, input.clientMessageId, conversationId, input.body);
+      if (existing) return existing;
+      return { message: this.insertMessage(conversationId, input, { groupId: input.groupId }), duplicate: false, events: [] };
+    })();
+
+  /** The stored message a retried send refers to; a conflict if it differs. */
+  private findRepeat(senderId: UserId, clientMessageId: string, conversationId: ConversationId, body: Message["body"]): AppendedMessage | null {
+    const existing = this.statements.findByClientId.get(senderId, clientMessageId);
+    if (!existing) return null;
+    const message = JSON.parse(existing.message) as Message;
+    if (message.conversationId !== conversationId || JSON.stringify(message.body) !== JSON.stringify(body)) {
+      throw new ClientMessageIdConflictError(clientMessageId);
+    }
+    return { message, duplicate: true, events: [] };
+  }
+
+  private insertMessage(
+    conversationId: ConversationId,
+    input: NewDirectMessage | NewGroupMessage,
+    target: Pick<Message, "recipientId" | "groupId">,
+  ): Message {
+    const seq = (this.statements.lastSeq.get(conversationId)?.last_seq ?? 0) + 1;
+    const message: Message = {
+      messageId: this.nextMessageId(input.sentAt.getTime()),
+      conversationId,
+      seq,
+      senderId: input.senderId,
+      senderDeviceId: input.senderDeviceId,
+      ...target,
+      clientMessageId: input.clientMessageId,
+      body: input.body,
+      sentAt: input.sentAt.toISOString(),
+    };
+    this.statements.setLastSeq.run(conversationId, seq);
+    this.statements.insertMessage.run(conversationId, seq, message.messageId, input.senderId, input.clientMessageId, JSON.stringify(message));
+    return message;
+  }
 
   private readonly receiptTransaction = (input: NewReceipt): RecordedReceipt | null =>
     this.db.transaction((): RecordedReceipt | null => {
@@ -169,7 +217,9 @@ export class SqliteMessageStore implements MessageStore {
       };
       if (upToSeq <= previous) return { receipt, changed: false, events: [] };
       this.statements.setReceiptMark.run(input.conversationId, input.userId, input.kind, upToSeq);
-      const events = participantsOf(input.conversationId).map((userId) => this.appendEvent(userId, { type: "receipt", receipt }));
+      // In a group, a read mark concerns the reader's own devices only.
+      const recipients = groupOfConversation(input.conversationId) === null ? participantsOf(input.conversationId) : [input.userId];
+      const events = recipients.map((userId) => this.appendEvent(userId, { type: "receipt", receipt }));
       return { receipt, changed: true, events };
     })();
 

@@ -1,0 +1,13 @@
+import type { NotificationRequest } from "../../notifications/notification-request.js";
+import type { NotificationSink } from "../../ports/notification-sink.js";
+import type { Logger } from "../../platform/logger.js";
+
+/** On a laptop without a push provider: notifications go to the log. */
+export class LogNotificationSink implements NotificationSink {
+  constructor(private readonly logger: Logger) {}
+
+  notify(notification: NotificationRequest): Promise<void> {
+    this.logger.info({ notification }, "notification (no PARLEY_NOTIFY_WEBHOOK_URL set)");
+    return Promise.resolve();
+  }
+}

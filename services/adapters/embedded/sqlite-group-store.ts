@@ -1,0 +1,120 @@
+import Database from "better-sqlite3";
+import type { GroupRole } from "../../protocol/frames.js";
+import type { GroupId, UserId } from "../../protocol/ids.js";
+import { GroupFullError, type GroupMember, type GroupRecord, type GroupStore, type NewGroup } from "../../ports/group-store.js";
+import type { Page } from "../../ports/message-store.js";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS groups (
+  group_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  member_count INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_members (
+  group_id TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS group_members_by_user ON group_members (user_id, group_id);
+`;
+
+/** The embedded group store: two SQLite tables, written with synchronous=FULL. */
+export class SqliteGroupStore implements GroupStore {
+  private readonly db: Database.Database;
+  private readonly statements;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL");
+    this.db.pragma("busy_timeout = 5000");
+    this.db.exec(SCHEMA);
+    this.statements = {
+      insertGroup: this.db.prepare("INSERT INTO groups (group_id, name, created_by, created_at, member_count) VALUES (?, ?, ?, ?, 0)"),
+      getGroup: this.db.prepare<[string], { group_id: string; name: string; created_by: string; created_at: string; member_count: number }>(
+        "SELECT * FROM groups WHERE group_id = ?",
+      ),
+      setCount: this.db.prepare("UPDATE groups SET member_count = ? WHERE group_id = ?"),
+      roleOf: this.db.prepare<[string, string], { role: GroupRole }>("SELECT role FROM group_members WHERE group_id = ? AND user_id = ?"),
+      insertMember: this.db.prepare("INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+      deleteMember: this.db.prepare("DELETE FROM group_members WHERE group_id = ? AND user_id = ?"),
+      setRole: this.db.prepare("UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?"),
+      listMembers: this.db.prepare<[string, string, number], GroupMember & { user_id: string }>(
+        "SELECT user_id, role FROM group_members WHERE group_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+      ),
+      allMembers: this.db.prepare<[string], { user_id: string; role: GroupRole }>("SELECT user_id, role FROM group_members WHERE group_id = ?"),
+      groupsOf: this.db.prepare<[string], { group_id: string; name: string; role: GroupRole }>(
+        "SELECT m.group_id, g.name, m.role FROM group_members m JOIN groups g ON g.group_id = m.group_id WHERE m.user_id = ? ORDER BY m.group_id",
+      ),
+    };
+  }
+
+  createGroup(group: NewGroup): Promise<void> {
+    this.db.transaction(() => {
+      this.statements.insertGroup.run(group.groupId, group.name, group.createdBy, group.createdAt.toISOString());
+      for (const member of group.members) this.statements.insertMember.run(group.groupId, member.userId, member.role);
+      this.statements.setCount.run(group.members.length, group.groupId);
+    })();
+    return Promise.resolve();
+  }
+
+  getGroup(groupId: GroupId): Promise<GroupRecord | null> {
+    const row = this.statements.getGroup.get(groupId);
+    return Promise.resolve(
+      row ? { groupId: row.group_id, name: row.name, createdBy: row.created_by, createdAt: new Date(row.created_at), memberCount: row.member_count } : null,
+    );
+  }
+
+  roleOf(groupId: GroupId, userId: UserId): Promise<GroupRole | null> {
+    return Promise.resolve(this.statements.roleOf.get(groupId, userId)?.role ?? null);
+  }
+
+  addMembers(groupId: GroupId, members: readonly GroupMember[], maxMembers: number): Promise<UserId[]> {
+    return Promise.resolve(
+      this.db.transaction((): UserId[] => {
+        const count = this.statements.getGroup.get(groupId)?.member_count ?? 0;
+        const added = members.filter((m) => this.statements.insertMember.run(groupId, m.userId, m.role).changes > 0).map((m) => m.userId);
+        if (count + added.length > maxMembers) throw new GroupFullError(groupId, maxMembers);
+        this.statements.setCount.run(count + added.length, groupId);
+        return added;
+      })(),
+    );
+  }
+
+  removeMembers(groupId: GroupId, userIds: readonly UserId[]): Promise<UserId[]> {
+    return Promise.resolve(
+      this.db.transaction((): UserId[] => {
+        const removed = userIds.filter((userId) => this.statements.deleteMember.run(groupId, userId).changes > 0);
+        const count = this.statements.getGroup.get(groupId)?.member_count ?? 0;
+        this.statements.setCount.run(count - removed.length, groupId);
+        return removed;
+      })(),
+    );
+  }
+
+  setRole(groupId: GroupId, userId: UserId, role: GroupRole): Promise<void> {
+    this.statements.setRole.run(role, groupId, userId);
+    return Promise.resolve();
+  }
+
+  listMembers(groupId: GroupId, after: UserId | undefined, limit: number): Promise<Page<GroupMember>> {
+    const rows = this.statements.listMembers.all(groupId, after ?? "", limit + 1);
+    return Promise.resolve({ items: rows.slice(0, limit).map((r) => ({ userId: r.user_id, role: r.role })), hasMore: rows.length > limit });
+  }
+
+  allMembers(groupId: GroupId): Promise<GroupMember[]> {
+    return Promise.resolve(this.statements.allMembers.all(groupId).map((r) => ({ userId: r.user_id, role: r.role })));
+  }
+
+  groupsOf(userId: UserId): Promise<{ groupId: GroupId; name: string; role: GroupRole }[]> {
+    return Promise.resolve(this.statements.groupsOf.all(userId).map((r) => ({ groupId: r.group_id, name: r.name, role: r.role })));
+  }
+
+  close(): Promise<void> {
+    if (this.db.open) this.db.close();
+    return Promise.resolve();
+  }
+}

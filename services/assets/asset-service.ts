@@ -1,0 +1,203 @@
+import { createHash } from "node:crypto";
+import { monotonicFactory } from "ulid";
+import type { AssetAttachments } from "../chat/asset-attachments.js";
+import type { ConversationAccess } from "../chat/conversation-access.js";
+import type { AssetRecord, AssetStore } from "../ports/asset-store.js";
+import type { BlobStore } from "../ports/blob-store.js";
+import { ErrorCode, ProtocolError } from "../protocol/errors.js";
+import type { AssetId, ConversationId, UserId } from "../protocol/ids.js";
+import { AssetLinkSigner, type LinkCheck } from "./asset-links.js";
+import { detectContentType, largestLimit, type AssetKind, type AssetLimits } from "./content-type.js";
+
+export interface AssetServiceDependencies {
+  assets: AssetStore;
+  blobs: BlobStore;
+  access: Pick<ConversationAccess, "canAccess">;
+  /** The JWT secret: download links are signed with a key derived from it. */
+  secret: string;
+  limits: AssetLimits;
+  linkTtlSeconds: number;
+  clock?: () => Date;
+}
+
+/** A signed download link for one user. */
+export interface AssetLink {
+  /** Path and query, relative to the server's base URL. */
+  url: string;
+  expiresAt: Date;
+}
+
+/** The bytes are of no allowed type (HTTP 415). */
+export class UnsupportedContentTypeError extends Error {
+  constructor(readonly detected: string | null) {
+    super(
+      detected === null
+        ? "the upload is of no recognised type; allowed: JPEG, PNG, GIF, WebP, MP3, Ogg, M4A, MP4, WebM, PDF"
+        : `uploads of type ${detected} are not allowed; allowed: JPEG, PNG, GIF, WebP, MP3, Ogg, M4A, MP4, WebM, PDF`,
+    );
+    this.name = "UnsupportedContentTypeError";
+  }
+}
+
+/** The upload is larger than the limit of its kind, or than every limit (HTTP 413). */
+export class AssetTooLargeError extends Error {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+    readonly kind: AssetKind | null,
+  ) {
+    super(
+      kind === null
+        ? `the upload has ${size} bytes; no asset may be larger than ${limit} bytes`
+        : `the upload is ${kind === "image" ? "an" : "a"} ${kind} of ${size} bytes; the ${kind} limit is ${limit} bytes`,
+    );
+    this.name = "AssetTooLargeError";
+  }
+}
+
+export type LinkRefusal = Exclude<LinkCheck, { ok: true }>["reason"] | "forbidden" | "not_found";
+
+/** A download link that does not (or no longer does) open its asset. */
+export class LinkRefusedError extends Error {
+  constructor(readonly reason: LinkRefusal) {
+    super(LINK_REFUSAL_MESSAGES[reason]);
+    this.name = "LinkRefusedError";
+  }
+}
+
+const LINK_REFUSAL_MESSAGES: Record<LinkRefusal, string> = {
+  malformed: "the link is malformed: it needs user, expires and signature parameters",
+  bad_signature: "the link's signature does not match",
+  expired: "the link has expired; ask for a new one",
+  forbidden: "the link's user may no longer read this asset",
+  not_found: "no such asset",
+};
+
+/**
+ * Uploaded images, audio, video and documents. The bytes are stored once per content
+ * (blob key `sha256/<hex>`); each upload gets its own asset id, owned by the uploader.
+ * An asset may be read by its owner and by everyone who can read a conversation it was
+ * shared in, asked afresh on every check, so leaving a group ends access to its assets.
+ */
+export class AssetService implements AssetAttachments {
+  readonly limits: AssetLimits;
+  /** The largest upload of any kind. */
+  readonly maxUploadBytes: number;
+  private readonly clock: () => Date;
+  private readonly signer: AssetLinkSigner;
+  private readonly nextId = monotonicFactory();
+
+  constructor(private readonly deps: AssetServiceDependencies) {
+    this.limits = { ...deps.limits };
+    this.maxUploadBytes = largestLimit(deps.limits);
+    this.clock = deps.clock ?? (() => new Date());
+    this.signer = new AssetLinkSigner(deps.secret);
+  }
+
+  /**
+   * Stores an upload from its bytes: detects the type (never trusting the client's),
+   * checks the limit of its kind, stores the bytes unless identical ones are stored
+   * already, and records a new asset owned by `userId`.
+   * Throws UnsupportedContentTypeError or AssetTooLargeError.
+   */
+  async upload(userId: UserId, bytes: Uint8Array): Promise<AssetRecord> {
+    if (bytes.byteLength > this.maxUploadBytes) throw new AssetTooLargeError(bytes.byteLength, this.maxUploadBytes, null);
+    const detection = await detectContentType(bytes);
+    if (!detection.allowed) throw new UnsupportedContentTypeError(detection.detected);
+    const limit = this.limits[detection.kind];
+    if (bytes.byteLength > limit) throw new AssetTooLargeError(bytes.byteLength, limit, detection.kind);
+
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const key = blobKey(sha256);
+    // Same bytes, same key: a concurrent upload of them writes an identical object, harmlessly.
+    if (!(await this.deps.blobs.has(key))) await this.deps.blobs.put(key, bytes, detection.contentType);
+
+    const now = this.clock();
+    const record: AssetRecord = {
+      assetId: `a${this.nextId(now.getTime())}`,
+      ownerId: userId,
+      sha256,
+      size: bytes.byteLength,
+      contentType: detection.contentType,
+      createdAt: now,
+    };
+    await this.deps.assets.create(record);
+    return record;
+  }
+
+  /**
+   * A sender may attach an asset they uploaded, or one they can already read (forwarding
+   * from a conversation they are in). Throws not_found or forbidden for the first asset
+   * that fails.
+   */
+  async checkAttachable(userId: UserId, assetIds: readonly AssetId[]): Promise<void> {
+    for (const assetId of new Set(assetIds)) {
+      const record = await this.deps.assets.get(assetId);
+      if (record === null) throw new ProtocolError(ErrorCode.notFound, `no asset ${assetId}`);
+      if (!(await this.mayRead(userId, record))) {
+        throw new ProtocolError(ErrorCode.forbidden, `you may not attach asset ${assetId}: it is not yours and was not shared with you`);
+      }
+    }
+  }
+
+  async recordShare(assetIds: readonly AssetId[], conversationId: ConversationId): Promise<void> {
+    await this.deps.assets.recordShare([...new Set(assetIds)], conversationId);
+  }
+
+  /** The owner, or anyone who can read a conversation the asset was shared in. */
+  async canDownload(userId: UserId, assetId: AssetId): Promise<boolean> {
+    const record = await this.deps.assets.get(assetId);
+    return record !== null && (await this.mayRead(userId, record));
+  }
+
+  /**
+   * A download link for `userId`, valid until `expiresAt` (default: now plus the link
+   * TTL). Throws a ProtocolError not_found or forbidden unless the user may download it.
+   */
+  async createLink(userId: UserId, assetId: AssetId, expiresAt?: Date): Promise<AssetLink> {
+    const record = await this.deps.assets.get(assetId);
+    if (record === null) throw new ProtocolError(ErrorCode.notFound, `no asset ${assetId}`);
+    if (!(await this.mayRead(userId, record))) throw new ProtocolError(ErrorCode.forbidden, `you may not read asset ${assetId}`);
+    const expires = Math.floor((expiresAt ?? new Date(this.clock().getTime() + this.deps.linkTtlSeconds * 1000)).getTime() / 1000);
+    const link = this.signer.sign({ assetId, userId, expires });
+    return { url: this.signer.path(link), expiresAt: new Date(expires * 1000) };
+  }
+
+  /**
+   * Opens a download link from its URL parts: checks the signature, then the expiry,
+   * then that the link's user may still read the asset. Throws LinkRefusedError.
+   */
+  async openLink(raw: { assetId: string; user: string | null; expires: string | null; signature: string | null }): Promise<OpenedAsset> {
+    const nowMs = this.clock().getTime();
+    const check = this.signer.verify(raw, Math.floor(nowMs / 1000));
+    if (!check.ok) throw new LinkRefusedError(check.reason);
+    const { assetId, userId, expires } = check.claims;
+    const record = await this.deps.assets.get(assetId);
+    if (record === null) throw new LinkRefusedError("not_found");
+    if (!(await this.mayRead(userId, record))) throw new LinkRefusedError("forbidden");
+    const blob = await this.deps.blobs.get(blobKey(record.sha256));
+    if (blob === null) throw new Error(`asset ${assetId} has no stored bytes (blob ${blobKey(record.sha256)} is missing)`);
+    return { record, userId, bytes: blob.bytes, secondsLeft: Math.max(0, expires - Math.floor(nowMs / 1000)) };
+  }
+
+  private async mayRead(userId: UserId, record: AssetRecord): Promise<boolean> {
+    if (record.ownerId === userId) return true;
+    for (const conversationId of await this.deps.assets.sharedIn(record.assetId)) {
+      if (await this.deps.access.canAccess(userId, conversationId)) return true;
+    }
+    return false;
+  }
+}
+
+export interface OpenedAsset {
+  record: AssetRecord;
+  /** The user the link was made for. */
+  userId: UserId;
+  bytes: Uint8Array;
+  /** Seconds until the link expires: how long the response may be cached. */
+  secondsLeft: number;
+}
+
+export function blobKey(sha256: string): string {
+  return `sha256/${sha256}`;
+}

@@ -1,0 +1,734 @@
+#!/usr/bin/env node
+/**
+ * Parley's benchmark: `make bench`. Runs the real server (`parley dev`) as a child
+ * process, drives it with ParleyClient from this process and prints message throughput,
+ * latency and memory per idle connection: a short report, then one JSON line with every
+ * figure for later comparison. It fails only when it cannot measure (the server does not
+ * start, crashes, or the run passes its time limit), never because of a number.
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+import { ParleyClient } from "../client/parley-client.js";
+import type { InboxEvent } from "../protocol/frames.js";
+import type { ProbeReply } from "./probe.js";
+import { killAllServers, ServerProcess, type StartOptions, type StopResult } from "./server-process.js";
+
+interface Options {
+  messages: number;
+  window: number;
+  twoWay: boolean;
+  textBytes: number;
+  connections: number;
+  connectBatch: number;
+  timeout: number;
+  serverNodeOptions?: string;
+  serverLog?: string;
+}
+
+/** Server settings for every run: rate limits out of the way, room for many connections. */
+const SERVER_ENV: Record<string, string> = {
+  PARLEY_FRAMES_PER_SECOND: "100000",
+  PARLEY_FRAME_BURST: "100000",
+  PARLEY_MAX_CONNECTIONS: "1000000",
+  PARLEY_SHUTDOWN_GRACE_MS: "5000",
+};
+const START_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 15_000;
+/** A throughput run whose deliveries make no progress for this long is reported as incomplete. */
+const DELIVERY_STALL_MS = 15_000;
+const WARMUP_MESSAGES = 1_000;
+const WARMUP_CONNECTIONS = 20;
+const SETTLE_MS = 3_000;
+
+/** What the run is doing now, for the timeout message. */
+let phase = "starting";
+
+function progress(text: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${text}\n`);
+}
+
+// ---- figures ----------------------------------------------------------------
+
+interface Percentiles {
+  samples: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentiles of the samples that were taken (NaN marks a missing one). */
+function percentiles(values: Float64Array): Percentiles | null {
+  const taken = values.filter((v) => !Number.isNaN(v)).sort();
+  if (taken.length === 0) return null;
+  const rank = (p: number): number => round2(taken[Math.max(0, Math.ceil((p / 100) * taken.length) - 1)] ?? NaN);
+  return { samples: taken.length, p50: rank(50), p95: rank(95), p99: rank(99), max: round2(taken[taken.length - 1] ?? NaN) };
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+function perSecond(count: number, ms: number): number {
+  return ms > 0 ? Math.round((count / ms) * 1000) : 0;
+}
+
+/** Server CPU between two probes, in percent of one core. */
+function cpuPercent(before: ProbeReply, after: ProbeReply, wallMs: number): number {
+  const usedUs = after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system;
+  return wallMs > 0 ? Math.round(usedUs / 10 / wallMs) : 0;
+}
+
+// ---- throughput ---------------------------------------------------------------
+
+interface Flow {
+  from: ParleyClient;
+  to: ParleyClient;
+  /** clientMessageId prefix; the message's index follows it. */
+  prefix: string;
+}
+
+interface FlowState {
+  sentAt: Float64Array;
+  ackMs: Float64Array;
+  endToEndMs: Float64Array;
+  acked: number;
+  errors: number;
+  firstError: string | null;
+  delivered: number;
+  lastAckAt: number;
+  lastDeliveryAt: number;
+}
+
+interface ThroughputResult {
+  directions: number;
+  messagesPerDirection: number;
+  window: number;
+  textBytes: number;
+  acked: number;
+  errors: number;
+  firstError: string | null;
+  delivered: number;
+  /** Acked messages that never reached the recipient within the stall limit. */
+  missing: number;
+  /** From the first send to the last ack. */
+  ackPhaseMs: number;
+  /** From the first send to the last delivery. */
+  durationMs: number;
+  acksPerSecond: number;
+  deliveriesPerSecond: number;
+  /** Send call to ack, at the sender. */
+  ackLatencyMs: Percentiles | null;
+  /** Send call to the recipient's message event. */
+  endToEndLatencyMs: Percentiles | null;
+  serverCpuPercent: number;
+  benchCpuPercent: number;
+  serverEventLoopDelayMs: ProbeReply["loopDelayMs"];
+}
+
+function newFlowState(n: number): FlowState {
+  return {
+    sentAt: new Float64Array(n).fill(NaN),
+    ackMs: new Float64Array(n).fill(NaN),
+    endToEndMs: new Float64Array(n).fill(NaN),
+    acked: 0,
+    errors: 0,
+    firstError: null,
+    delivered: 0,
+    lastAckAt: 0,
+    lastDeliveryAt: 0,
+  };
+}
+
+/** Counts `flow`'s messages arriving at the recipient; returns the detach function. */
+function watchDeliveries(flow: Flow, state: FlowState, n: number): () => void {
+  const senderId = flow.from.userId;
+  const listener = (event: InboxEvent): void => {
+    if (event.type !== "message" || event.message.senderId !== senderId) return;
+    const id = event.message.clientMessageId;
+    if (!id.startsWith(flow.prefix)) return;
+    const now = performance.now();
+    const i = Number(id.slice(flow.prefix.length));
+    if (!Number.isInteger(i) || i < 0 || i >= n || !Number.isNaN(state.endToEndMs[i] ?? 0)) return;
+    state.endToEndMs[i] = now - (state.sentAt[i] ?? NaN);
+    state.delivered += 1;
+    state.lastDeliveryAt = now;
+  };
+  flow.to.on("event", listener);
+  return () => flow.to.off("event", listener);
+}
+
+/** Sends `n` messages keeping `window` unacked sends in flight. */
+async function pump(flow: Flow, state: FlowState, n: number, window: number, text: string): Promise<void> {
+  let next = 0;
+  const to = flow.to.userId;
+  const lane = async (): Promise<void> => {
+    while (next < n && flow.from.readyState === WebSocket.OPEN) {
+      const i = next++;
+      const sentAt = performance.now();
+      state.sentAt[i] = sentAt;
+      try {
+        await flow.from.send(to, text, flow.prefix + String(i));
+        const now = performance.now();
+        state.ackMs[i] = now - sentAt;
+        state.acked += 1;
+        state.lastAckAt = now;
+      } catch (error) {
+        state.errors += 1;
+        state.firstError ??= error instanceof Error ? error.message : String(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(window, n) }, lane));
+}
+
+/** Waits until every acked message was delivered, or until deliveries stop progressing. */
+async function waitForDeliveries(states: FlowState[]): Promise<void> {
+  const delivered = (): number => states.reduce((sum, s) => sum + s.delivered, 0);
+  const acked = states.reduce((sum, s) => sum + s.acked, 0);
+  let last = delivered();
+  let lastChange = performance.now();
+  while (delivered() < acked) {
+    await sleep(10);
+    const now = delivered();
+    if (now !== last) {
+      last = now;
+      lastChange = performance.now();
+    } else if (performance.now() - lastChange > DELIVERY_STALL_MS) {
+      progress(`deliveries stalled at ${now} of ${acked} acked messages; giving up after ${DELIVERY_STALL_MS} ms`);
+      return;
+    }
+  }
+}
+
+async function runThroughput(server: ServerProcess, flows: Flow[], n: number, window: number, text: string): Promise<ThroughputResult> {
+  const runs = flows.map((flow) => ({ flow, state: newFlowState(n) }));
+  const states = runs.map((run) => run.state);
+  const detach = runs.map(({ flow, state }) => watchDeliveries(flow, state, n));
+  const probeBefore = await server.probe(false, true);
+  const benchCpuBefore = process.cpuUsage();
+  const start = performance.now();
+  try {
+    await Promise.all(runs.map(({ flow, state }) => pump(flow, state, n, window, text)));
+    await waitForDeliveries(states);
+  } finally {
+    for (const off of detach) off();
+  }
+  const wallMs = performance.now() - start;
+  const benchCpu = process.cpuUsage(benchCpuBefore);
+  const probeAfter = await server.probe(false);
+
+  const sum = (pick: (s: FlowState) => number): number => states.reduce((total, s) => total + pick(s), 0);
+  const concat = (pick: (s: FlowState) => Float64Array): Float64Array => {
+    const all = new Float64Array(n * states.length);
+    states.forEach((s, k) => {
+      all.set(pick(s), k * n);
+    });
+    return all;
+  };
+  const acked = sum((s) => s.acked);
+  const delivered = sum((s) => s.delivered);
+  const lastAck = Math.max(...states.map((s) => s.lastAckAt));
+  const lastDelivery = Math.max(...states.map((s) => s.lastDeliveryAt));
+  const ackPhaseMs = acked > 0 ? lastAck - start : 0;
+  const durationMs = delivered > 0 ? lastDelivery - start : 0;
+  return {
+    directions: flows.length,
+    messagesPerDirection: n,
+    window,
+    textBytes: text.length,
+    acked,
+    errors: sum((s) => s.errors),
+    firstError: states.find((s) => s.firstError !== null)?.firstError ?? null,
+    delivered,
+    missing: acked - delivered,
+    ackPhaseMs: round2(ackPhaseMs),
+    durationMs: round2(durationMs),
+    acksPerSecond: perSecond(acked, ackPhaseMs),
+    deliveriesPerSecond: perSecond(delivered, durationMs),
+    ackLatencyMs: percentiles(concat((s) => s.ackMs)),
+    endToEndLatencyMs: percentiles(concat((s) => s.endToEndMs)),
+    serverCpuPercent: cpuPercent(probeBefore, probeAfter, wallMs),
+    benchCpuPercent: wallMs > 0 ? Math.round((benchCpu.user + benchCpu.system) / 10 / wallMs) : 0,
+    serverEventLoopDelayMs: probeAfter.loopDelayMs,
+  };
+}
+
+interface ThroughputReport {
+  server: ServerFacts;
+  warmupMessages: number;
+  oneWay: ThroughputResult;
+  twoWay: ThroughputResult | null;
+  serverMetrics: Record<string, number>;
+}
+
+async function throughputBenchmark(options: Options): Promise<ThroughputReport> {
+  phase = "throughput: starting the server";
+  const { server, websocketUrl, httpUrl } = await ServerProcess.start(serverStartOptions("throughput", options));
+  const clients: ParleyClient[] = [];
+  let closing = false;
+  try {
+    progress(`throughput server pid ${server.pid} at ${websocketUrl} (data in ${server.dataDir})`);
+    const tokens = server.tokens();
+    const connect = async (userId: string): Promise<ParleyClient> => {
+      const client = await ParleyClient.connect({ url: websocketUrl, token: await tokens.issue(userId, 3600), deviceId: "bench" });
+      client.on("error", (error) => {
+        progress(`${userId}: ${error.message}`);
+      });
+      client.on("close", (code, reason) => {
+        if (!closing) progress(`${userId}'s connection closed (${code}${reason ? `: ${reason}` : ""})`);
+      });
+      clients.push(client);
+      return client;
+    };
+    const alice = await connect("alice");
+    const bob = await connect("bob");
+    const text = benchText(options.textBytes);
+
+    phase = "throughput: warm-up";
+    const warmup = Math.min(WARMUP_MESSAGES, options.messages);
+    progress(`warm-up: ${warmup} messages alice → bob`);
+    await runThroughput(server, [{ from: alice, to: bob, prefix: "warmup-" }], warmup, options.window, text);
+
+    phase = "throughput: one way";
+    progress(`one way: ${options.messages} messages alice → bob, window ${options.window}`);
+    const oneWay = await runThroughput(server, [{ from: alice, to: bob, prefix: "a2b-1-" }], options.messages, options.window, text);
+    progress(`one way: ${oneWay.acksPerSecond} acks/s, ${oneWay.deliveriesPerSecond} deliveries/s`);
+
+    let twoWay: ThroughputResult | null = null;
+    if (options.twoWay) {
+      phase = "throughput: both ways";
+      progress(`both ways: ${options.messages} messages each way at once, window ${options.window} each`);
+      twoWay = await runThroughput(
+        server,
+        [
+          { from: alice, to: bob, prefix: "a2b-2-" },
+          { from: bob, to: alice, prefix: "b2a-2-" },
+        ],
+        options.messages,
+        options.window,
+        text,
+      );
+      progress(`both ways: ${twoWay.acksPerSecond} acks/s, ${twoWay.deliveriesPerSecond} deliveries/s in total`);
+    }
+    const serverMetrics = await scrapeMetrics(httpUrl);
+    closing = true;
+    await Promise.all(clients.map((c) => c.close()));
+    phase = "throughput: stopping the server";
+    const stopped = await server.stop(STOP_TIMEOUT_MS);
+    return { server: serverFacts(server, stopped), warmupMessages: warmup, oneWay, twoWay, serverMetrics };
+  } finally {
+    closing = true;
+    await server.stop(STOP_TIMEOUT_MS);
+  }
+}
+
+function serverStartOptions(label: string, options: Options): StartOptions {
+  return {
+    label,
+    env: SERVER_ENV,
+    startTimeoutMs: START_TIMEOUT_MS,
+    nodeFlags: options.serverNodeOptions?.split(/\s+/).filter((flag) => flag !== "") ?? [],
+    ...(options.serverLog === undefined ? {} : { logFile: options.serverLog }),
+  };
+}
+
+/** ASCII text of exactly `bytes` bytes. */
+function benchText(bytes: number): string {
+  const unit = "The quick brown fox jumps over the lazy dog. ";
+  return unit.repeat(Math.ceil(bytes / unit.length)).slice(0, bytes);
+}
+
+// ---- memory per idle connection -------------------------------------------------
+
+interface MemoryResult {
+  requested: number;
+  opened: number;
+  failed: number;
+  firstFailure: string | null;
+  connectBatch: number;
+  connectMs: number;
+  connectsPerSecond: number;
+  /** The server's own count of open connections once all were open. */
+  serverConnectionsGauge: number | null;
+  /** Connections the server closed before the benchmark stopped it. */
+  unexpectedCloses: number;
+  rssBeforeKiB: number | null;
+  rssAfterKiB: number | null;
+  rssSettledKiB: number | null;
+  /** (rss after all hellos − rss before) / opened. */
+  rssKiBPerConnection: number | null;
+  /** The same after a settle and a full GC. */
+  rssKiBPerConnectionSettled: number | null;
+  /** Server RSS after half the connections, a settle and a GC. */
+  rssHalfKiB: number | null;
+  halfOpened: number;
+  /** (rss settled − rss at half) / connections opened in the second half: the cost of one more connection. */
+  marginalRssKiBPerConnection: number | null;
+  marginalHeapUsedKiBPerConnection: number | null;
+  heapUsedKiBPerConnection: number | null;
+  /** V8 heap reserved from the system (used + free pages), per connection. */
+  heapTotalKiBPerConnection: number | null;
+  externalKiBPerConnection: number | null;
+  heapUsedBeforeKiB: number;
+  heapUsedSettledKiB: number;
+}
+
+interface MemoryReport {
+  server: ServerFacts;
+  memory: MemoryResult;
+}
+
+async function memoryBenchmark(options: Options): Promise<MemoryReport> {
+  phase = "memory: starting the server";
+  const { server, websocketUrl, httpUrl } = await ServerProcess.start(serverStartOptions("memory", options));
+  const clients: ParleyClient[] = [];
+  let unexpectedCloses = 0;
+  try {
+    progress(`memory server pid ${server.pid} at ${websocketUrl} (data in ${server.dataDir})`);
+    const tokens = server.tokens();
+    const connect = async (userId: string, autoSync: boolean): Promise<ParleyClient> => {
+      const client = await ParleyClient.connect({ url: websocketUrl, token: await tokens.issue(userId, 3600), deviceId: "bench", autoSync });
+      client.on("error", () => undefined);
+      return client;
+    };
+    const watchIdle = (client: ParleyClient): void => {
+      client.on("close", () => {
+        if (server.running) unexpectedCloses += 1;
+      });
+    };
+
+    // Warm-up: the connect, send and delivery paths run (and get compiled) before measuring.
+    phase = "memory: warm-up";
+    const warm = await Promise.all(Array.from({ length: WARMUP_CONNECTIONS }, (_, i) => connect(`warm-${i}`, true)));
+    await Promise.all(warm.map((client, i) => client.send(`warm-${(i + 1) % warm.length}`, "warm-up")));
+    await Promise.all(warm.map((client) => client.close()));
+    await sleep(500);
+
+    phase = "memory: baseline";
+    const before = await server.probe(true);
+    await sleep(1_000);
+    const rssBefore = server.rssKiB();
+    progress(`server RSS before: ${String(rssBefore)} KiB; heap used ${kib(before.memory.heapUsed)} KiB`);
+
+    phase = "memory: opening idle connections";
+    progress(`opening ${options.connections} idle connections, ${options.connectBatch} at a time, pausing half way`);
+    let failed = 0;
+    let firstFailure: string | null = null;
+    let connectMs = 0;
+    const open = async (from: number, to: number): Promise<void> => {
+      const started = performance.now();
+      for (let first = from; first < to; first += options.connectBatch) {
+        const results = await Promise.allSettled(
+          Array.from({ length: Math.min(options.connectBatch, to - first) }, (_, k) => connect(`idle-${first + k}`, false)),
+        );
+        for (const result of results) {
+          if (result.status === "fulfilled") {
+            watchIdle(result.value);
+            clients.push(result.value);
+          } else {
+            failed += 1;
+            firstFailure ??= result.reason instanceof Error ? result.reason.message : String(result.reason);
+          }
+        }
+        if (!server.running) throw new Error(`the memory server died while connections were opening (${server.describeExit()})`);
+      }
+      connectMs += performance.now() - started;
+    };
+    /** RSS and heap after a settle and a full GC. */
+    const settle = async (): Promise<{ rss: number | null; probe: ProbeReply }> => {
+      await sleep(SETTLE_MS);
+      const probe = await server.probe(true);
+      await sleep(1_000);
+      return { rss: server.rssKiB(), probe };
+    };
+
+    // Half way the server has already paid its one-off costs (V8 growing its young
+    // generation, allocator arenas), so the second half's growth is the per-connection cost.
+    const half = Math.floor(options.connections / 2);
+    await open(0, half);
+    const halfOpened = clients.length;
+    phase = "memory: settling half way";
+    const atHalf = half > 0 ? await settle() : null;
+    progress(`${halfOpened} connections open; after settle and GC: server RSS ${String(atHalf?.rss ?? null)} KiB`);
+    phase = "memory: opening idle connections";
+    await open(half, options.connections);
+    const rssAfter = server.rssKiB();
+    progress(`${clients.length} connections open (${failed} failed) in ${Math.round(connectMs)} ms; server RSS ${String(rssAfter)} KiB`);
+
+    phase = "memory: settling";
+    const { rss: rssSettled, probe: settled } = await settle();
+    const metrics = await scrapeMetrics(httpUrl);
+    progress(`after settle and GC: server RSS ${String(rssSettled)} KiB; heap used ${kib(settled.memory.heapUsed)} KiB`);
+
+    const opened = clients.length;
+    const perConnection = (after: number | null, base: number | null, connections = opened): number | null =>
+      after === null || base === null || connections <= 0 ? null : round2((after - base) / connections);
+    const memory: MemoryResult = {
+      requested: options.connections,
+      opened,
+      failed,
+      firstFailure,
+      connectBatch: options.connectBatch,
+      connectMs: Math.round(connectMs),
+      connectsPerSecond: perSecond(opened, connectMs),
+      serverConnectionsGauge: metrics.parley_gateway_connections ?? null,
+      unexpectedCloses,
+      rssBeforeKiB: rssBefore,
+      rssAfterKiB: rssAfter,
+      rssSettledKiB: rssSettled,
+      rssKiBPerConnection: perConnection(rssAfter, rssBefore),
+      rssKiBPerConnectionSettled: perConnection(rssSettled, rssBefore),
+      rssHalfKiB: atHalf?.rss ?? null,
+      halfOpened,
+      marginalRssKiBPerConnection: atHalf ? perConnection(rssSettled, atHalf.rss, opened - halfOpened) : null,
+      marginalHeapUsedKiBPerConnection: atHalf
+        ? perConnection(settled.memory.heapUsed / 1024, atHalf.probe.memory.heapUsed / 1024, opened - halfOpened)
+        : null,
+      heapUsedKiBPerConnection: perConnection(settled.memory.heapUsed / 1024, before.memory.heapUsed / 1024),
+      heapTotalKiBPerConnection: perConnection(settled.memory.heapTotal / 1024, before.memory.heapTotal / 1024),
+      externalKiBPerConnection: perConnection(settled.memory.external / 1024, before.memory.external / 1024),
+      heapUsedBeforeKiB: kib(before.memory.heapUsed),
+      heapUsedSettledKiB: kib(settled.memory.heapUsed),
+    };
+
+    // Stop the server with every connection open: the drain is part of what is measured.
+    phase = "memory: stopping the server";
+    progress(`stopping the memory server with ${opened} connections open`);
+    const stopped = await server.stop(STOP_TIMEOUT_MS);
+    return { server: serverFacts(server, stopped), memory };
+  } finally {
+    await server.stop(STOP_TIMEOUT_MS);
+    await Promise.race([Promise.all(clients.map((c) => c.close())), sleep(5_000)]);
+  }
+}
+
+function kib(bytes: number): number {
+  return Math.round(bytes / 1024);
+}
+
+// ---- server facts and metrics ---------------------------------------------------
+
+interface ServerFacts {
+  command: string[];
+  env: Record<string, string>;
+  warnLogs: number;
+  errorLogs: number;
+  problemLogs: string[];
+  shutdownMs: number;
+  shutdownExit: string;
+  shutdownKilled: boolean;
+}
+
+function serverFacts(server: ServerProcess, stopped: StopResult): ServerFacts {
+  return {
+    command: server.command,
+    env: SERVER_ENV,
+    warnLogs: server.warnCount,
+    errorLogs: server.errorCount,
+    problemLogs: server.problems,
+    shutdownMs: Math.round(stopped.ms),
+    shutdownExit: server.describeExit(),
+    shutdownKilled: stopped.killed,
+  };
+}
+
+/** A few series from the server's /metrics: connections, disconnects, rate limiting, invalid frames. */
+async function scrapeMetrics(httpUrl: string): Promise<Record<string, number>> {
+  const wanted = /^(parley_gateway_connections|parley_gateway_disconnects_total|parley_gateway_upgrades_rejected_total|parley_gateway_frames_received_total\{type="(rate_limited|invalid)"\}|parley_chat_messages_stored_total)/;
+  try {
+    const response = await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const figures: Record<string, number> = {};
+    for (const line of (await response.text()).split("\n")) {
+      if (!wanted.test(line)) continue;
+      const space = line.lastIndexOf(" ");
+      figures[line.slice(0, space)] = Number(line.slice(space + 1));
+    }
+    return figures;
+  } catch (error) {
+    progress(`could not read ${httpUrl}/metrics: ${error instanceof Error ? error.message : String(error)}`);
+    return {};
+  }
+}
+
+// ---- report -----------------------------------------------------------------------
+
+interface Environment {
+  node: string;
+  platform: string;
+  cpus: number;
+  cpuModel: string;
+  commit: string | null;
+  dirty: boolean | null;
+  dataDirFilesystem: string | null;
+}
+
+function environment(): Environment {
+  const git = (args: string[]): string | null => {
+    try {
+      return execFileSync("git", ["-C", fileURLToPath(new URL("../../..", import.meta.url)), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    } catch {
+      return null;
+    }
+  };
+  const status = git(["status", "--porcelain"]);
+  return {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    commit: git(["rev-parse", "--short", "HEAD"]),
+    dirty: status === null ? null : status.length > 0,
+    dataDirFilesystem: filesystemOf(tmpdir()),
+  };
+}
+
+/** The filesystem type holding `path` (SQLite's fsync cost depends on it), from /proc/mounts. */
+function filesystemOf(path: string): string | null {
+  try {
+    let best: { mount: string; type: string } | null = null;
+    for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
+      const [, mount, type] = line.split(" ");
+      if (mount === undefined || type === undefined) continue;
+      const covers = path === mount || path.startsWith(mount.endsWith("/") ? mount : mount + "/");
+      if (covers && (best === null || mount.length > best.mount.length)) best = { mount, type };
+    }
+    return best ? `${best.type} on ${best.mount} (${path})` : null;
+  } catch {
+    return null;
+  }
+}
+
+function describeLatency(label: string, p: Percentiles | null): string {
+  return p === null ? `  ${label}: no samples` : `  ${label}: p50 ${p.p50} ms, p95 ${p.p95} ms, p99 ${p.p99} ms, max ${p.max} ms`;
+}
+
+function describeThroughput(title: string, r: ThroughputResult): string[] {
+  const lines = [
+    `${title} (${r.directions === 1 ? "alice → bob" : "alice ⇄ bob"}, ${r.messagesPerDirection} messages${r.directions > 1 ? " each way" : ""}, window ${r.window}, ${r.textBytes}-byte text)`,
+    `  acks:        ${r.acksPerSecond} messages/s (${r.acked} acked in ${Math.round(r.ackPhaseMs)} ms${r.errors > 0 ? `, ${r.errors} errors: ${r.firstError ?? ""}` : ""})`,
+    `  deliveries:  ${r.deliveriesPerSecond} messages/s (${r.delivered} delivered in ${Math.round(r.durationMs)} ms${r.missing > 0 ? `, ${r.missing} MISSING` : ""})`,
+    describeLatency("send → ack       ", r.ackLatencyMs),
+    describeLatency("send → delivered ", r.endToEndLatencyMs),
+    `  CPU: server ${r.serverCpuPercent}% of a core, benchmark ${r.benchCpuPercent}%; server event-loop delay p50 ${r.serverEventLoopDelayMs.p50} ms, p99 ${r.serverEventLoopDelayMs.p99} ms, max ${r.serverEventLoopDelayMs.max} ms`,
+  ];
+  return lines;
+}
+
+function describeMemory(m: MemoryResult, server: ServerFacts): string[] {
+  const figure = (value: number | null): string => (value === null ? "n/a" : `${value} KiB`);
+  return [
+    `Memory per idle connection (${m.opened} of ${m.requested} connections, each its own user; opened ${m.connectBatch} at a time)`,
+    `  opened in ${m.connectMs} ms (${m.connectsPerSecond} connections/s)${m.failed > 0 ? `, ${m.failed} failed: ${m.firstFailure ?? ""}` : ""}; server counted ${String(m.serverConnectionsGauge)}`,
+    `  server RSS: before ${figure(m.rssBeforeKiB)}, after all hellos ${figure(m.rssAfterKiB)}, after ${SETTLE_MS / 1000} s and GC ${figure(m.rssSettledKiB)}`,
+    `  server RSS after the first ${m.halfOpened}, a settle and GC: ${figure(m.rssHalfKiB)}`,
+    `  RSS per connection, (after − before) / ${m.opened}: ${figure(m.rssKiBPerConnection)} after hellos, ${figure(m.rssKiBPerConnectionSettled)} settled`,
+    `  RSS per connection, marginal (second half only): ${figure(m.marginalRssKiBPerConnection)}; JS heap used: ${figure(m.marginalHeapUsedKiBPerConnection)}`,
+    `  per connection overall, JS heap used: ${figure(m.heapUsedKiBPerConnection)}, V8 heap reserved: ${figure(m.heapTotalKiBPerConnection)}, external (Buffers): ${figure(m.externalKiBPerConnection)}`,
+    `  shutdown with all connections open: ${server.shutdownMs} ms (${server.shutdownExit}${server.shutdownKilled ? ", KILLED after the time limit" : ""})`,
+    ...(m.unexpectedCloses > 0 ? [`  ${m.unexpectedCloses} connections were closed by the server before shutdown`] : []),
+  ];
+}
+
+function describeServerLogs(label: string, server: ServerFacts): string[] {
+  if (server.warnLogs + server.errorLogs === 0) return [];
+  return [`  ${label} server logged ${server.warnLogs} warnings and ${server.errorLogs} errors, first ones:`, ...server.problemLogs.slice(0, 5).map((l) => `    ${l}`)];
+}
+
+// ---- command line -----------------------------------------------------------------
+
+function count(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    return parsed;
+  };
+}
+
+function parseOptions(argv: string[]): Options {
+  const program = new Command("parley-bench")
+    .description(
+      "Starts `parley dev` as a child process (fresh data directory, rate limits raised) and measures message\n" +
+        "throughput, latency and server memory per idle connection. Prints a report, then one JSON line.\n" +
+        "Never fails on a figure; exits non-zero only when it cannot measure or passes --timeout.",
+    )
+    .addOption(new Option("--messages <n>", "messages per direction in each throughput run (0 skips throughput)").env("PARLEY_BENCH_MESSAGES").argParser(count(0, 10_000_000)).default(20_000))
+    .addOption(new Option("--window <n>", "unacked sends kept in flight per sender").env("PARLEY_BENCH_WINDOW").argParser(count(1, 100_000)).default(64))
+    .addOption(new Option("--connections <n>", "idle connections for the memory figure (0 skips it)").env("PARLEY_BENCH_CONNECTIONS").argParser(count(0, 1_000_000)).default(2_000))
+    .addOption(new Option("--connect-batch <n>", "idle connections opened at once").env("PARLEY_BENCH_CONNECT_BATCH").argParser(count(1, 10_000)).default(100))
+    .addOption(new Option("--text-bytes <n>", "length of each message's text").env("PARLEY_BENCH_TEXT_BYTES").argParser(count(1, 4096)).default(64))
+    .addOption(new Option("--no-two-way", "skip the run with both users sending at once"))
+    .addOption(new Option("--timeout <seconds>", "kill everything and exit 1 after this long").env("PARLEY_BENCH_TIMEOUT").argParser(count(10, 86_400)).default(300))
+    .addOption(new Option("--server-node-options <flags>", 'extra Node.js flags for the server children, for investigations (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")'))
+    .addOption(new Option("--server-log <file>", "append the server children's stdout and stderr to <file>"))
+    .showHelpAfterError()
+    .addHelpText("after", "\nEach flag can also be set with its PARLEY_BENCH_* variable, e.g. PARLEY_BENCH_MESSAGES=5000 make bench.");
+  program.parse(argv);
+  return program.opts<Options>();
+}
+
+// ---- main ---------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv);
+  const deadline = setTimeout(() => {
+    process.stderr.write(`parley-bench: timed out after ${options.timeout} s during "${phase}"; killing the server\n`);
+    killAllServers();
+    process.exit(1);
+  }, options.timeout * 1000);
+  const interrupt = (): void => {
+    process.stderr.write(`parley-bench: interrupted during "${phase}"\n`);
+    killAllServers();
+    process.exit(130);
+  };
+  process.on("SIGINT", interrupt);
+  process.on("SIGTERM", interrupt);
+
+  const started = performance.now();
+  const env = environment();
+  try {
+    const throughput = options.messages > 0 ? await throughputBenchmark(options) : null;
+    const memory = options.connections > 0 ? await memoryBenchmark(options) : null;
+    phase = "reporting";
+
+    const lines = [
+      "",
+      `Parley benchmark — commit ${env.commit ?? "unknown"}${env.dirty === true ? " (uncommitted changes)" : ""}, Node ${env.node}, ${env.cpus} × ${env.cpuModel}`,
+      `data directory on ${env.dataDirFilesystem ?? "unknown filesystem"}; server env ${Object.entries(SERVER_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}`,
+      "",
+    ];
+    if (throughput) {
+      lines.push(...describeThroughput("Throughput, one way", throughput.oneWay), "");
+      if (throughput.twoWay) lines.push(...describeThroughput("Throughput, both ways at once (figures are totals)", throughput.twoWay), "");
+      lines.push(...describeServerLogs("throughput", throughput.server));
+    }
+    if (memory) lines.push(...describeMemory(memory.memory, memory.server), ...describeServerLogs("memory", memory.server), "");
+    lines.push(`Total time ${Math.round((performance.now() - started) / 1000)} s. JSON:`);
+    process.stdout.write(lines.join("\n") + "\n");
+    process.stdout.write(
+      JSON.stringify({
+        benchmark: "parley",
+        schema: 1,
+        at: new Date().toISOString(),
+        environment: env,
+        options,
+        throughput,
+        memory,
+      }) + "\n",
+    );
+    return 0;
+  } catch (error) {
+    process.stderr.write(`parley-bench: failed during "${phase}": ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    killAllServers();
+    return 1;
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+process.exit(await main());

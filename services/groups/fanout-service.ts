@@ -1,0 +1,144 @@
+import { ActivityEvent } from "../activity/activity-event.js";
+import { activityTopic, groupTopicPrefix, notificationTopic } from "../delivery/topics.js";
+import type { DeliveryRouter } from "../delivery/delivery-router.js";
+import type { ConnectionRegistry } from "../ports/connection-registry.js";
+import type { EventBus, Subscription } from "../ports/event-bus.js";
+import type { GroupStore } from "../ports/group-store.js";
+import type { Message } from "../protocol/frames.js";
+import type { UserId } from "../protocol/ids.js";
+import type { Logger } from "../platform/logger.js";
+import type { Metrics } from "../platform/metrics.js";
+import { ActivityScores } from "./activity-scores.js";
+import { GroupMessageEvent } from "./group-message-event.js";
+import { IdleBatcher } from "./idle-batcher.js";
+import type { NotificationRequest } from "../notifications/notification-request.js";
+
+export interface FanoutOptions {
+  clusterName: string;
+  activeScoreThreshold: number;
+  activityHalfLifeMs: number;
+  idleBatchDelayMs: number;
+  idleBatchMaxMessages: number;
+}
+
+export interface FanoutDependencies {
+  bus: EventBus;
+  groups: GroupStore;
+  registry: ConnectionRegistry;
+  router: DeliveryRouter;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export type DeliveryTier = "realtime" | "batched" | "offline";
+
+/**
+ * Consumes every group topic and delivers each message by the member's activity:
+ * - active (online, score at or above the threshold, or the sender): pushed at once;
+ * - idle (online, lower score): held and pushed in one batched frame after a delay;
+ * - offline: nothing pushed; a notification request goes out, and the message waits in
+ *   the group's history for sync (group.list shows the unread count).
+ * Membership is read per message and again when a batch is released, so a removed
+ * member stops receiving at once.
+ */
+export class FanoutService {
+  private readonly scores: ActivityScores;
+  private readonly batcher: IdleBatcher;
+  private subscriptions: Subscription[] = [];
+  private pruneTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: FanoutOptions,
+    private readonly deps: FanoutDependencies,
+  ) {
+    this.scores = new ActivityScores(options.activityHalfLifeMs);
+    this.batcher = new IdleBatcher(options.idleBatchDelayMs, options.idleBatchMaxMessages, (userId, messages) => {
+      this.releaseBatch(userId, messages).catch((error: unknown) => {
+        deps.logger.warn({ err: error, userId }, "batched group delivery failed; the member will sync");
+      });
+    });
+  }
+
+  async start(): Promise<void> {
+    this.subscriptions = [
+      await this.deps.bus.subscribe(activityTopic(this.options.clusterName), "fanout-activity", ({ value }) => {
+        const event = ActivityEvent.safeParse(value);
+        if (event.success) this.scores.record(event.data.userId, event.data.kind, event.data.at);
+      }),
+      await this.deps.bus.subscribe({ prefix: groupTopicPrefix(this.options.clusterName) }, "fanout", ({ value, topic }) => {
+        const event = GroupMessageEvent.safeParse(value);
+        if (!event.success) {
+          this.deps.logger.error({ topic }, "dropped a malformed group message event");
+          return;
+        }
+        return this.fanOut(event.data.message);
+      }),
+    ];
+    this.pruneTimer = setInterval(() => {
+      this.scores.prune();
+    }, this.options.activityHalfLifeMs);
+    this.pruneTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    await Promise.all(this.subscriptions.map((s) => s.unsubscribe()));
+    this.subscriptions = [];
+    this.batcher.clear();
+  }
+
+  /** Which tier a member is in right now. */
+  tierOf(userId: UserId, online: boolean, isSender: boolean): DeliveryTier {
+    if (!online) return "offline";
+    if (isSender || this.scores.score(userId) >= this.options.activeScoreThreshold) return "realtime";
+    return "batched";
+  }
+
+  private async fanOut(message: Message): Promise<void> {
+    const groupId = message.groupId;
+    if (groupId === undefined) return;
+    const members = await this.deps.groups.allMembers(groupId);
+    const storedAt = Date.parse(message.sentAt);
+    await Promise.all(
+      members.map(async ({ userId }) => {
+        const routes = await this.deps.registry.routesFor(userId);
+        const tier = this.tierOf(userId, routes.length > 0, userId === message.senderId);
+        switch (tier) {
+          case "realtime":
+            await this.deps.router.pushToRoutes(routes, { type: "group.messages", tier, messages: [message] }, storedAt);
+            this.observe(tier, storedAt);
+            return;
+          case "batched":
+            this.batcher.add(userId, message);
+            return;
+          case "offline": {
+            const request: NotificationRequest = { userId, groupId, conversationId: message.conversationId, messageId: message.messageId, senderId: message.senderId, seq: message.seq };
+            await this.deps.bus.publish(notificationTopic(this.options.clusterName), userId, request);
+            this.observe(tier, storedAt);
+            return;
+          }
+        }
+      }),
+    );
+  }
+
+  private async releaseBatch(userId: UserId, held: Message[]): Promise<void> {
+    const stillMember = await Promise.all(
+      [...new Set(held.map((m) => m.groupId))].map(async (groupId) => [groupId, groupId !== undefined && (await this.deps.groups.roleOf(groupId, userId)) !== null] as const),
+    );
+    const allowed = new Set(stillMember.filter(([, ok]) => ok).map(([groupId]) => groupId));
+    const messages = held.filter((m) => allowed.has(m.groupId));
+    if (messages.length === 0) return;
+    const routes = await this.deps.registry.routesFor(userId);
+    // Gone offline while the batch was held: the messages wait for sync.
+    if (routes.length === 0) return;
+    const oldest = Math.min(...messages.map((m) => Date.parse(m.sentAt)));
+    await this.deps.router.pushToRoutes(routes, { type: "group.messages", tier: "batched", messages }, oldest);
+    for (const message of messages) this.observe("batched", Date.parse(message.sentAt));
+  }
+
+  private observe(tier: DeliveryTier, storedAt: number): void {
+    this.deps.metrics.groupDeliveries.inc({ tier });
+    this.deps.metrics.groupDeliveryDelay.observe({ tier }, Math.max(0, Date.now() - storedAt) / 1000);
+  }
+}

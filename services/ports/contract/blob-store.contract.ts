@@ -1,0 +1,121 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { InvalidBlobKeyError, type BlobStore } from "../blob-store.js";
+
+export interface BlobStoreFixture {
+  /** An empty store. */
+  store: BlobStore;
+  /** Closes the store and removes its data. */
+  cleanup: () => Promise<void>;
+}
+
+/** Keys BLOB_KEY_PATTERN refuses, among them every way out of a directory. */
+export const INVALID_BLOB_KEYS = [
+  "../x",
+  "a/../../b",
+  "/abs",
+  "a//b",
+  "a/",
+  "A",
+  "",
+  "a.b",
+  "..",
+  "a\\b",
+  "a/b/c/d/e/f/g/h/i",
+  "x".repeat(129),
+];
+
+function bytes(...values: number[]): Uint8Array {
+  return Uint8Array.from(values);
+}
+
+/** The semantics every BlobStore adapter must have. */
+export function describeBlobStoreContract(name: string, create: () => Promise<BlobStoreFixture>): void {
+  describe(`BlobStore contract: ${name}`, () => {
+    let fixture: BlobStoreFixture;
+    let store: BlobStore;
+
+    beforeEach(async () => {
+      fixture = await create();
+      store = fixture.store;
+    });
+
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    it("returns what was put, with its content type", async () => {
+      const every = Uint8Array.from({ length: 256 }, (_, i) => i);
+      await store.put("assets/a01/original", every, "image/png");
+      const blob = await store.get("assets/a01/original");
+      expect(blob?.contentType).toBe("image/png");
+      expect(blob?.bytes).toBeInstanceOf(Uint8Array);
+      expect(Array.from(blob?.bytes ?? [])).toEqual(Array.from(every));
+    });
+
+    it("stores an empty object", async () => {
+      await store.put("empty", new Uint8Array(0), "application/octet-stream");
+      const blob = await store.get("empty");
+      expect(blob?.bytes.byteLength).toBe(0);
+      expect(blob?.contentType).toBe("application/octet-stream");
+      expect(await store.has("empty")).toBe(true);
+    });
+
+    it("stores a copy: changing the caller's bytes afterwards changes nothing", async () => {
+      const original = bytes(1, 2, 3);
+      await store.put("k", original, "text/plain");
+      original[0] = 9;
+      const first = await store.get("k");
+      if (first) first.bytes[1] = 9;
+      expect(Array.from((await store.get("k"))?.bytes ?? [])).toEqual([1, 2, 3]);
+    });
+
+    it("returns null and false for a key without an object", async () => {
+      await store.put("present", bytes(1), "text/plain");
+      expect(await store.get("absent")).toBeNull();
+      expect(await store.has("absent")).toBe(false);
+      expect(await store.has("present")).toBe(true);
+    });
+
+    it("deletes an object, and deleting a missing one is not an error", async () => {
+      await store.put("doomed", bytes(1), "text/plain");
+      await store.put("kept", bytes(2), "text/plain");
+      await store.delete("doomed");
+      expect(await store.get("doomed")).toBeNull();
+      expect(await store.has("doomed")).toBe(false);
+      expect(await store.has("kept")).toBe(true);
+      await expect(store.delete("doomed")).resolves.toBeUndefined();
+      await expect(store.delete("never-was")).resolves.toBeUndefined();
+    });
+
+    it("replaces an object put again under the same key", async () => {
+      await store.put("k", bytes(1, 1, 1, 1), "text/plain");
+      await store.put("k", bytes(2), "image/gif");
+      const blob = await store.get("k");
+      expect(blob?.contentType).toBe("image/gif");
+      expect(Array.from(blob?.bytes ?? [])).toEqual([2]);
+    });
+
+    it("keeps objects under different keys apart", async () => {
+      await store.put("a/one", bytes(1), "text/plain");
+      await store.put("a/two", bytes(2), "image/png");
+      await store.put("b/one", bytes(3), "audio/ogg");
+      expect(await store.get("a/one")).toEqual({ bytes: bytes(1), contentType: "text/plain" });
+      expect(await store.get("a/two")).toEqual({ bytes: bytes(2), contentType: "image/png" });
+      expect(await store.get("b/one")).toEqual({ bytes: bytes(3), contentType: "audio/ogg" });
+    });
+
+    it("accepts the longest and deepest keys the pattern allows", async () => {
+      const keys = ["x".repeat(128), "a/b/c/d/e/f/g/h", "0_-9/z"];
+      for (const key of keys) await store.put(key, bytes(7), "text/plain");
+      for (const key of keys) expect(await store.has(key)).toBe(true);
+    });
+
+    it.each(INVALID_BLOB_KEYS.map((key) => [JSON.stringify(key), key]))("refuses the key %s everywhere", async (_, key) => {
+      // Wrapped in async functions, so an adapter that throws synchronously is still checked.
+      await expect(async () => store.put(key, bytes(1), "text/plain")).rejects.toThrow(InvalidBlobKeyError);
+      await expect(async () => store.get(key)).rejects.toThrow(InvalidBlobKeyError);
+      await expect(async () => store.has(key)).rejects.toThrow(InvalidBlobKeyError);
+      await expect(async () => store.delete(key)).rejects.toThrow(InvalidBlobKeyError);
+    });
+  });
+}

@@ -1,0 +1,356 @@
+import { ActivityEvent } from "../activity/activity-event.js";
+import type { ConversationAccess } from "../chat/conversation-access.js";
+import type { DeliveryRouter } from "../delivery/delivery-router.js";
+import { activityTopic } from "../delivery/topics.js";
+import type { Session } from "../gateway/session.js";
+import type { Logger } from "../platform/logger.js";
+import type { DeviceRoute } from "../ports/connection-registry.js";
+import type { BusEvent, EventBus, Subscription } from "../ports/event-bus.js";
+import type { MessageStore } from "../ports/message-store.js";
+import type { Presence, PresenceStore } from "../ports/presence-store.js";
+import { DEFAULT_USER_SETTINGS, type UserSettings, type UserSettingsStore } from "../ports/user-settings-store.js";
+import { ErrorCode, ProtocolError } from "../protocol/errors.js";
+import type { LastSeenVisibility, PresenceView } from "../protocol/frames.js";
+import { directConversationId, type ConversationId, type UserId } from "../protocol/ids.js";
+
+/** The consumer group of the activity topic: presence instances split the users between them. */
+export const PRESENCE_CONSUMER_GROUP = "presence";
+/** Presence marks (and subscriber connections) outlive three missed heartbeat rounds. */
+export const MARK_TTL_HEARTBEATS = 3;
+/**
+ * At most one typing push per (typer, conversation) in this window; typing frames in
+ * between are dropped, not delayed. Clients repeat `typing` every few seconds while the
+ * user types, so the indicator stays on, and a typer in a big group cannot make the
+ * server push to every member on each keystroke.
+ */
+export const TYPING_PUSH_INTERVAL_MS = 2_000;
+/** Users one connection may watch at once: bounds the memory a client can make us hold. */
+export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 1_000;
+
+/** What the presence service needs of the delivery router. */
+export type PushRouter = Pick<DeliveryRouter, "pushToUser" | "pushToRoutes">;
+
+export interface PresenceDependencies {
+  bus: EventBus;
+  clusterName: string;
+  heartbeatIntervalMs: number;
+  presence: PresenceStore;
+  settings: UserSettingsStore;
+  router: PushRouter;
+  access: ConversationAccess;
+  /** Read for "contacts" visibility: who has a direct conversation with whom. */
+  messages: Pick<MessageStore, "conversationStates">;
+  logger: Logger;
+  /** Epoch milliseconds, for typing rate limits and subscriber expiry. Default Date.now. */
+  now?: () => number;
+  typingIntervalMs?: number;
+}
+
+/** One connection that watches some users, as the gateway named it. */
+interface Watcher {
+  route: DeviceRoute;
+  targets: Set<UserId>;
+  /** Last connect, heartbeat or subscribe of the connection. */
+  heardAt: number;
+}
+
+/**
+ * Online state, last seen and typing indicators.
+ *
+ * Reads the gateways' activity topic: connects and heartbeats mark a connection online
+ * in the presence store for three heartbeat intervals, disconnects end the mark, and a
+ * sweep every heartbeat interval finds the marks that lapsed (a crashed device, a dead
+ * gateway). When a user's online state flips, their subscribers who may see it get a
+ * `presence` push. Marks are kept per connection, not per device, so a device that
+ * reconnects before its old connection is noticed closed is not taken offline by the
+ * late close.
+ *
+ * Visibility is the watched user's `lastSeenVisibility`, checked on the server for every
+ * view: `everyone`; `contacts`, the users who have a direct conversation with at least
+ * one message with them; `nobody`. Users always see themselves. A hidden view has
+ * `online` and `lastSeen` null, and a transition is not pushed to those who may not see
+ * it at all (the push itself would give the transition away).
+ *
+ * Subscriptions live in this process, per subscriber connection: they end with the
+ * connection's disconnect, or when it has not been heard of for three heartbeat
+ * intervals (its gateway died). With several presence instances the activity topic is
+ * split by user, so subscriptions would have to move to a shared store first; see
+ * docs/protocol.md.
+ */
+export class PresenceService {
+  private readonly now: () => number;
+  private readonly typingIntervalMs: number;
+  /** Watched user -> connection id -> the watching connection. */
+  private readonly watchersOf = new Map<UserId, Map<string, Watcher>>();
+  private readonly watchers = new Map<string, Watcher>();
+  /** `${typer}\n${conversationId}` -> when a typing push last went out. */
+  private readonly typingPushedAt = new Map<string, number>();
+  /** Per watched user: store changes and the pushes they cause run one at a time, in order. */
+  private readonly tails = new Map<UserId, Promise<void>>();
+  private subscription: Subscription | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+
+  constructor(private readonly deps: PresenceDependencies) {
+    this.now = deps.now ?? Date.now;
+    this.typingIntervalMs = deps.typingIntervalMs ?? TYPING_PUSH_INTERVAL_MS;
+  }
+
+  private get ttlMs(): number {
+    return this.deps.heartbeatIntervalMs * MARK_TTL_HEARTBEATS;
+  }
+
+  async start(): Promise<void> {
+    this.subscription = await this.deps.bus.subscribe(activityTopic(this.deps.clusterName), PRESENCE_CONSUMER_GROUP, (event) =>
+      this.receive(event),
+    );
+    this.timer = setInterval(() => void this.sweep(), this.deps.heartbeatIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops the sweep and the activity subscription; waits for work under way. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    const subscription = this.subscription;
+    this.subscription = undefined;
+    await subscription?.unsubscribe();
+    await this.sweeping;
+    await Promise.all(this.tails.values());
+  }
+
+  /** One activity event, validated: it crossed the bus. */
+  async handleActivity(event: ActivityEvent): Promise<void> {
+    switch (event.kind) {
+      case "connect":
+      case "heartbeat": {
+        const watcher = this.watchers.get(event.connectionId);
+        if (watcher) watcher.heardAt = this.now();
+        await this.exclusive(event.userId, async () => {
+          const change = await this.deps.presence.markOnline(event.userId, event.connectionId, this.ttlMs, new Date(event.at));
+          if (change.changed) await this.announce(event.userId);
+        });
+        return;
+      }
+      case "disconnect":
+        this.dropWatcher(event.connectionId);
+        await this.exclusive(event.userId, async () => {
+          const change = await this.deps.presence.markOffline(event.userId, event.connectionId, new Date(event.at));
+          if (change.changed) await this.announce(event.userId);
+        });
+        return;
+      case "typing":
+        if (event.conversationId !== undefined) await this.typing(event.userId, event.conversationId);
+        return;
+      case "send":
+      case "read":
+        return;
+    }
+  }
+
+  /**
+   * Ends lapsed marks and tells the subscribers of users this took offline; forgets
+   * watchers not heard of within the mark TTL and old typing timestamps. The timer calls
+   * it every heartbeat interval; rounds never overlap.
+   */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.sweepOnce()
+      .catch((error: unknown) => {
+        this.deps.logger.warn({ err: error }, "presence sweep failed; the next round retries");
+      })
+      .finally(() => {
+        this.sweeping = undefined;
+      });
+    return this.sweeping;
+  }
+
+  /**
+   * Starts watching `users` from a connection and returns what it may see of each, once
+   * per distinct user, in the order given.
+   */
+  async subscribe(session: Session, users: readonly UserId[]): Promise<PresenceView[]> {
+    const targets = [...new Set(users)];
+    const watcher = this.watchers.get(session.connectionId);
+    const adding = targets.filter((target) => !watcher?.targets.has(target)).length;
+    if ((watcher?.targets.size ?? 0) + adding > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+      throw new ProtocolError(
+        ErrorCode.invalidFrame,
+        `a connection may watch at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} users: unsubscribe from some first`,
+      );
+    }
+    // Watch first, then read: a change after the read is pushed, so none falls in between.
+    this.watch(session, targets);
+    const viewer = session.userId;
+    const [presences, settings, states] = await Promise.all([
+      Promise.all(targets.map((target) => this.deps.presence.get(target))),
+      this.deps.settings.getMany(targets),
+      this.deps.messages.conversationStates(
+        viewer,
+        targets.map((target) => directConversationId(viewer, target)),
+      ),
+    ]);
+    return targets.map((target, i) => {
+      const visibility = (settings.get(target) ?? DEFAULT_USER_SETTINGS).lastSeenVisibility;
+      const contact = (states.get(directConversationId(viewer, target))?.lastSeq ?? 0) > 0;
+      return viewOf(target, mayView(viewer, target, visibility, contact) ? (presences[i] ?? null) : null);
+    });
+  }
+
+  /** Stops watching `users` from a connection; users it does not watch are ignored. */
+  unsubscribe(session: Session, users: readonly UserId[]): void {
+    const watcher = this.watchers.get(session.connectionId);
+    if (!watcher) return;
+    for (const target of users) {
+      watcher.targets.delete(target);
+      this.unlink(target, session.connectionId);
+    }
+    if (watcher.targets.size === 0) this.watchers.delete(session.connectionId);
+  }
+
+  /**
+   * Changes who may see a user's presence. Subscribers for whom that changes get a push
+   * at once: the state for those who may now see it, null for those who no longer may.
+   */
+  async setLastSeenVisibility(userId: UserId, visibility: LastSeenVisibility): Promise<void> {
+    await this.exclusive(userId, async () => {
+      const { before, after } = await this.deps.settings.update(userId, { lastSeenVisibility: visibility });
+      if (before.lastSeenVisibility === after.lastSeenVisibility) return;
+      const watchers = [...(this.watchersOf.get(userId)?.values() ?? [])];
+      if (watchers.length === 0) return;
+      const viewers = [...new Set(watchers.map((w) => w.route.userId))];
+      const [sawBefore, seesNow] = await Promise.all([this.viewersAllowed(userId, viewers, before), this.viewersAllowed(userId, viewers, after)]);
+      const gained = watchers.filter((w) => seesNow.has(w.route.userId) && !sawBefore.has(w.route.userId)).map((w) => w.route);
+      const lost = watchers.filter((w) => sawBefore.has(w.route.userId) && !seesNow.has(w.route.userId)).map((w) => w.route);
+      if (gained.length > 0) {
+        await this.deps.router.pushToRoutes(gained, { type: "presence", presence: viewOf(userId, await this.deps.presence.get(userId)) });
+      }
+      if (lost.length > 0) await this.deps.router.pushToRoutes(lost, { type: "presence", presence: viewOf(userId, null) });
+    });
+  }
+
+  private async receive(busEvent: BusEvent): Promise<void> {
+    const parsed = ActivityEvent.safeParse(busEvent.value);
+    if (!parsed.success) {
+      this.deps.logger.error({ topic: busEvent.topic, key: busEvent.key }, "dropped a malformed activity event");
+      return;
+    }
+    await this.handleActivity(parsed.data);
+  }
+
+  private async sweepOnce(): Promise<void> {
+    const expired = await this.deps.presence.expire();
+    const now = this.now();
+    for (const [connectionId, watcher] of this.watchers) {
+      if (now - watcher.heardAt > this.ttlMs) this.dropWatcher(connectionId);
+    }
+    for (const [key, at] of this.typingPushedAt) {
+      if (now - at >= this.typingIntervalMs) this.typingPushedAt.delete(key);
+    }
+    const announced = await Promise.allSettled(expired.map(({ userId }) => this.exclusive(userId, () => this.announce(userId))));
+    for (const result of announced) {
+      if (result.status === "rejected") this.deps.logger.warn({ err: result.reason }, "could not announce an expired user offline");
+    }
+  }
+
+  /**
+   * Pushes a user's presence to the subscribers who may see it. It reads the state
+   * afresh rather than taking the one that caused it: pushes for a user run one at a
+   * time, so the last one out always carries the latest state, even when a sweep and a
+   * heartbeat cross.
+   */
+  private async announce(target: UserId): Promise<void> {
+    const watchers = [...(this.watchersOf.get(target)?.values() ?? [])];
+    if (watchers.length === 0) return;
+    const allowed = await this.viewersAllowed(target, [...new Set(watchers.map((w) => w.route.userId))]);
+    const routes = watchers.filter((w) => allowed.has(w.route.userId)).map((w) => w.route);
+    if (routes.length === 0) return;
+    const presence = await this.deps.presence.get(target);
+    await this.deps.router.pushToRoutes(routes, { type: "presence", presence: viewOf(target, presence) });
+  }
+
+  /** Which of `viewers` may see `target`'s presence under `settings` (read when not given). */
+  private async viewersAllowed(target: UserId, viewers: readonly UserId[], settings?: UserSettings): Promise<Set<UserId>> {
+    const visibility = (settings ?? (await this.deps.settings.get(target))).lastSeenVisibility;
+    if (visibility !== "contacts") return new Set(viewers.filter((viewer) => mayView(viewer, target, visibility, false)));
+    const others = viewers.filter((viewer) => viewer !== target);
+    const conversations = others.map((viewer) => directConversationId(target, viewer));
+    const states = others.length === 0 ? new Map<ConversationId, { lastSeq: number }>() : await this.deps.messages.conversationStates(target, conversations);
+    return new Set(
+      viewers.filter((viewer) => mayView(viewer, target, visibility, (states.get(directConversationId(target, viewer))?.lastSeq ?? 0) > 0)),
+    );
+  }
+
+  private async typing(typer: UserId, conversationId: ConversationId): Promise<void> {
+    const key = `${typer}\n${conversationId}`;
+    const now = this.now();
+    const last = this.typingPushedAt.get(key);
+    if (last !== undefined && now - last < this.typingIntervalMs) return;
+    // Counted before the access check, so that typing into someone else's conversation
+    // costs the store one lookup per window too.
+    this.typingPushedAt.set(key, now);
+    if (!(await this.deps.access.canAccess(typer, conversationId))) {
+      this.deps.logger.debug({ userId: typer, conversationId }, "dropped typing in a conversation the user does not take part in");
+      return;
+    }
+    const others = (await this.deps.access.participants(conversationId)).filter((userId) => userId !== typer);
+    await Promise.all(others.map((userId) => this.deps.router.pushToUser(userId, { type: "typing", conversationId, userId: typer })));
+  }
+
+  private watch(session: Session, targets: readonly UserId[]): void {
+    const route: DeviceRoute = { userId: session.userId, deviceId: session.deviceId, connectionId: session.connectionId, gatewayId: session.gatewayId };
+    let watcher = this.watchers.get(session.connectionId);
+    if (!watcher) {
+      watcher = { route, targets: new Set(), heardAt: this.now() };
+      this.watchers.set(session.connectionId, watcher);
+    }
+    watcher.heardAt = this.now();
+    for (const target of targets) {
+      watcher.targets.add(target);
+      const watching = this.watchersOf.get(target) ?? new Map<string, Watcher>();
+      watching.set(session.connectionId, watcher);
+      this.watchersOf.set(target, watching);
+    }
+  }
+
+  private dropWatcher(connectionId: string): void {
+    const watcher = this.watchers.get(connectionId);
+    if (!watcher) return;
+    this.watchers.delete(connectionId);
+    for (const target of watcher.targets) this.unlink(target, connectionId);
+  }
+
+  private unlink(target: UserId, connectionId: string): void {
+    const watching = this.watchersOf.get(target);
+    watching?.delete(connectionId);
+    if (watching?.size === 0) this.watchersOf.delete(target);
+  }
+
+  /** Runs `task` after every task queued for `userId` before it has settled. */
+  private exclusive(userId: UserId, task: () => Promise<void>): Promise<void> {
+    const run = (this.tails.get(userId) ?? Promise.resolve()).then(task);
+    const tail = run.catch(() => undefined);
+    this.tails.set(userId, tail);
+    void tail.then(() => {
+      if (this.tails.get(userId) === tail) this.tails.delete(userId);
+    });
+    return run;
+  }
+}
+
+function mayView(viewer: UserId, target: UserId, visibility: LastSeenVisibility, contact: boolean): boolean {
+  if (viewer === target) return true;
+  switch (visibility) {
+    case "everyone":
+      return true;
+    case "contacts":
+      return contact;
+    case "nobody":
+      return false;
+  }
+}
+
+/** The wire view of a user's presence; null presence is a hidden one. */
+function viewOf(userId: UserId, presence: Presence | null): PresenceView {
+  if (presence === null) return { userId, online: null, lastSeen: null };
+  return { userId, online: presence.online, lastSeen: presence.lastSeen?.toISOString() ?? null };
+}
