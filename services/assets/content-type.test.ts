@@ -25,10 +25,8 @@ describe("detectContentType", () => {
   });
 
   it("refuses recognised types that are not allowed, naming them", async () => {
-    const zip = Uint8Array.from([0x50, 0x4b, 0x03, 0x04, ...new Array<number>(26).fill(0)]);
-    const detection = await detectContentType(zip);
-    expect(detection.allowed).toBe(false);
-    expect(detection).toMatchObject({ detected: "application/zip" });
+    const elf = Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, ...new Array<number>(57).fill(0)]);
+    expect(await detectContentType(elf)).toEqual({ allowed: false, detected: "application/x-elf" });
     // QuickTime is MP4's sibling but not on the list.
     expect(await detectContentType(ftyp("qt"))).toEqual({ allowed: false, detected: "video/quicktime" });
   });
@@ -36,6 +34,12 @@ describe("detectContentType", () => {
   it("goes by the bytes: a PNG signature with a PDF after it is still a PNG", async () => {
     const mixed = Buffer.concat([png(), pdf()]);
     expect(await detectContentType(mixed)).toMatchObject({ allowed: true, contentType: "image/png" });
+  });
+
+  it("calls bytes that make the detector throw unrecognised, not an error", async () => {
+    // A zip local file header cut short: file-type's zip reader runs off the end.
+    const truncatedZip = Uint8Array.from([0x50, 0x4b, 0x03, 0x04, ...new Array<number>(26).fill(0)]);
+    expect(await detectContentType(truncatedZip)).toEqual({ allowed: false, detected: null });
   });
 
   it("does not take a truncated signature for the real thing", async () => {

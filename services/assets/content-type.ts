@@ -62,7 +62,14 @@ export type Detection =
  */
 export async function detectContentType(bytes: Uint8Array): Promise<Detection> {
   if (bytes.byteLength === 0) return { allowed: false, detected: null };
-  const found = await fileTypeFromBuffer(bytes);
+  let found: Awaited<ReturnType<typeof fileTypeFromBuffer>>;
+  try {
+    found = await fileTypeFromBuffer(bytes);
+  } catch {
+    // Some parsers throw on a truncated or malformed container (a zip cut short, say):
+    // bytes file-type cannot read are of no recognised type, not a server error.
+    return { allowed: false, detected: null };
+  }
   if (found === undefined) return { allowed: false, detected: null };
   const contentType = ALIASES[found.mime] ?? found.mime;
   if (!isAllowed(contentType)) return { allowed: false, detected: found.mime };

@@ -628,7 +628,7 @@ function describeMemory(m: MemoryResult, server: ServerFacts): string[] {
     `  server RSS: before ${figure(m.rssBeforeKiB)}, after all hellos ${figure(m.rssAfterKiB)}, after ${SETTLE_MS / 1000} s and GC ${figure(m.rssSettledKiB)}`,
     `  server RSS after the first ${m.halfOpened}, a settle and GC: ${figure(m.rssHalfKiB)}`,
     `  RSS per connection, (after − before) / ${m.opened}: ${figure(m.rssKiBPerConnection)} after hellos, ${figure(m.rssKiBPerConnectionSettled)} settled`,
-    `  RSS per connection, marginal (second half only): ${figure(m.marginalRssKiBPerConnection)}; JS heap used: ${figure(m.marginalHeapUsedKiBPerConnection)}`,
+    `  RSS per connection, second half only: ${figure(m.marginalRssKiBPerConnection)} (RSS moves in steps as V8 grows its heap); JS heap used: ${figure(m.marginalHeapUsedKiBPerConnection)}`,
     `  per connection overall, JS heap used: ${figure(m.heapUsedKiBPerConnection)}, V8 heap reserved: ${figure(m.heapTotalKiBPerConnection)}, external (Buffers): ${figure(m.externalKiBPerConnection)}`,
     `  shutdown with all connections open: ${server.shutdownMs} ms (${server.shutdownExit}${server.shutdownKilled ? ", KILLED after the time limit" : ""})`,
     ...(m.unexpectedCloses > 0 ? [`  ${m.unexpectedCloses} connections were closed by the server before shutdown`] : []),

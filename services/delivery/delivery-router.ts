@@ -1,21 +1,20 @@
 import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
-import type { EventBus, JsonValue } from "../ports/event-bus.js";
+import type { DeliveryChannel } from "../ports/delivery-channel.js";
+import type { JsonValue } from "../ports/event-bus.js";
 import type { AppendedEvent } from "../ports/message-store.js";
 import type { PushFrame } from "../protocol/frames.js";
 import type { UserId } from "../protocol/ids.js";
 import type { DeliveryEnvelope } from "./envelope.js";
-import { gatewayDeliveryTopic } from "./topics.js";
 
 /**
  * Pushes frames to connected devices: looks up the devices in the connection registry and
- * publishes one envelope per gateway that holds some of them. Devices that are not
+ * sends one envelope per gateway that holds some of them. Devices that are not
  * connected get nothing here; durable content waits for their next sync.
  */
 export class DeliveryRouter {
   constructor(
     private readonly registry: ConnectionRegistry,
-    private readonly bus: EventBus,
-    private readonly clusterName: string,
+    private readonly channel: DeliveryChannel,
   ) {}
 
   /** Each stored inbox event to every connected device of its user. */
@@ -35,8 +34,7 @@ export class DeliveryRouter {
     await Promise.all(
       [...byGateway].map(([gatewayId, connectionIds]) => {
         const envelope: DeliveryEnvelope = { connectionIds, frame, ...(storedAt === undefined ? {} : { storedAt }) };
-        // One key per gateway topic: everything for a gateway stays in publish order.
-        return this.bus.publish(gatewayDeliveryTopic(this.clusterName, gatewayId), gatewayId, envelope as unknown as JsonValue);
+        return this.channel.send(gatewayId, envelope as unknown as JsonValue);
       }),
     );
     return routes.length;

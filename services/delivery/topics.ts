@@ -8,11 +8,6 @@ export function topicPrefix(clusterName: string): string {
   return `parley.${clusterName}.`;
 }
 
-/** Frames for the connections one gateway holds. */
-export function gatewayDeliveryTopic(clusterName: string, gatewayId: string): string {
-  return `${topicPrefix(clusterName)}gateway.${gatewayId}`;
-}
-
 /** Connects, disconnects, heartbeats, typing, sends and reads, keyed by user. */
 export function activityTopic(clusterName: string): string {
   return `${topicPrefix(clusterName)}activity`;

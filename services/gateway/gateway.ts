@@ -6,9 +6,10 @@ import WebSocket, { WebSocketServer } from "ws";
 import type { TokenAuthority } from "../auth/tokens.js";
 import { InvalidTokenError } from "../auth/tokens.js";
 import { DeliveryEnvelope } from "../delivery/envelope.js";
-import { activityTopic, gatewayDeliveryTopic } from "../delivery/topics.js";
+import { activityTopic } from "../delivery/topics.js";
+import type { DeliveryChannel } from "../ports/delivery-channel.js";
 import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
-import type { BusEvent, EventBus, JsonValue, Subscription } from "../ports/event-bus.js";
+import type { EventBus, JsonValue } from "../ports/event-bus.js";
 import { CloseCode, ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { MAX_PAGE_SIZE, MAX_TEXT_LENGTH, PROTOCOL_SUBPROTOCOL, PROTOCOL_VERSION } from "../protocol/frames.js";
 import { DeviceId } from "../protocol/ids.js";
@@ -35,6 +36,9 @@ export interface GatewayOptions {
 
 export interface GatewayDependencies {
   registry: ConnectionRegistry;
+  /** Where frames for this gateway's connections arrive. */
+  deliveries: DeliveryChannel;
+  /** Where activity (connects, heartbeats, typing...) goes. */
   bus: EventBus;
   tokens: TokenAuthority;
   handler: FrameHandler;
@@ -62,7 +66,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<string, ClientConnection>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private deliveries: Subscription | undefined;
+  private listener: { stop(): Promise<void> } | undefined;
   private draining = false;
 
   constructor(
@@ -91,13 +95,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   get ready(): boolean {
-    return this.deliveries !== undefined && !this.draining;
+    return this.listener !== undefined && !this.draining;
   }
 
   async start(): Promise<void> {
-    const topic = gatewayDeliveryTopic(this.options.clusterName, this.options.gatewayId);
-    this.deliveries = await this.deps.bus.subscribe(topic, this.options.gatewayId, (event) => {
-      this.deliver(event);
+    this.listener = await this.deps.deliveries.listen(this.options.gatewayId, (envelope) => {
+      this.deliver(envelope);
     });
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
@@ -141,8 +144,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     await Promise.race([Promise.all(closed), grace]);
     clearTimeout(timer);
     for (const connection of this.connections.values()) connection.terminate("shutdown");
-    await this.deliveries?.unsubscribe();
-    this.deliveries = undefined;
+    await this.listener?.stop();
+    this.listener = undefined;
   }
 
   private async authenticateAndUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -313,10 +316,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
   }
 
-  private deliver(busEvent: BusEvent): void {
-    const envelope = DeliveryEnvelope.safeParse(busEvent.value);
+  private deliver(value: JsonValue): void {
+    const envelope = DeliveryEnvelope.safeParse(value);
     if (!envelope.success) {
-      this.deps.logger.error({ topic: busEvent.topic }, "dropped a malformed delivery envelope");
+      this.deps.logger.error("dropped a malformed delivery envelope");
       return;
     }
     const { connectionIds, storedAt, frame } = envelope.data;

@@ -28,7 +28,9 @@ export class TokenBucket {
 
   private refill(): void {
     const now = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
+    // A clock stepping back (NTP) must not take tokens away.
+    const elapsedMs = Math.max(0, now - this.updatedAt);
+    this.tokens = Math.min(this.burst, this.tokens + (elapsedMs / 1000) * this.ratePerSecond);
     this.updatedAt = now;
   }
 }

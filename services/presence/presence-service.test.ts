@@ -12,7 +12,6 @@ import { activityTopic } from "../delivery/topics.js";
 import type { Session } from "../gateway/session.js";
 import { createLogger } from "../platform/logger.js";
 import type { DeviceRoute } from "../ports/connection-registry.js";
-import type { JsonValue } from "../ports/event-bus.js";
 import { ErrorCode } from "../protocol/errors.js";
 import type { PresenceView, PushFrame } from "../protocol/frames.js";
 import { groupConversationId, type UserId } from "../protocol/ids.js";
@@ -376,11 +375,11 @@ describe("running on the bus", () => {
     await service.start();
     await service.subscribe(session("bob", "b1"), ["alice"]);
     await bus.publish(activityTopic(CLUSTER), "alice", { kind: "connect", userId: "alice" });
-    await bus.publish(activityTopic(CLUSTER), "alice", activity("connect", "alice", "a1") as unknown as JsonValue);
+    await bus.publish(activityTopic(CLUSTER), "alice", activity("connect", "alice", "a1"));
     expect(await router.next()).toEqual(presencePush("bob", "b1", { userId: "alice", online: true, lastSeen: iso(clock.now()) }));
 
     await service.stop();
-    await bus.publish(activityTopic(CLUSTER), "alice", activity("disconnect", "alice", "a1") as unknown as JsonValue);
+    await bus.publish(activityTopic(CLUSTER), "alice", activity("disconnect", "alice", "a1"));
     await bus.close();
     expect(router.take()).toEqual([]);
     expect((await presenceStore.get("alice")).online).toBe(true);
@@ -394,10 +393,10 @@ describe("running on the bus", () => {
     await service.start();
     await service.subscribe(session("bob", "b1"), ["alice"]);
     // The subscriber's gateway stays alive and keeps reporting Bob's connection.
-    const bobAlive = setInterval(() => void bus.publish(activityTopic(CLUSTER), "bob", { ...activity("heartbeat", "bob", "b1"), at: Date.now() } as unknown as JsonValue), 10);
+    const bobAlive = setInterval(() => void bus.publish(activityTopic(CLUSTER), "bob", { ...activity("heartbeat", "bob", "b1"), at: Date.now() }), 10);
     try {
       const at = Date.now();
-      await bus.publish(activityTopic(CLUSTER), "alice", { ...activity("connect", "alice", "a1"), at } as unknown as JsonValue);
+      await bus.publish(activityTopic(CLUSTER), "alice", { ...activity("connect", "alice", "a1"), at });
       const online = await router.next();
       expect(online).toEqual(presencePush("bob", "b1", { userId: "alice", online: true, lastSeen: iso(at) }));
       // No heartbeat and no disconnect ever comes for Alice's connection.

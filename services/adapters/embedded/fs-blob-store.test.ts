@@ -45,7 +45,7 @@ describe("FsBlobStore", () => {
       await expect(store.delete(key)).rejects.toThrow();
     }
     expect(await listTree(parent.path)).toEqual(before);
-    expect(before).toEqual(["nested", "nested/root", "nested/root/inside", "nested/root/inside.type"]);
+    expect(before).toEqual(["nested", "nested/root", "nested/root/inside.blob", "nested/root/inside.type"]);
   });
 
   it("leaves no temporary files behind", async () => {
@@ -53,7 +53,7 @@ describe("FsBlobStore", () => {
     await store.put("a/b", Uint8Array.from([2]), "text/plain");
     await store.delete("a/b");
     await store.put("c", Uint8Array.from([3]), "text/plain");
-    expect(await listTree(join(parent.path, "nested", "root"))).toEqual(["a", "c", "c.type"]);
+    expect(await listTree(join(parent.path, "nested", "root"))).toEqual(["a", "c.blob", "c.type"]);
   });
 
   it("keeps objects across instances on the same root", async () => {

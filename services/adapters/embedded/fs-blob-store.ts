@@ -4,9 +4,10 @@ import { dirname, join, resolve, sep } from "node:path";
 import { assertBlobKey, type BlobStore, type StoredBlob } from "../../ports/blob-store.js";
 
 /**
- * The embedded blob store: one file per object under a root directory, with its content
- * type in a sidecar file. Keys are checked against BLOB_KEY_PATTERN and the resolved path
- * must stay under the root, so no key can reach outside it.
+ * The embedded blob store: one `<key>.blob` file per object under a root directory, with
+ * its content type in a `<key>.type` sidecar. Keys have no dots, so `a` and `a/b` never
+ * clash (`a.blob` is a file, `a` a directory). Keys are checked against BLOB_KEY_PATTERN
+ * and the resolved path must stay under the root, so no key can reach outside it.
  */
 export class FsBlobStore implements BlobStore {
   private readonly root: string;
@@ -22,14 +23,15 @@ export class FsBlobStore implements BlobStore {
     const temporary = `${path}.${randomUUID()}.tmp`;
     await writeFile(`${temporary}.type`, contentType);
     await writeFile(temporary, bytes);
+    // Type first: once `.blob` exists (has() is true), get() finds both files.
     await rename(`${temporary}.type`, `${path}.type`);
-    await rename(temporary, path);
+    await rename(temporary, `${path}.blob`);
   }
 
   async get(key: string): Promise<StoredBlob | null> {
     const path = this.pathOf(key);
     try {
-      const [bytes, contentType] = await Promise.all([readFile(path), readFile(`${path}.type`, "utf8")]);
+      const [bytes, contentType] = await Promise.all([readFile(`${path}.blob`), readFile(`${path}.type`, "utf8")]);
       return { bytes: new Uint8Array(bytes), contentType };
     } catch (error) {
       if (isNotFound(error)) return null;
@@ -39,7 +41,7 @@ export class FsBlobStore implements BlobStore {
 
   async has(key: string): Promise<boolean> {
     try {
-      return (await stat(this.pathOf(key))).isFile();
+      return (await stat(`${this.pathOf(key)}.blob`)).isFile();
     } catch (error) {
       if (isNotFound(error)) return false;
       throw error;
@@ -48,7 +50,7 @@ export class FsBlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     const path = this.pathOf(key);
-    await rm(path, { force: true });
+    await rm(`${path}.blob`, { force: true });
     await rm(`${path}.type`, { force: true });
   }
 

@@ -105,11 +105,11 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   appendDirectMessage(input: NewDirectMessage): Promise<AppendedMessage> {
-    return Promise.resolve(this.appendTransaction(input));
+    return settle(() => this.appendTransaction(input));
   }
 
   appendGroupMessage(input: NewGroupMessage): Promise<AppendedMessage> {
-    return Promise.resolve(this.appendGroupTransaction(input));
+    return settle(() => this.appendGroupTransaction(input));
   }
 
   appendMembershipChange(userId: UserId, change: GroupMembershipChange): Promise<AppendedEvent> {
@@ -128,7 +128,7 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   recordReceipt(input: NewReceipt): Promise<RecordedReceipt | null> {
-    return Promise.resolve(this.receiptTransaction(input));
+    return settle(() => this.receiptTransaction(input));
   }
 
   readInbox(userId: UserId, after: number, limit: number): Promise<Page<InboxEvent>> {
@@ -249,6 +249,14 @@ function participantsOf(conversationId: ConversationId): UserId[] {
   const participants = directParticipants(conversationId);
   if (participants === null) throw new Error(`not a direct conversation: ${conversationId}`);
   return participants[0] === participants[1] ? [participants[0]] : participants;
+}
+
+/** Runs a synchronous transaction so that a failure is a rejected promise, as a port's callers expect. */
+function settle<T>(transaction: () => T): Promise<T> {
+  // A throw inside a promise executor rejects the promise.
+  return new Promise((resolve) => {
+    resolve(transaction());
+  });
 }
 
 function page<T>(rows: T[], limit: number): Page<T> {

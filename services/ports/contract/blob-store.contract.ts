@@ -52,6 +52,16 @@ export function describeBlobStoreContract(name: string, create: () => Promise<Bl
       expect(Array.from(blob?.bytes ?? [])).toEqual(Array.from(every));
     });
 
+    it("keeps a key and a key below it side by side", async () => {
+      await store.put("a", Uint8Array.from([1]), "text/plain");
+      await store.put("a/b", Uint8Array.from([2]), "text/plain");
+      expect((await store.get("a"))?.bytes).toEqual(Uint8Array.from([1]));
+      expect((await store.get("a/b"))?.bytes).toEqual(Uint8Array.from([2]));
+      await store.delete("a");
+      expect(await store.has("a")).toBe(false);
+      expect(await store.has("a/b")).toBe(true);
+    });
+
     it("stores an empty object", async () => {
       await store.put("empty", new Uint8Array(0), "application/octet-stream");
       const blob = await store.get("empty");

@@ -1,0 +1,33 @@
+import type { DeliveryChannel } from "../../ports/delivery-channel.js";
+import type { JsonValue } from "../../ports/event-bus.js";
+
+/** The in-process delivery channel: a handler per gateway id, called in send order. */
+export class MemoryDeliveryChannel implements DeliveryChannel {
+  private readonly listeners = new Map<string, Set<(envelope: JsonValue) => void>>();
+
+  send(gatewayId: string, envelope: JsonValue): Promise<void> {
+    const listeners = this.listeners.get(gatewayId);
+    if (!listeners) return Promise.resolve();
+    const serialized = JSON.stringify(envelope);
+    for (const listener of listeners) listener(JSON.parse(serialized) as JsonValue);
+    return Promise.resolve();
+  }
+
+  listen(gatewayId: string, handler: (envelope: JsonValue) => void): Promise<{ stop(): Promise<void> }> {
+    const listeners = this.listeners.get(gatewayId) ?? new Set();
+    listeners.add(handler);
+    this.listeners.set(gatewayId, listeners);
+    return Promise.resolve({
+      stop: () => {
+        listeners.delete(handler);
+        if (listeners.size === 0) this.listeners.delete(gatewayId);
+        return Promise.resolve();
+      },
+    });
+  }
+
+  close(): Promise<void> {
+    this.listeners.clear();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,37 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { FsBlobStore } from "../adapters/embedded/fs-blob-store.js";
+import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection-registry.js";
+import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
+import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
+import { MemoryPresenceStore } from "../adapters/embedded/memory-presence-store.js";
+import { SqliteAssetStore } from "../adapters/embedded/sqlite-asset-store.js";
+import { SqliteGroupStore } from "../adapters/embedded/sqlite-group-store.js";
+import { SqliteMessageStore } from "../adapters/embedded/sqlite-message-store.js";
+import { SqliteUserSettingsStore } from "../adapters/embedded/sqlite-user-settings-store.js";
+import type { Backends } from "./backends.js";
+import type { Logger } from "./logger.js";
+
+/** The laptop back ends: SQLite files and blobs under `dataDir`, bus and registry in memory. */
+export function openEmbeddedBackends(dataDir: string, logger: Logger): Backends {
+  mkdirSync(dataDir, { recursive: true });
+  const backends = {
+    bus: new MemoryEventBus((error, event) => {
+      logger.error({ err: error, topic: event.topic }, "event handler failed");
+    }),
+    deliveries: new MemoryDeliveryChannel(),
+    registry: new MemoryConnectionRegistry(),
+    messages: new SqliteMessageStore(join(dataDir, "messages.db")),
+    groups: new SqliteGroupStore(join(dataDir, "groups.db")),
+    presence: new MemoryPresenceStore(),
+    settings: new SqliteUserSettingsStore(join(dataDir, "settings.db")),
+    assets: new SqliteAssetStore(join(dataDir, "assets.db")),
+    blobs: new FsBlobStore(join(dataDir, "blobs")),
+  };
+  return {
+    ...backends,
+    async close() {
+      for (const adapter of Object.values(backends)) await adapter.close();
+    },
+  };
+}

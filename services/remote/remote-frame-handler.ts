@@ -1,0 +1,74 @@
+import { randomUUID } from "node:crypto";
+import type { FrameHandler, ServiceFrame, Session } from "../gateway/session.js";
+import type { DeliveryChannel } from "../ports/delivery-channel.js";
+import type { EventBus, JsonValue } from "../ports/event-bus.js";
+import { ErrorCode, ProtocolError } from "../protocol/errors.js";
+import type { ServerFrame } from "../protocol/frames.js";
+import type { Logger } from "../platform/logger.js";
+import { FrameReply, type FrameRequest } from "./frame-request.js";
+import { FRAME_OWNERS, replyChannel, requestTopic } from "./service-names.js";
+
+interface Pending {
+  resolve: (frame: ServerFrame) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The gateway's hand-over when services run in their own processes: each frame goes on
+ * the owning service's request topic (keyed by user, so one user's frames stay in
+ * order), and the reply comes back on this gateway's reply channel. A request that gets
+ * no answer in time fails with `unavailable`; retrying is safe, as sends are idempotent.
+ */
+export class RemoteFrameHandler implements FrameHandler {
+  private readonly pending = new Map<string, Pending>();
+  private listener: { stop(): Promise<void> } | undefined;
+
+  constructor(
+    private readonly options: { clusterName: string; gatewayId: string; timeoutMs: number },
+    private readonly deps: { bus: EventBus; replies: DeliveryChannel; logger: Logger },
+  ) {}
+
+  async start(): Promise<void> {
+    this.listener = await this.deps.replies.listen(replyChannel(this.options.gatewayId), (value) => {
+      const reply = FrameReply.safeParse(value);
+      if (!reply.success) {
+        this.deps.logger.error("dropped a malformed frame reply");
+        return;
+      }
+      const pending = this.pending.get(reply.data.requestId);
+      if (!pending) return; // timed out already
+      this.pending.delete(reply.data.requestId);
+      clearTimeout(pending.timer);
+      pending.resolve(reply.data.frame);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.listener?.stop();
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new ProtocolError(ErrorCode.unavailable, "gateway is shutting down: retry on another connection"));
+    }
+    this.pending.clear();
+  }
+
+  handle(session: Session, frame: ServiceFrame): Promise<ServerFrame> {
+    const requestId = randomUUID();
+    const request: FrameRequest = { requestId, session, frame, deadline: Date.now() + this.options.timeoutMs };
+    return new Promise<ServerFrame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new ProtocolError(ErrorCode.unavailable, `the ${FRAME_OWNERS[frame.type]} service did not answer in time: retry`));
+      }, this.options.timeoutMs);
+      this.pending.set(requestId, { resolve, reject, timer });
+      const topic = requestTopic(this.options.clusterName, FRAME_OWNERS[frame.type]);
+      this.deps.bus.publish(topic, session.userId, request as unknown as JsonValue).catch((error: unknown) => {
+        clearTimeout(timer);
+        this.pending.delete(requestId);
+        this.deps.logger.error({ err: error, topic }, "could not publish a frame request");
+        reject(new ProtocolError(ErrorCode.unavailable, "could not reach the service: retry"));
+      });
+    });
+  }
+}
