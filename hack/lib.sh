@@ -44,13 +44,16 @@ maven_copy_dependencies() {
   [[ -f "$dest/.complete" ]] && return 0
   log "fetching jars for $(basename "$pom") into $dest (first run only)"
   rm -rf "$dest" && mkdir -p "$dest"
-  mvn -B -q -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dest" \
+  mvn -B -q -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dest" \
     -Dmaven.repo.local="$PARLEY_CACHE/m2" "${@:3}"
   touch "$dest/.complete"
 }
 
-java17() {
+# The JDK 17 java binary (a path, so setsid/nohup can run it).
+java17_bin() {
   local java_home=${PARLEY_JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}
   [[ -x "$java_home/bin/java" ]] || java_home=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
-  "$java_home/bin/java" "$@"
+  echo "$java_home/bin/java"
 }
+
+java17() { "$(java17_bin)" "$@"; }

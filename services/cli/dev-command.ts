@@ -3,6 +3,7 @@ import { SETTINGS } from "../platform/config.js";
 import { startDevPlatform } from "../platform/dev-platform.js";
 import { createLogger } from "../platform/logger.js";
 import { addSettingOptions, configFromOptions } from "./settings-options.js";
+import { stopOnSignals } from "./signals.js";
 
 export function registerDevCommand(program: Command): void {
   const command = program
@@ -26,21 +27,7 @@ export function registerDevCommand(program: Command): void {
           "",
         ].join("\n") + "\n",
       );
-      let signals = 0;
-      const stop = (signal: string): void => {
-        signals += 1;
-        if (signals > 1) process.exit(1);
-        logger.info({ signal }, "shutting down: clients are told to reconnect");
-        platform.stop().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            logger.error({ err: error }, "shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
-      process.on("SIGTERM", stop);
-      process.on("SIGINT", stop);
+      stopOnSignals(logger, () => platform.stop());
     });
   addSettingOptions(command, ["host", "port", "dataDir", "logLevel"]);
 }

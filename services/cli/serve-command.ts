@@ -1,19 +1,25 @@
 import { Argument, type Command } from "commander";
-
-export const SERVICES = ["gateway", "chat", "groups", "presence", "assets"] as const;
+import { createLogger } from "../platform/logger.js";
+import { serve } from "../platform/serve.js";
+import { SERVICE_NAMES, type ServiceName } from "../remote/service-names.js";
+import { addSettingOptions, configFromOptions } from "./settings-options.js";
+import { stopOnSignals } from "./signals.js";
 
 export function registerServeCommand(program: Command): void {
-  program
+  const command = program
     .command("serve")
-    .description("run one service per process against production back ends (Kafka, Cassandra, Redis, S3)")
-    .addArgument(new Argument("<service>", "the service to run").choices(SERVICES))
-    .action((service: string) => {
-      // Separate processes need back ends they can share; the embedded ones live inside
-      // one process. Refuse clearly rather than start a service that cannot reach its peers.
-      process.stderr.write(
-        `parley: 'serve ${service}' needs the production adapters (Kafka, Cassandra, Redis, S3), which this build does not include yet.\n` +
-          "Run 'parley dev' to run every service in one process on embedded back ends.\n",
-      );
-      process.exitCode = 2;
+    .description("run one service in this process against production back ends (Kafka, Cassandra, Redis, S3), as a container does")
+    .addArgument(new Argument("<service>", "the service to run").choices(SERVICE_NAMES))
+    .addHelpText(
+      "after",
+      "\nBack ends and secrets come from the environment: PARLEY_JWT_SECRET, PARLEY_KAFKA_BROKERS, PARLEY_CASSANDRA_CONTACT_POINTS,\nPARLEY_REDIS_URL or PARLEY_REDIS_CLUSTER_NODES, PARLEY_S3_ENDPOINT ... (docs/configuration.md).",
+    )
+    .action(async (service: ServiceName, options: Record<string, unknown>) => {
+      const config = configFromOptions(options);
+      const logger = createLogger(config.logLevel, { component: service });
+      const running = await serve(service, config, logger);
+      logger.info({ url: running.url, service }, "parley service is listening");
+      stopOnSignals(logger, () => running.stop());
     });
+  addSettingOptions(command, ["host", "port", "logLevel"]);
 }

@@ -1,6 +1,11 @@
 import { z } from "zod";
 import { MAX_PAGE_SIZE } from "../protocol/frames.js";
 
+const hostPortList = z
+  .string()
+  .transform((value) => value.split(",").map((part) => part.trim()).filter((part) => part.length > 0))
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, "must be host:port entries separated by commas")).min(1));
+
 /**
  * Every setting, once: its environment variable, its command-line flag (where it has
  * one), its type, its default and what it means. `parley --help`, the configuration
@@ -37,6 +42,7 @@ export const SETTINGS = {
   },
   jwtSecret: {
     env: "PARLEY_JWT_SECRET",
+    secret: true,
     schema: z.string().min(32, "must be at least 32 characters").optional(),
     default: undefined,
     description: "HS256 secret that signs client tokens; unset in dev: a random secret kept in the data directory",
@@ -167,10 +173,129 @@ export const SETTINGS = {
     default: 32 * 1024 * 1024,
     description: "largest document upload (PDF)",
   },
+  requestTimeoutMs: {
+    env: "PARLEY_REQUEST_TIMEOUT_MS",
+    schema: z.coerce.number().int().min(100).max(120_000),
+    default: 10_000,
+    description: "parley serve: how long a gateway waits for a service to answer a frame before replying unavailable",
+  },
+  kafkaBrokers: {
+    env: "PARLEY_KAFKA_BROKERS",
+    schema: hostPortList.optional(),
+    default: undefined,
+    description: "parley serve: Kafka bootstrap servers, host:port,host:port",
+  },
+  kafkaPartitions: {
+    env: "PARLEY_KAFKA_PARTITIONS",
+    schema: z.coerce.number().int().min(1).max(1000),
+    default: 6,
+    description: "partitions of each topic Parley creates",
+  },
+  kafkaReplicationFactor: {
+    env: "PARLEY_KAFKA_REPLICATION_FACTOR",
+    schema: z.coerce.number().int().min(1).max(7),
+    default: 3,
+    description: "replication factor of each topic Parley creates",
+  },
+  cassandraContactPoints: {
+    env: "PARLEY_CASSANDRA_CONTACT_POINTS",
+    schema: hostPortList.optional(),
+    default: undefined,
+    description: "parley serve: Cassandra contact points, host:port,host:port",
+  },
+  cassandraLocalDataCenter: {
+    env: "PARLEY_CASSANDRA_LOCAL_DC",
+    schema: z.string().min(1),
+    default: "datacenter1",
+    description: "the Cassandra data centre this process is in",
+  },
+  cassandraKeyspace: {
+    env: "PARLEY_CASSANDRA_KEYSPACE",
+    schema: z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, "must be a lower-case Cassandra identifier"),
+    default: "parley",
+    description: "keyspace of Parley's tables (created by the migrations)",
+  },
+  cassandraReplication: {
+    env: "PARLEY_CASSANDRA_REPLICATION",
+    schema: z.string().regex(/^(\d+|[A-Za-z0-9_-]+:\d+(,[A-Za-z0-9_-]+:\d+)*)$/, "must be a replication factor (3) or data centres with factors (dc1:3,dc2:3)"),
+    default: "3",
+    description: "keyspace replication: a factor for SimpleStrategy, or dc:factor pairs for NetworkTopologyStrategy",
+  },
+  cassandraConsistency: {
+    env: "PARLEY_CASSANDRA_CONSISTENCY",
+    schema: z.enum(["LOCAL_QUORUM", "QUORUM", "LOCAL_ONE", "ONE", "ALL", "EACH_QUORUM"]),
+    default: "LOCAL_QUORUM",
+    description: "consistency level of reads and writes",
+  },
+  cassandraUsername: {
+    env: "PARLEY_CASSANDRA_USERNAME",
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    description: "Cassandra user (with PARLEY_CASSANDRA_PASSWORD); unset: no authentication",
+  },
+  cassandraPassword: {
+    env: "PARLEY_CASSANDRA_PASSWORD",
+    secret: true,
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    description: "Cassandra password",
+  },
+  redisUrl: {
+    env: "PARLEY_REDIS_URL",
+    schema: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").optional(),
+    default: undefined,
+    description: "parley serve: a standalone Redis (redis://[:password@]host:port); or set PARLEY_REDIS_CLUSTER_NODES",
+  },
+  redisClusterNodes: {
+    env: "PARLEY_REDIS_CLUSTER_NODES",
+    schema: hostPortList.optional(),
+    default: undefined,
+    description: "parley serve: Redis Cluster seed nodes, host:port,host:port",
+  },
+  redisPassword: {
+    env: "PARLEY_REDIS_PASSWORD",
+    secret: true,
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    description: "Redis password (AUTH), for a cluster or instead of one in the URL",
+  },
+  s3Endpoint: {
+    env: "PARLEY_S3_ENDPOINT",
+    schema: z.url({ protocol: /^https?$/ }).optional(),
+    default: undefined,
+    description: "parley serve: S3-compatible endpoint URL (AWS S3, MinIO, Ceph, S3Proxy)",
+  },
+  s3Region: {
+    env: "PARLEY_S3_REGION",
+    schema: z.string().min(1),
+    default: "us-east-1",
+    description: "S3 region",
+  },
+  s3Bucket: {
+    env: "PARLEY_S3_BUCKET",
+    schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name"),
+    default: "parley",
+    description: "bucket that holds the assets (created if missing)",
+  },
+  s3AccessKey: {
+    env: "PARLEY_S3_ACCESS_KEY",
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    description: "S3 access key id",
+  },
+  s3SecretKey: {
+    env: "PARLEY_S3_SECRET_KEY",
+    secret: true,
+    schema: z.string().min(1).optional(),
+    default: undefined,
+    description: "S3 secret access key",
+  },
 } satisfies Record<string, Setting>;
 
 interface Setting {
   env: string | readonly string[];
+  /** Never echoed in an error message. */
+  secret?: boolean;
   flag?: string;
   schema: z.ZodType;
   default: unknown;
@@ -208,7 +333,7 @@ export function loadConfig(flags: Partial<Record<SettingName, string>>, env: Nod
     if (parsed.success) config[name] = parsed.data;
     else {
       // Never echo a secret into a terminal or a log.
-      const shown = name === "jwtSecret" ? "a value that is hidden" : JSON.stringify(raw);
+      const shown = setting.secret ? "a value that is hidden" : JSON.stringify(raw);
       problems.push(`${source}: ${parsed.error.issues[0]?.message ?? "invalid"} (got ${shown})`);
     }
   }

@@ -1,10 +1,9 @@
-import type { AddressInfo } from "node:net";
 import type { TokenAuthority } from "../auth/tokens.js";
 import { Gateway } from "../gateway/gateway.js";
 import type { FrameHandler } from "../gateway/session.js";
 import type { Backends } from "./backends.js";
 import type { Config } from "./config.js";
-import { createHttpServer, WEBSOCKET_PATH, type HttpApi } from "./http-server.js";
+import { close, createHttpServer, listen, WEBSOCKET_PATH, type HttpApi } from "./http-server.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
@@ -31,29 +30,16 @@ export async function startGatewayServer(
     { registry: backends.registry, deliveries: backends.deliveries, bus: backends.bus, tokens: context.tokens, handler: context.handler, metrics, logger },
   );
   await gateway.start();
-  const server = createHttpServer(gateway, metrics, logger, context.httpApis);
-  await new Promise<void>((resolveListen, reject) => {
-    server.once("error", reject);
-    server.listen(config.port, config.host, () => {
-      server.off("error", reject);
-      resolveListen();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const server = createHttpServer({ metrics, logger, ready: () => gateway.ready, gateway, apis: context.httpApis });
+  const { port, url } = await listen(server, config.host, config.port);
   return {
-    url: `http://${host}:${port}`,
-    websocketUrl: `ws://${host}:${port}${WEBSOCKET_PATH}`,
+    url,
+    websocketUrl: `${url.replace(/^http/, "ws")}${WEBSOCKET_PATH}`,
     port,
     gateway,
     async stop() {
       await gateway.shutdown();
-      server.closeAllConnections();
-      await new Promise<void>((done) => {
-        server.close(() => {
-          done();
-        });
-      });
+      await close(server);
     },
   };
 }

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Gateway } from "../gateway/gateway.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
@@ -10,11 +11,21 @@ export interface HttpApi {
   handle(request: IncomingMessage, response: ServerResponse, path: string): Promise<boolean>;
 }
 
+export interface HttpServerOptions {
+  metrics: Metrics;
+  logger: Logger;
+  /** What /readyz reports. */
+  ready: () => boolean;
+  /** The gateway that takes WebSocket upgrades on /ws; a process without one refuses them. */
+  gateway?: Gateway;
+  apis?: readonly HttpApi[];
+}
+
 /**
- * The process's HTTP surface: health and readiness probes, Prometheus metrics, and the
- * WebSocket endpoint, whose upgrades go to the gateway.
+ * Every process's HTTP surface: health and readiness probes, Prometheus metrics, the
+ * services' own endpoints and, in a gateway, the WebSocket endpoint.
  */
-export function createHttpServer(gateway: Gateway, metrics: Metrics, logger: Logger, apis: readonly HttpApi[] = []): Server {
+export function createHttpServer({ metrics, logger, ready, gateway, apis = [] }: HttpServerOptions): Server {
   const server = createServer((request, response) => {
     route(request, response).catch((error: unknown) => {
       logger.error({ err: error, url: request.url }, "request failed");
@@ -37,7 +48,7 @@ export function createHttpServer(gateway: Gateway, metrics: Metrics, logger: Log
         json(response, 200, { status: "ok" });
         return;
       case "/readyz":
-        json(response, gateway.ready ? 200 : 503, { status: gateway.ready ? "ready" : "not ready" });
+        json(response, ready() ? 200 : 503, { status: ready() ? "ready" : "not ready" });
         return;
       case "/metrics":
         response.writeHead(200, { "Content-Type": metrics.registry.contentType });
@@ -53,7 +64,7 @@ export function createHttpServer(gateway: Gateway, metrics: Metrics, logger: Log
 
   server.on("upgrade", (request: IncomingMessage, socket, head: Buffer) => {
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
-    if (path !== WEBSOCKET_PATH) {
+    if (path !== WEBSOCKET_PATH || !gateway) {
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
@@ -68,4 +79,27 @@ export function createHttpServer(gateway: Gateway, metrics: Metrics, logger: Log
 function json(response: ServerResponse, status: number, body: unknown): void {
   response.writeHead(status, { "Content-Type": "application/json" });
   response.end(JSON.stringify(body));
+}
+
+/** Starts listening; resolves with the bound port and the base URL. */
+export async function listen(server: Server, host: string, port: number): Promise<{ port: number; url: string }> {
+  await new Promise<void>((resolveListen, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolveListen();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return { port: bound, url: `http://${host.includes(":") ? `[${host}]` : host}:${bound}` };
+}
+
+/** Stops accepting, ends open connections and resolves once the server is closed. */
+export async function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((done) => {
+    server.close(() => {
+      done();
+    });
+  });
 }

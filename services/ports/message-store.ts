@@ -18,7 +18,7 @@ export interface MessageStore {
   appendDirectMessage(input: NewDirectMessage): Promise<AppendedMessage>;
 
   /**
-   * Stores a group message once per (groupId, senderId, clientMessageId), with the next
+   * Stores a group message once per (senderId, clientMessageId), with the next
    * seq of the group's conversation. It appends no inbox events: group messages are read
    * per conversation. Repeats behave as for direct messages: a clientMessageId is unique
    * per sender across all of the sender's conversations.

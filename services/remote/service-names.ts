@@ -27,7 +27,10 @@ export function requestTopic(clusterName: string, service: ServiceName): string 
   return `parley.${clusterName}.requests.${service}`;
 }
 
-/** The delivery channel id on which a gateway receives replies to the requests it sent. */
+/**
+ * The delivery channel id on which a gateway receives replies to the requests it sent.
+ * Gateway ids cannot contain a colon, so this never names a gateway's own channel.
+ */
 export function replyChannel(gatewayId: string): string {
-  return `${gatewayId}.replies`;
+  return `replies:${gatewayId}`;
 }

@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS receipt_marks (
 export class SqliteMessageStore implements MessageStore {
   private readonly db: Database.Database;
   private readonly nextMessageId = monotonicFactory();
+  private readonly pendingWrites: { write: () => unknown; resolve: (value: unknown) => void; reject: (error: Error) => void }[] = [];
   private readonly statements;
 
   constructor(path: string) {
@@ -105,15 +106,15 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   appendDirectMessage(input: NewDirectMessage): Promise<AppendedMessage> {
-    return settle(() => this.appendTransaction(input));
+    return this.commit(() => this.appendTransaction(input));
   }
 
   appendGroupMessage(input: NewGroupMessage): Promise<AppendedMessage> {
-    return settle(() => this.appendGroupTransaction(input));
+    return this.commit(() => this.appendGroupTransaction(input));
   }
 
   appendMembershipChange(userId: UserId, change: GroupMembershipChange): Promise<AppendedEvent> {
-    return Promise.resolve(this.db.transaction(() => this.appendEvent(userId, { type: "group", group: change }))());
+    return this.commit(this.db.transaction(() => this.appendEvent(userId, { type: "group", group: change })));
   }
 
   conversationStates(userId: UserId, conversationIds: readonly ConversationId[]): Promise<Map<ConversationId, ConversationState>> {
@@ -128,7 +129,7 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   recordReceipt(input: NewReceipt): Promise<RecordedReceipt | null> {
-    return settle(() => this.receiptTransaction(input));
+    return this.commit(() => this.receiptTransaction(input));
   }
 
   readInbox(userId: UserId, after: number, limit: number): Promise<Page<InboxEvent>> {
@@ -145,6 +146,43 @@ export class SqliteMessageStore implements MessageStore {
           : this.statements.readNewest.all(conversationId, limit + 1);
     return Promise.resolve(page(rows.map((row) => JSON.parse(row.message) as Message), limit));
   }
+
+  /**
+   * Group commit: writes that arrive in the same turn of the event loop share one outer
+   * transaction, so one fsync covers them all. Each write runs in its own savepoint (its
+   * own db.transaction, nested), so one failing write rolls back alone; every promise
+   * resolves only after the outer commit, so an ack still means the write is on disk.
+   */
+  private commit<T>(write: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pendingWrites.push({ write, resolve: resolve as (value: unknown) => void, reject });
+      if (this.pendingWrites.length === 1) setImmediate(this.flushWrites);
+    });
+  }
+
+  private readonly flushWrites = (): void => {
+    const batch = this.pendingWrites.splice(0);
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const { write } of batch) {
+          try {
+            outcomes.push({ ok: true, value: write() });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      })();
+    } catch (error) {
+      for (const { reject } of batch) reject(error as Error);
+      return;
+    }
+    batch.forEach(({ resolve, reject }, index) => {
+      const outcome = outcomes[index];
+      if (outcome?.ok) resolve(outcome.value);
+      else reject(outcome?.error as Error);
+    });
+  };
 
   close(): Promise<void> {
     if (this.db.open) this.db.close();
@@ -251,13 +289,6 @@ function participantsOf(conversationId: ConversationId): UserId[] {
   return participants[0] === participants[1] ? [participants[0]] : participants;
 }
 
-/** Runs a synchronous transaction so that a failure is a rejected promise, as a port's callers expect. */
-function settle<T>(transaction: () => T): Promise<T> {
-  // A throw inside a promise executor rejects the promise.
-  return new Promise((resolve) => {
-    resolve(transaction());
-  });
-}
 
 function page<T>(rows: T[], limit: number): Page<T> {
   return { items: rows.slice(0, limit), hasMore: rows.length > limit };

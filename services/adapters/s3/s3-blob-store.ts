@@ -1,0 +1,227 @@
+import { Agent as HttpAgent, IncomingMessage } from "node:http";
+import { Agent as HttpsAgent } from "node:https";
+import type { Readable } from "node:stream";
+import { Client, S3Error } from "minio";
+import { assertBlobKey, type BlobStore, type StoredBlob } from "../../ports/blob-store.js";
+
+/** Where and how to reach the S3-compatible server, and which bucket holds the blobs. */
+export interface S3BlobStoreOptions {
+  /** The server's base URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:28080`. */
+  endPoint: string;
+  accessKey: string;
+  secretKey: string;
+  /** The region requests are signed for (S3Proxy and most local servers: `us-east-1`). */
+  region: string;
+  /** Created on start when missing. */
+  bucket: string;
+  /**
+   * `true` (the default): `<endPoint>/<bucket>/<key>`, which every local server (S3Proxy,
+   * Ceph RGW, SeaweedFS) understands. `false`: `<bucket>.<host>/<key>`. Amazon's own
+   * endpoints are always addressed virtual-host style by the client.
+   */
+  pathStyle?: boolean;
+  /** The time presigned URLs and upload policies count their expiry from. */
+  clock?: () => Date;
+}
+
+/** What a browser posts to upload one object without credentials (an S3 POST policy). */
+export interface PresignedPost {
+  /** The form's action: the bucket's URL. */
+  url: string;
+  /** Form fields to send as they are, before the `file` field. */
+  fields: Record<string, string>;
+  expiresAt: Date;
+}
+
+export interface PresignedPostConditions {
+  /** The exact Content-Type the upload must declare; it becomes the object's type. */
+  contentType: string;
+  /** The largest upload accepted, in bytes. */
+  maxBytes: number;
+  /** The smallest upload accepted, in bytes (default 0). */
+  minBytes?: number;
+}
+
+/**
+ * Appended to a blob key to name its object. Filesystem-backed S3 servers (S3Proxy's
+ * `filesystem` and `transient` back ends, MinIO) store object `a` as a file, so they cannot
+ * also store `a/b` (a file inside it), which S3 allows and the BlobStore contract requires.
+ * Blob keys have no dots, so `a.blob` (a file) and `a/b.blob` (inside directory `a`) never
+ * clash, and the mapping stays one-to-one and keeps key prefixes listable.
+ */
+export const BLOB_OBJECT_SUFFIX = ".blob";
+
+/** The S3 object name of a blob key (validated). */
+export function objectNameOf(key: string): string {
+  assertBlobKey(key);
+  return key + BLOB_OBJECT_SUFFIX;
+}
+
+/** Presigned URLs live at most seven days: the limit of AWS signature version 4. */
+export const MAX_PRESIGN_TTL_SECONDS = 7 * 24 * 3600;
+
+/** The S3 client for `options`, with its own keep-alive connection pool. */
+export function createS3Client(options: Omit<S3BlobStoreOptions, "bucket" | "clock">): { client: Client; agent: HttpAgent } {
+  const url = new URL(options.endPoint);
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`S3 endpoint must be an http(s) URL: ${options.endPoint}`);
+  if (url.pathname !== "/" || url.search !== "" || url.username !== "") {
+    throw new Error(`S3 endpoint must be a bare scheme://host[:port] URL: ${options.endPoint}`);
+  }
+  const useSSL = url.protocol === "https:";
+  const agent = useSSL ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+  const client = new Client({
+    // URL keeps IPv6 hosts in brackets; the client wants the bare address.
+    endPoint: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: url.port === "" ? (useSSL ? 443 : 80) : Number(url.port),
+    useSSL,
+    accessKey: options.accessKey,
+    secretKey: options.secretKey,
+    region: options.region,
+    pathStyle: options.pathStyle ?? true,
+    transportAgent: agent,
+  });
+  return { client, agent };
+}
+
+/**
+ * Creates `bucket` in `region` unless it exists. Safe to call from several processes at
+ * once: losing the race to create it counts as success when the bucket is ours.
+ */
+export async function ensureBucket(client: Client, bucket: string, region: string): Promise<void> {
+  if (await client.bucketExists(bucket)) return;
+  try {
+    await client.makeBucket(bucket, region);
+  } catch (error) {
+    if (error instanceof S3Error && error.code === "BucketAlreadyOwnedByYou") return;
+    throw error;
+  }
+}
+
+/**
+ * The production blob store: one S3 object per blob, named `<key>.blob` (see
+ * BLOB_OBJECT_SUFFIX), with the content type as the object's Content-Type. A single PUT replaces an object atomically
+ * (readers see the old or the new object, never a mix), and one GET returns bytes and type
+ * together. S3 and S3Proxy give read-after-write consistency for PUT and DELETE.
+ */
+export class S3BlobStore implements BlobStore {
+  private constructor(
+    private readonly client: Client,
+    private readonly agent: HttpAgent,
+    private readonly bucket: string,
+    private readonly clock: () => Date,
+  ) {}
+
+  /** Connects and creates the bucket when it is missing. */
+  static async open(options: S3BlobStoreOptions): Promise<S3BlobStore> {
+    const { client, agent } = createS3Client(options);
+    try {
+      await ensureBucket(client, options.bucket, options.region);
+    } catch (error) {
+      agent.destroy();
+      throw error;
+    }
+    return new S3BlobStore(client, agent, options.bucket, options.clock ?? (() => new Date()));
+  }
+
+  async put(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
+    const name = objectNameOf(key);
+    // Buffer.from copies, so the caller may change its bytes once put has been called.
+    const body = Buffer.from(bytes);
+    await this.client.putObject(this.bucket, name, body, body.byteLength, { "Content-Type": contentType });
+  }
+
+  async get(key: string): Promise<StoredBlob | null> {
+    const name = objectNameOf(key);
+    let response: Readable;
+    try {
+      response = await this.client.getObject(this.bucket, name);
+    } catch (error) {
+      if (isMissingObject(error)) return null;
+      throw error;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    // The client hands back the HTTP response itself: bytes and type come from one GET, so
+    // a concurrent replacement can never pair new bytes with an old type.
+    const contentType = response instanceof IncomingMessage ? response.headers["content-type"] : undefined;
+    if (contentType === undefined) throw new Error(`S3 returned ${name} without a Content-Type`);
+    const bytes = Buffer.concat(chunks);
+    return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), contentType };
+  }
+
+  async has(key: string): Promise<boolean> {
+    const name = objectNameOf(key);
+    try {
+      await this.client.statObject(this.bucket, name);
+      return true;
+    } catch (error) {
+      if (isMissingObject(error)) return false;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const name = objectNameOf(key);
+    // S3 answers 204 whether or not the object existed.
+    await this.client.removeObject(this.bucket, name);
+  }
+
+  /** A URL that fetches the object with a plain GET, without credentials, for `ttlSeconds`. */
+  async presignedGetUrl(key: string, ttlSeconds: number): Promise<string> {
+    const name = objectNameOf(key);
+    assertTtl(ttlSeconds);
+    return this.client.presignedUrl("GET", this.bucket, name, ttlSeconds, {}, this.clock());
+  }
+
+  /**
+   * A URL that stores the body of a plain PUT under `key` for `ttlSeconds`. It does not
+   * limit size or type (the uploader's Content-Type header becomes the object's): use
+   * presignedPost for uploads from untrusted clients.
+   */
+  async presignedPutUrl(key: string, ttlSeconds: number): Promise<string> {
+    const name = objectNameOf(key);
+    assertTtl(ttlSeconds);
+    return this.client.presignedUrl("PUT", this.bucket, name, ttlSeconds, {}, this.clock());
+  }
+
+  /**
+   * A form upload (browser POST, multipart/form-data) of exactly `key`, accepted only with
+   * the given Content-Type and a size within the range, for `ttlSeconds`. The server
+   * enforces the conditions; S3Proxy does from version 4.
+   */
+  async presignedPost(key: string, ttlSeconds: number, conditions: PresignedPostConditions): Promise<PresignedPost> {
+    const name = objectNameOf(key);
+    assertTtl(ttlSeconds);
+    const { contentType, maxBytes, minBytes = 0 } = conditions;
+    if (!Number.isSafeInteger(minBytes) || !Number.isSafeInteger(maxBytes) || minBytes < 0 || maxBytes < minBytes) {
+      throw new RangeError(`invalid size range ${minBytes}..${maxBytes}`);
+    }
+    const expiresAt = new Date(this.clock().getTime() + ttlSeconds * 1000);
+    const policy = this.client.newPostPolicy();
+    policy.setBucket(this.bucket);
+    policy.setKey(name);
+    policy.setContentType(contentType);
+    policy.setContentLengthRange(minBytes, maxBytes);
+    policy.setExpires(expiresAt);
+    const { postURL, formData } = await this.client.presignedPostPolicy(policy);
+    const fields: Record<string, string> = {};
+    for (const [name, value] of Object.entries(formData)) fields[name] = String(value);
+    return { url: postURL, fields, expiresAt };
+  }
+
+  close(): Promise<void> {
+    this.agent.destroy();
+    return Promise.resolve();
+  }
+}
+
+function assertTtl(ttlSeconds: number): void {
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_PRESIGN_TTL_SECONDS) {
+    throw new RangeError(`ttlSeconds must be a whole number from 1 to ${MAX_PRESIGN_TTL_SECONDS}, not ${ttlSeconds}`);
+  }
+}
+
+/** GET answers NoSuchKey with an XML body; HEAD has no body, so the client says NotFound. */
+function isMissingObject(error: unknown): boolean {
+  return error instanceof S3Error && (error.code === "NoSuchKey" || error.code === "NotFound");
+}
