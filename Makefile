@@ -10,7 +10,7 @@ $(INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help install build dev test typecheck lint unit bench clean
+.PHONY: help install build dev test typecheck lint unit bench clean infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ build: $(INSTALLED) ## compile TypeScript into dist/
 dev: build ## run the whole platform in one process on embedded back ends (ARGS="--port 9000" to pass flags)
 	node dist/services/cli/parley.js dev $(ARGS)
 
-test: typecheck lint unit ## type-check, lint and run every test (what CI runs)
+test: typecheck lint infra-up unit ## start the real back ends, type-check, lint and run every test (what CI runs)
 
 typecheck: $(INSTALLED) ## type-check everything, tests included
 	npm run --silent typecheck
@@ -33,6 +33,15 @@ lint: $(INSTALLED) ## lint with typescript-eslint
 
 unit: $(INSTALLED) ## run the vitest suites (unit, contract and end-to-end)
 	npm test
+
+infra-up: ## start Kafka, Cassandra, Redis, S3Proxy and a Kubernetes control plane on 127.0.0.1 (downloads cached in ~/.cache/parley)
+	hack/infra.sh up
+
+infra-down: ## stop the local back ends
+	hack/infra.sh down
+
+infra-status: ## show which local back ends run
+	hack/infra.sh status
 
 bench: build ## print throughput and memory figures (not a test: nothing fails on a number)
 	node dist/services/bench/run.js

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Starts, stops or shows the real back ends Parley's production adapters are tested
 # against, as local processes on 127.0.0.1:  hack/infra.sh up|down|status [server...]
-# Servers: kafka cassandra redis s3proxy (default: all). After `up`, the endpoints are in
+# Servers: kafka cassandra redis s3proxy kube (default: all). After `up`, the endpoints are in
 # $PARLEY_INFRA_DIR/endpoints.env (default ~/.cache/parley/run/endpoints.env).
 set -euo pipefail
 HACK_DIR="$(cd "$(dirname "$0")" && pwd)"
 source "$HACK_DIR/lib.sh"
 
-ALL_SERVERS=(redis s3proxy kafka cassandra)
+ALL_SERVERS=(redis s3proxy kafka cassandra kube)
 command=${1:-status}
 shift || true
 servers=("$@")
@@ -15,6 +15,9 @@ servers=("$@")
 
 case "$command" in
   up)
+    # Building the Kubernetes binaries (first run only) takes both cores for minutes:
+    # do it before the JVMs start, so their readiness waits are not starved.
+    if [[ " ${servers[*]} " == *" kube "* ]]; then "$HACK_DIR/kube/build.sh"; fi
     # Start in parallel: the JVMs take the longest, so they overlap.
     pids=()
     for server in "${servers[@]}"; do
@@ -44,7 +47,7 @@ case "$command" in
     for server in "${servers[@]}"; do "$HACK_DIR/servers/$server.sh" status || true; done
     ;;
   *)
-    echo "usage: hack/infra.sh up|down|status [kafka|cassandra|redis|s3proxy ...]" >&2
+    echo "usage: hack/infra.sh up|down|status [kafka|cassandra|redis|s3proxy|kube ...]" >&2
     exit 2
     ;;
 esac

@@ -1,3 +1,5 @@
+// Written by hack/kube/pin.sh from hack/versions.env; do not edit. It only builds
+// binaries for hack/servers/kube.sh (hack/kube/build.sh); see hack/README.md.
 module parley/hack/etcd
 
 go 1.26.0

@@ -4,41 +4,49 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const CLI = fileURLToPath(new URL("../../dist/services/cli/parley.js", import.meta.url));
+const LISTENING = new Set(["parley dev is listening", "parley service is listening"]);
 
 export interface ChildPlatform {
   process: ChildProcess;
-  websocketUrl: string;
+  /** http://host:port */
   url: string;
+  /** ws://host:port/ws */
+  websocketUrl: string;
   /** Resolves with the exit code (or signal) once the process has ended. */
   exited: Promise<number | NodeJS.Signals>;
 }
 
 /**
- * Runs the built `parley dev` as its own process, so a test can kill it as a crash would.
- * Resolves once it logs that it is listening.
+ * Runs the built `parley` CLI (`dev`, or `serve <service>`) as its own process, so a test
+ * can kill it as a crash would. Resolves once it logs that it is listening.
  */
-export async function startChildPlatform(dataDir: string, env: Record<string, string> = {}): Promise<ChildPlatform> {
-  const child = spawn(process.execPath, [CLI, "dev", "--port", "0", "--data-dir", dataDir, "--log-level", "info"], {
+export async function startParleyProcess(args: readonly string[], env: Record<string, string> = {}): Promise<ChildPlatform> {
+  const child = spawn(process.execPath, [CLI, ...args, "--port", "0", "--log-level", "info"], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = once(child, "exit").then(([code, signal]) => (code ?? signal) as number | NodeJS.Signals);
   const lines = createInterface({ input: child.stdout });
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const listening = new Promise<{ url: string; websocket: string }>((resolve, reject) => {
+  let output = "";
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
     lines.on("line", (line) => {
+      output += line + "\n";
       try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string; websocket?: string };
-        if (entry.msg === "parley dev is listening" && entry.url && entry.websocket) resolve({ url: entry.url, websocket: entry.websocket });
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg !== undefined && LISTENING.has(entry.msg) && entry.url) resolve(entry.url);
       } catch {
         // not a log line
       }
     });
     void exited.then((code) => {
-      reject(new Error(`parley dev exited (${String(code)}) before listening: ${stderr}`));
+      reject(new Error(`parley ${args.join(" ")} exited (${String(code)}) before listening:\n${output.slice(-4000)}`));
     });
   });
-  const { url, websocket } = await listening;
-  return { process: child, url, websocketUrl: websocket, exited };
+  return { process: child, url, websocketUrl: `${url.replace(/^http/, "ws")}/ws`, exited };
+}
+
+/** `parley dev` on a data directory, in its own process. */
+export function startChildPlatform(dataDir: string, env: Record<string, string> = {}): Promise<ChildPlatform> {
+  return startParleyProcess(["dev", "--data-dir", dataDir], env);
 }

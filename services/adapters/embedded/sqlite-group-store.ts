@@ -53,12 +53,14 @@ export class SqliteGroupStore implements GroupStore {
   }
 
   createGroup(group: NewGroup): Promise<void> {
-    this.db.transaction(() => {
-      this.statements.insertGroup.run(group.groupId, group.name, group.createdBy, group.createdAt.toISOString());
-      for (const member of group.members) this.statements.insertMember.run(group.groupId, member.userId, member.role);
-      this.statements.setCount.run(group.members.length, group.groupId);
-    })();
-    return Promise.resolve();
+    return settle(() => {
+      this.db.transaction(() => {
+        this.statements.insertGroup.run(group.groupId, group.name, group.createdBy, group.createdAt.toISOString());
+        let count = 0;
+        for (const member of group.members) count += this.statements.insertMember.run(group.groupId, member.userId, member.role).changes;
+        this.statements.setCount.run(count, group.groupId);
+      })();
+    });
   }
 
   getGroup(groupId: GroupId): Promise<GroupRecord | null> {
@@ -73,25 +75,25 @@ export class SqliteGroupStore implements GroupStore {
   }
 
   addMembers(groupId: GroupId, members: readonly GroupMember[], maxMembers: number): Promise<UserId[]> {
-    return Promise.resolve(
+    return settle(
       this.db.transaction((): UserId[] => {
         const count = this.statements.getGroup.get(groupId)?.member_count ?? 0;
         const added = members.filter((m) => this.statements.insertMember.run(groupId, m.userId, m.role).changes > 0).map((m) => m.userId);
         if (count + added.length > maxMembers) throw new GroupFullError(groupId, maxMembers);
         this.statements.setCount.run(count + added.length, groupId);
         return added;
-      })(),
+      }),
     );
   }
 
   removeMembers(groupId: GroupId, userIds: readonly UserId[]): Promise<UserId[]> {
-    return Promise.resolve(
+    return settle(
       this.db.transaction((): UserId[] => {
         const removed = userIds.filter((userId) => this.statements.deleteMember.run(groupId, userId).changes > 0);
         const count = this.statements.getGroup.get(groupId)?.member_count ?? 0;
         this.statements.setCount.run(count - removed.length, groupId);
         return removed;
-      })(),
+      }),
     );
   }
 
@@ -117,4 +119,11 @@ export class SqliteGroupStore implements GroupStore {
     if (this.db.open) this.db.close();
     return Promise.resolve();
   }
+}
+
+/** Runs synchronous SQLite work so that a failure is a rejected promise, as a port's callers expect. */
+function settle<T>(work: () => T): Promise<T> {
+  return new Promise((resolve) => {
+    resolve(work());
+  });
 }

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# A local Kafka for the Kafka adapter's tests: one KRaft node that is broker and controller,
+# run from Maven Central jars (no distribution tarball):
+#   hack/servers/kafka.sh up|down|status|endpoints
+# Listens on 127.0.0.1:29092 (PARLEY_KAFKA_PORT), controller on 127.0.0.1:29093
+# (PARLEY_KAFKA_CONTROLLER_PORT); data, log and pid file in $PARLEY_INFRA_DIR/kafka.
+set -euo pipefail
+# shellcheck disable=SC2034 # read by log() in lib.sh
+SERVER_NAME=kafka
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$(cd "$(dirname "$0")/.." && pwd)/lib.sh"
+
+PORT=${PARLEY_KAFKA_PORT:-29092}
+CONTROLLER_PORT=${PARLEY_KAFKA_CONTROLLER_PORT:-29093}
+KAFKA_HOME="$PARLEY_CACHE/kafka-$KAFKA_VERSION"
+LIBS="$KAFKA_HOME/libs"
+DATA="$PARLEY_INFRA_DIR/kafka"
+PIDFILE="$DATA/kafka.pid"
+CONFIG="$DATA/server.properties"
+BOOTSTRAP="127.0.0.1:$PORT"
+
+provision() {
+  maven_copy_dependencies "$HACK_DIR/kafka/pom.xml" "$LIBS" \
+    -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$KAFKA_LOG4J_VERSION"
+}
+
+# The java that lib.sh's java17 runs, as a program (setsid and timeout cannot run a function).
+java_bin() {
+  echo "$(java17 -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.home = //p')/bin/java"
+}
+
+# kafka_tool CLASS ARGS...: one of Kafka's command-line tools, as its bin/ script runs it.
+kafka_tool() {
+  java17 -Xmx256m -XX:TieredStopAtLevel=1 \
+    -Dlog4j2.configurationFile="$HACK_DIR/kafka/tools-log4j2.properties" \
+    -cp "$LIBS/*" "$@"
+}
+
+write_config() {
+  cat >"$CONFIG" <<PROPERTIES
+# Written by hack/servers/kafka.sh: a single node, broker and controller, for tests.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$DATA/data
+# Topics exist only when the adapter (or the operator) creates them.
+auto.create.topics.enable=false
+delete.topic.enable=true
+num.partitions=3
+default.replication.factor=1
+min.insync.replicas=1
+# One node: the internal topics cannot have more replicas; few partitions start fast.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=6
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# Tests join and leave consumer groups all the time: no waiting for more members, and
+# short session timeouts allowed so a crashed consumer is noticed in seconds.
+group.initial.rebalance.delay.ms=0
+group.consumer.min.session.timeout.ms=1000
+group.min.session.timeout.ms=1000
+num.network.threads=2
+num.io.threads=4
+log.retention.hours=24
+log.segment.bytes=67108864
+PROPERTIES
+}
+
+# Formats the storage once (the data directory of another Kafka version is started afresh:
+# formatted directories are not forward-compatible).
+format_storage() {
+  if [[ -f "$DATA/data/meta.properties" && "$(cat "$DATA/version" 2>/dev/null)" == "$KAFKA_VERSION" ]]; then
+    return 0
+  fi
+  rm -rf "$DATA/data"
+  local cluster_id
+  # A Kafka cluster id: 16 random bytes, URL-safe base64 without padding.
+  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  [[ $cluster_id != -* ]] || cluster_id="A${cluster_id:1}"
+  log "formatting storage in $DATA/data (cluster id $cluster_id)"
+  kafka_tool kafka.tools.StorageTool format --config "$CONFIG" --cluster-id "$cluster_id" >"$DATA/format.log" 2>&1 ||
+    { cat "$DATA/format.log" >&2; die "formatting the storage failed"; }
+  echo "$KAFKA_VERSION" >"$DATA/version"
+}
+
+topic_list() {
+  timeout 90 "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 \
+    -Dlog4j2.configurationFile="$HACK_DIR/kafka/tools-log4j2.properties" \
+    -cp "$LIBS/*" org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --list
+}
+
+report() { log "Kafka $KAFKA_VERSION is running (pid $(cat "$PIDFILE")): brokers $BOOTSTRAP, controller 127.0.0.1:$CONTROLLER_PORT, data $DATA"; }
+
+up() {
+  if is_running "$PIDFILE"; then
+    report
+    return 0
+  fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    die "127.0.0.1:$PORT is taken by a process this script did not start"
+  fi
+  provision
+  JAVA=$(java_bin)
+  mkdir -p "$DATA"
+  write_config
+  format_storage
+  log "starting Kafka $KAFKA_VERSION on $BOOTSTRAP"
+  # Detached, in its own session: the broker outlives this script.
+  setsid "$JAVA" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    -Dkafka.logs.dir="$DATA" -Dlog4j2.configurationFile="$HACK_DIR/kafka/log4j2.properties" \
+    -cp "$LIBS/*" kafka.Kafka "$CONFIG" >"$DATA/kafka.out" 2>&1 </dev/null &
+  echo $! >"$PIDFILE"
+  # Ready when an admin request goes through: listing the topics. The tool's JVM starts
+  # while the broker's does (its client retries until the broker answers), but it is
+  # given up if the broker dies.
+  topic_list >"$DATA/ready.log" 2>&1 &
+  local probe=$!
+  while kill -0 "$probe" 2>/dev/null; do
+    if ! is_running "$PIDFILE"; then
+      kill "$probe" 2>/dev/null || true
+      tail -n 30 "$DATA/kafka.out" "$DATA/server.log" >&2 2>/dev/null || true
+      rm -f "$PIDFILE"
+      die "Kafka exited while starting; log: $DATA/server.log"
+    fi
+    sleep 0.1
+  done
+  if ! wait "$probe"; then
+    cat "$DATA/ready.log" >&2
+    tail -n 30 "$DATA/server.log" >&2 2>/dev/null || true
+    die "Kafka on $BOOTSTRAP does not answer an admin request; log: $DATA/server.log"
+  fi
+  report
+}
+
+case "${1:-}" in
+  up) up ;;
+  down)
+    stop_pidfile "$PIDFILE"
+    log "stopped"
+    ;;
+  status)
+    if is_running "$PIDFILE"; then report; else log "not running"; exit 1; fi
+    ;;
+  endpoints)
+    is_running "$PIDFILE" || exit 1
+    echo "PARLEY_TEST_KAFKA_BROKERS=$BOOTSTRAP"
+    ;;
+  *)
+    echo "usage: $0 up|down|status|endpoints" >&2
+    exit 2
+    ;;
+esac

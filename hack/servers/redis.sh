@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Redis for the Redis adapters' tests (services/adapters/redis): a standalone server on
+# 127.0.0.1:26379 and a Redis Cluster of three masters on 127.0.0.1:27001-27003 (cluster
+# bus on 37001-37003), all from Debian's redis-server package but run as our own
+# processes (the Debian service is never used). Nothing is persisted (no RDB, no AOF):
+# $PARLEY_INFRA_DIR/redis/<node>/ holds a node's config, log and pid file, and for the
+# cluster nodes the cluster's nodes.conf, so a restarted cluster rejoins without being
+# created again.
+#   hack/servers/redis.sh up|down|status|endpoints
+# shellcheck disable=SC2034 # read by log() in lib.sh
+SERVER_NAME=redis
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+source "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
+
+REDIS_DIR="$PARLEY_INFRA_DIR/redis"
+STANDALONE_PORT=26379
+CLUSTER_PORTS=(27001 27002 27003)
+READY_SECONDS=30
+
+node_dir() { printf '%s/%s' "$REDIS_DIR" "$1"; }
+pidfile_of() { printf '%s/redis.pid' "$(node_dir "$1")"; }
+cli() { local port=$1; shift; { redis-cli -h 127.0.0.1 -p "$port" "$@" 2>/dev/null || true; } | tr -d '\r'; }
+# cluster_field PORT FIELD: one field of `CLUSTER INFO` on that node.
+cluster_field() { cli "$1" cluster info | sed -n "s/^$2://p"; }
+
+# Installs Debian's redis-server package when redis-server or redis-cli is missing.
+provision() {
+  if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+    log "installing Debian's redis-server package (first run only)"
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=300)
+    # Saves the `apt-get update` while the package lists already know the package;
+    # updates and retries when they do not or the install fails (stale lists).
+    if ! { apt-cache show redis-server >/dev/null 2>&1 && "${apt[@]}" install redis-server >&2; }; then
+      "${apt[@]}" update >&2
+      "${apt[@]}" install redis-server >&2
+    fi
+  fi
+  local version
+  version=$(redis-server --version | sed -n 's/.* v=\([0-9.]*\).*/\1/p')
+  [[ -n "$version" ]] || die "cannot tell the version of $(command -v redis-server)"
+  if [[ $(printf '%s\n%s\n' "$REDIS_MIN_VERSION" "$version" | sort -V | head -n1) != "$REDIS_MIN_VERSION" ]]; then
+    die "redis-server $version is older than $REDIS_MIN_VERSION (hack/versions.env)"
+  fi
+}
+
+# start_node NAME PORT [cluster]: starts one detached redis-server unless it runs already.
+start_node() {
+  local name=$1 port=$2 mode=${3:-standalone} dir pidfile
+  dir=$(node_dir "$name")
+  pidfile=$(pidfile_of "$name")
+  is_running "$pidfile" && return 0
+  mkdir -p "$dir"
+  {
+    echo "bind 127.0.0.1"
+    echo "protected-mode yes"
+    echo "port $port"
+    echo "dir $dir"
+    echo "daemonize no"
+    echo "save \"\""
+    echo "appendonly no"
+    echo "loglevel notice"
+    if [[ $mode == cluster ]]; then
+      echo "cluster-enabled yes"
+      echo "cluster-config-file nodes.conf"
+      echo "cluster-node-timeout 5000"
+    fi
+  } >"$dir/redis.conf"
+  # setsid+nohup: the server outlives this script and the terminal; its output goes to a log.
+  setsid nohup redis-server "$dir/redis.conf" >>"$dir/redis.log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+}
+
+# wait_ready NAME PORT: until our process (not some other one on the port) answers PING.
+wait_ready() {
+  local name=$1 port=$2 pidfile i
+  pidfile=$(pidfile_of "$name")
+  for ((i = 0; i < READY_SECONDS * 50; i++)); do
+    if ! is_running "$pidfile"; then
+      tail -n 20 "$(node_dir "$name")/redis.log" >&2 || true
+      die "redis $name on port $port exited; log: $(node_dir "$name")/redis.log"
+    fi
+    if [[ $(cli "$port" ping) == PONG ]]; then
+      [[ $(cli "$port" info server | sed -n 's/^process_id://p') == "$(cat "$pidfile")" ]] ||
+        die "port $port answers, but not as redis $name (pid $(cat "$pidfile")): is another server on it?"
+      return 0
+    fi
+    sleep 0.02
+  done
+  die "redis $name did not answer PING on 127.0.0.1:$port within ${READY_SECONDS}s"
+}
+
+# True when every cluster node reports a full, healthy cluster of all three masters.
+cluster_ok() {
+  local port
+  for port in "${CLUSTER_PORTS[@]}"; do
+    [[ $(cluster_field "$port" cluster_state) == ok ]] || return 1
+    [[ $(cluster_field "$port" cluster_slots_ok) == 16384 ]] || return 1
+    [[ $(cluster_field "$port" cluster_known_nodes) == "${#CLUSTER_PORTS[@]}" ]] || return 1
+  done
+}
+
+wait_cluster_ok() {
+  local seconds=$1 i
+  for ((i = 0; i < seconds * 20; i++)); do
+    cluster_ok && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+# True when no node has met another or owns a slot: a cluster still to be created.
+cluster_blank() {
+  local port
+  for port in "${CLUSTER_PORTS[@]}"; do
+    [[ $(cluster_field "$port" cluster_known_nodes) == 1 && $(cluster_field "$port" cluster_slots_assigned) == 0 ]] || return 1
+  done
+}
+
+# True when every node came back from its nodes.conf with all slots assigned.
+cluster_restarted() {
+  local port
+  for port in "${CLUSTER_PORTS[@]}"; do
+    [[ $(cluster_field "$port" cluster_slots_assigned) == 16384 ]] || return 1
+  done
+}
+
+start_cluster_nodes() {
+  local port
+  for port in "${CLUSTER_PORTS[@]}"; do start_node "cluster-$port" "$port" cluster; done
+  for port in "${CLUSTER_PORTS[@]}"; do wait_ready "cluster-$port" "$port"; done
+}
+
+create_cluster() {
+  local nodes=() port
+  for port in "${CLUSTER_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
+  log "creating the cluster of ${nodes[*]}"
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >>"$REDIS_DIR/cluster-create.log" 2>&1 ||
+    die "redis-cli --cluster create failed; see $REDIS_DIR/cluster-create.log"
+}
+
+# Forgets the cluster (only test data lives in it) and starts blank nodes.
+reset_cluster() {
+  local port
+  # shellcheck disable=SC2046 # node names have no spaces
+  stop_nodes $(cluster_node_names)
+  for port in "${CLUSTER_PORTS[@]}"; do rm -f "$(node_dir "cluster-$port")/nodes.conf"; done
+  start_cluster_nodes
+}
+
+up_cluster() {
+  start_cluster_nodes
+  cluster_ok && return 0
+  if cluster_blank; then
+    create_cluster
+  elif cluster_restarted && wait_cluster_ok 10; then
+    return 0 # restarted nodes found each other again through their nodes.conf
+  else
+    log "the cluster nodes do not form one healthy cluster; creating it afresh"
+    reset_cluster
+    create_cluster
+  fi
+  wait_cluster_ok "$READY_SECONDS" || die "the cluster did not reach cluster_state:ok within ${READY_SECONDS}s"
+}
+
+# A real round trip through a cluster client: a write that may be redirected, then a read.
+cluster_smoke_test() {
+  local key="parley:infra-check:$$"
+  if [[ $(redis-cli -c -h 127.0.0.1 -p "${CLUSTER_PORTS[0]}" set "$key" ok px 10000 2>/dev/null | tr -d '\r') != OK ||
+    $(redis-cli -c -h 127.0.0.1 -p "${CLUSTER_PORTS[1]}" get "$key" 2>/dev/null | tr -d '\r') != ok ]]; then
+    die "the cluster is up but a write and read through it failed"
+  fi
+}
+
+cmd_up() {
+  provision
+  mkdir -p "$REDIS_DIR"
+  start_node standalone "$STANDALONE_PORT"
+  up_cluster
+  wait_ready standalone "$STANDALONE_PORT"
+  cluster_smoke_test
+  echo "redis: standalone on 127.0.0.1:$STANDALONE_PORT; cluster of 3 masters on 127.0.0.1:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]}; data and logs in $REDIS_DIR"
+}
+
+# stop_nodes NAME...: signals every node first, so they shut down together, then waits for each.
+stop_nodes() {
+  local name
+  for name in "$@"; do
+    if is_running "$(pidfile_of "$name")"; then kill "$(cat "$(pidfile_of "$name")")" 2>/dev/null || true; fi
+  done
+  for name in "$@"; do stop_pidfile "$(pidfile_of "$name")"; done
+}
+
+cluster_node_names() { local port; for port in "${CLUSTER_PORTS[@]}"; do echo "cluster-$port"; done; }
+
+cmd_down() {
+  # shellcheck disable=SC2046 # node names have no spaces
+  stop_nodes standalone $(cluster_node_names)
+  echo "redis: stopped"
+}
+
+cmd_status() {
+  local healthy=0 port state
+  if is_running "$(pidfile_of standalone)"; then
+    echo "redis standalone: running (pid $(cat "$(pidfile_of standalone)")) on 127.0.0.1:$STANDALONE_PORT"
+  else
+    echo "redis standalone: stopped"
+    healthy=1
+  fi
+  for port in "${CLUSTER_PORTS[@]}"; do
+    if is_running "$(pidfile_of "cluster-$port")"; then
+      state=$(cluster_field "$port" cluster_state)
+      echo "redis cluster node: running (pid $(cat "$(pidfile_of "cluster-$port")")) on 127.0.0.1:$port, cluster_state:${state:-unknown}"
+      [[ $state == ok ]] || healthy=1
+    else
+      echo "redis cluster node 127.0.0.1:$port: stopped"
+      healthy=1
+    fi
+  done
+  return "$healthy"
+}
+
+cmd_endpoints() {
+  local nodes=() port
+  for port in "${CLUSTER_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
+  echo "PARLEY_TEST_REDIS_URL=redis://127.0.0.1:$STANDALONE_PORT"
+  echo "PARLEY_TEST_REDIS_CLUSTER_NODES=$(IFS=,; echo "${nodes[*]}")"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  endpoints) cmd_endpoints ;;
+  *)
+    echo "usage: $0 up|down|status|endpoints" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,637 @@
+import kafkajs from "kafkajs";
+import type { Admin, Batch, Consumer, ConsumerCrashEvent, EachBatchPayload, KafkaConfig, KafkaMessage, LogEntry, logLevel as KafkajsLogLevel, Producer } from "kafkajs";
+import type { BusEvent, EventBus, EventHandler, JsonValue, Subscription, TopicSelector } from "../../ports/event-bus.js";
+import { createTopicIfMissing } from "./topic-admin.js";
+
+const { Kafka, logLevel: LogLevel, Partitioners } = kafkajs;
+
+export type KafkaLogLevel = "error" | "warn" | "info" | "debug";
+
+export interface KafkaLogRecord {
+  level: KafkaLogLevel;
+  /** The kafkajs component: Consumer, Producer, Connection, ... */
+  namespace: string;
+  message: string;
+  /** What kafkajs attached: groupId, topic, error, broker, ... */
+  fields: Record<string, unknown>;
+}
+
+export interface KafkaEventBusOptions {
+  /** Bootstrap servers, host:port. */
+  brokers: string[];
+  /** Names this process to the brokers; also the default prefix of consumer group ids. */
+  clientId: string;
+  /** Partitions of the topics the bus creates. Keys are spread over them; order holds per key. */
+  partitions: number;
+  /** Replicas of each partition of the topics the bus creates. */
+  replicationFactor: number;
+  /** Topic-level configs of created topics. Default: min.insync.replicas = min(2, replicationFactor). */
+  topicConfigs?: Record<string, string>;
+  /** Put before every topic name on the cluster (the bus reports names without it). Default: none. */
+  topicPrefix?: string;
+  /**
+   * Put before every consumer group id: `<groupPrefix><group>@<topic>` (or `@<prefix>*`).
+   * Processes that share a group must use the same one. Default: `<clientId>.`.
+   */
+  groupPrefix?: string;
+  /** A handler failed (after `handlerAttempts` tries): the event is skipped (its offset committed). */
+  onHandlerError: (error: unknown, event: BusEvent) => void;
+  /** Something failed in the background: a consumer crashed, a topic refresh failed, a message was not JSON. */
+  onError?: (error: unknown, context: string) => void;
+  /** kafkajs's own log lines at `logLevel` or above. Default: not logged. */
+  log?: (record: KafkaLogRecord) => void;
+  logLevel?: KafkaLogLevel;
+  /** Tries per event before it is reported and skipped; 1 (default) never retries. */
+  handlerAttempts?: number;
+  /** Pause before a retry: this times the number of tries so far. Default 200 ms. */
+  handlerRetryDelayMs?: number;
+  /** How often prefix subscriptions look for new topics created by other processes. Default 5000 ms. */
+  topicRefreshMs?: number;
+  /** A consumer that does not heartbeat for this long is taken out of its group (its partitions move). Default 30000 ms. */
+  sessionTimeoutMs?: number;
+  /** Default 1000 ms: also bounds how long a rebalance waits for an idle member. */
+  heartbeatIntervalMs?: number;
+  /** Longest wait of an empty fetch. Default 1000 ms (members notice a rebalance between fetches). */
+  maxWaitTimeMs?: number;
+  /** Offsets are committed after each fetched batch, and at least this often within a long one. Default 1000 ms. */
+  commitIntervalMs?: number;
+  /** Partitions one subscription handles at once (events of one partition are always handled one by one). Default 1. */
+  partitionsConsumedConcurrently?: number;
+  /** Tries of a publish before it fails (kafkajs backs off from 300 ms). Default 5. */
+  publishRetries?: number;
+  /** TLS and SASL for the connection, as kafkajs takes them. */
+  ssl?: KafkaConfig["ssl"];
+  sasl?: KafkaConfig["sasl"];
+}
+
+interface InitialOffset {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+interface Pending {
+  topic: string;
+  key: string;
+  value: string;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+const LEVELS: Record<KafkaLogLevel, KafkajsLogLevel> = { error: LogLevel.ERROR, warn: LogLevel.WARN, info: LogLevel.INFO, debug: LogLevel.DEBUG };
+const LEVEL_NAMES = new Map<KafkajsLogLevel, KafkaLogLevel>(Object.entries(LEVELS).map(([name, level]) => [level, name as KafkaLogLevel]));
+/** kafkajs logs these at error or warn level although they are expected. */
+const EXPECTED_LOGS = [/Topic creation errors/, /Limiting retries for the idempotent producer/, /coordinator is (loading|not available)/i];
+
+/**
+ * The EventBus on Kafka, with kafkajs.
+ *
+ * - publish: an idempotent producer, acks from all in-sync replicas (-1); the topic is
+ *   created on first use (partitions, replication factor and configs from the options).
+ *   Publishes that arrive while one is in flight go out together in the next request,
+ *   in call order, so order per key holds.
+ * - subscribe: one kafkajs consumer per subscription, in consumer group
+ *   `<groupPrefix><group>@<topic>` (`@<prefix>*` for a prefix): Kafka groups are per topic
+ *   here, as the port's groups are (and kafkajs's assigners would hand a member partitions
+ *   of topics it did not subscribe to if one group id served several topic lists).
+ *   `subscribe` resolves once the consumer has joined its group and has its partitions.
+ *   Events of a partition are handled one at a time; offsets are committed (manually)
+ *   only for events whose handler has finished, so a crash replays events instead of
+ *   losing them (at-least-once).
+ * - where a group starts: a group without committed offsets on its topics is new and
+ *   starts at their end (the end offsets are committed for it before it consumes), so it
+ *   gets every event published after `subscribe` resolved and no history. Partitions
+ *   without offsets in a group that has some, and topics a prefix subscription discovers,
+ *   start at their beginning (their starting offsets are committed first too).
+ * - handler errors: the handler is tried `handlerAttempts` times (default once), then
+ *   `onHandlerError` gets the error and the event, which is skipped.
+ * - prefix subscriptions: Kafka fixes a consumer's topic list when it subscribes, so the
+ *   bus lists the topics every `topicRefreshMs` (and at once when it creates a matching
+ *   topic itself) and restarts the consumer with the new list; committed offsets carry over.
+ */
+export class KafkaEventBus implements EventBus {
+  private readonly kafka: InstanceType<typeof Kafka>;
+  // Replaced when a topic they used was deleted: kafkajs clients keep asking for the
+  // metadata of every topic they used and then fail for all topics.
+  private admin: Admin;
+  private producer: Producer;
+  private readonly topicPrefix: string;
+  private readonly groupPrefix: string;
+  private readonly topicConfigs: Record<string, string>;
+  /** Topics (cluster names) known to exist, or being created. */
+  private readonly topics = new Map<string, Promise<void>>();
+  private readonly subscriptions = new Set<KafkaSubscription>();
+  /** Subscriptions of one group start one after another: the first may initialise the group's offsets. */
+  private readonly groupStarts = new Map<string, Promise<unknown>>();
+  private queue: Pending[] = [];
+  private sending: Promise<void> | undefined;
+  private adminReady: Promise<void> = Promise.resolve();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  /** Counts refresh requests: a refresh that sees it change while it runs runs again. */
+  private refreshRequests = 0;
+  private closed = false;
+
+  private constructor(readonly options: KafkaEventBusOptions) {
+    this.topicPrefix = options.topicPrefix ?? "";
+    this.groupPrefix = options.groupPrefix ?? `${options.clientId}.`;
+    this.topicConfigs = options.topicConfigs ?? { "min.insync.replicas": String(Math.min(2, options.replicationFactor)) };
+    const minLevel = LEVELS[options.logLevel ?? "warn"];
+    const log = options.log;
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: options.brokers,
+      ssl: options.ssl,
+      sasl: options.sasl,
+      logLevel: log ? minLevel : LogLevel.NOTHING,
+      logCreator: () => (entry: LogEntry) => {
+        const { message } = entry.log;
+        if (!log || EXPECTED_LOGS.some((pattern) => pattern.test(message))) return;
+        const fields: Record<string, unknown> = { ...entry.log };
+        delete fields.message;
+        delete fields.timestamp;
+        log({ level: LEVEL_NAMES.get(entry.level) ?? "info", namespace: entry.namespace, message, fields });
+      },
+    });
+    this.admin = this.kafka.admin();
+    this.producer = this.newProducer();
+  }
+
+  /** Connects to the cluster; fails if no broker answers. */
+  static async connect(options: KafkaEventBusOptions): Promise<KafkaEventBus> {
+    const bus = new KafkaEventBus(options);
+    try {
+      await bus.admin.connect();
+      await bus.producer.connect();
+      for (const topic of await bus.admin.listTopics()) bus.topics.set(topic, Promise.resolve());
+    } catch (error) {
+      await bus.disconnectClients();
+      throw error;
+    }
+    return bus;
+  }
+
+  publish(topic: string, key: string, value: JsonValue): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("event bus is closed"));
+    // Serialised now: later changes to `value` do not reach subscribers.
+    const serialized = JSON.stringify(value);
+    const clusterTopic = this.topicPrefix + topic;
+    return this.ensureTopic(clusterTopic).then(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          this.queue.push({ topic: clusterTopic, key, value: serialized, resolve, reject });
+          this.sending ??= this.sendQueued();
+        }),
+    );
+  }
+
+  async subscribe(selector: TopicSelector, group: string, handler: EventHandler): Promise<Subscription> {
+    if (this.closed) throw new Error("event bus is closed");
+    const isPrefix = typeof selector !== "string";
+    const name = isPrefix ? `${selector.prefix}*` : selector;
+    const subscription = new KafkaSubscription(this, {
+      groupId: `${this.groupPrefix}${group}@${name}`,
+      clusterPrefix: isPrefix ? this.topicPrefix + selector.prefix : undefined,
+      handler,
+    });
+    let topics: string[];
+    if (isPrefix) {
+      const clusterPrefix = this.topicPrefix + selector.prefix;
+      topics = (await this.withAdmin((admin) => admin.listTopics())).filter((topic) => topic.startsWith(clusterPrefix)).sort();
+    } else {
+      topics = [this.topicPrefix + selector];
+      await this.ensureTopic(topics[0] ?? "");
+    }
+    const previous = this.groupStarts.get(subscription.groupId) ?? Promise.resolve();
+    const starting = previous.catch(() => undefined).then(() => subscription.start(topics));
+    this.groupStarts.set(subscription.groupId, starting);
+    try {
+      await starting;
+    } finally {
+      if (this.groupStarts.get(subscription.groupId) === starting) this.groupStarts.delete(subscription.groupId);
+    }
+    if (this.isClosed()) {
+      // Closed while it started: close() did not see it.
+      await subscription.stop();
+      throw new Error("event bus is closed");
+    }
+    this.subscriptions.add(subscription);
+    if (isPrefix) {
+      this.startRefreshing();
+      // Topics created while it started.
+      this.refreshSoon();
+    }
+    return {
+      unsubscribe: async () => {
+        this.subscriptions.delete(subscription);
+        await subscription.stop();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.refreshTimer);
+    await this.refreshing;
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    this.subscriptions.clear();
+    await this.sending;
+    await this.disconnectClients();
+  }
+
+  // ---- used by KafkaSubscription ----
+
+  isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The port's name of a cluster topic. */
+  portTopic(clusterTopic: string): string {
+    return clusterTopic.slice(this.topicPrefix.length);
+  }
+
+  createConsumer(groupId: string, restartOnFailure: (error: Error) => Promise<boolean>): Consumer {
+    const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
+    return this.kafka.consumer({
+      groupId,
+      sessionTimeout,
+      heartbeatInterval: Math.min(this.options.heartbeatIntervalMs ?? 1000, Math.floor(sessionTimeout / 3)),
+      maxWaitTimeInMs: this.options.maxWaitTimeMs ?? 1000,
+      allowAutoTopicCreation: false,
+      retry: { restartOnFailure },
+    });
+  }
+
+  /**
+   * Offsets to commit for a group before it consumes, for the partitions of `topics` that
+   * have none yet: the end of each partition if the group has no committed offset on any of
+   * these topics (a new group: it starts with what is published from now on), otherwise
+   * the beginning (partitions and topics that appeared since the group last committed).
+   * With `fromBeginning` (topics a prefix subscription discovers), always the beginning.
+   * Committing at once also means a consumer that crashes before its first commit leaves
+   * its successor the same starting point, not a later one.
+   */
+  async initialOffsets(groupId: string, topics: string[], fromBeginning: boolean): Promise<InitialOffset[]> {
+    if (topics.length === 0) return [];
+    const committed = await this.withAdmin((admin) => admin.fetchOffsets({ groupId, topics }));
+    const missing = new Map<string, Set<number>>();
+    let anyCommitted = false;
+    for (const { topic, partitions } of committed) {
+      for (const { partition, offset } of partitions) {
+        if (offset !== "-1") anyCommitted = true;
+        else missing.set(topic, (missing.get(topic) ?? new Set()).add(partition));
+      }
+    }
+    const atEnd = !fromBeginning && !anyCommitted;
+    const result: InitialOffset[] = [];
+    await Promise.all(
+      [...missing].map(async ([topic, partitions]) => {
+        for (const { partition, high, low } of await this.withAdmin((admin) => admin.fetchTopicOffsets(topic))) {
+          if (partitions.has(partition)) result.push({ topic, partition, offset: atEnd ? high : low });
+        }
+      }),
+    );
+    return result;
+  }
+
+  reportError(error: unknown, context: string): void {
+    this.options.onError?.(error, context);
+  }
+
+  // ---- internals ----
+
+  private ensureTopic(clusterTopic: string): Promise<void> {
+    let ready = this.topics.get(clusterTopic);
+    if (!ready) {
+      const { partitions, replicationFactor } = this.options;
+      ready = this.withAdmin((admin) => createTopicIfMissing(admin, clusterTopic, partitions, replicationFactor, this.topicConfigs)).then(() => {
+        if ([...this.subscriptions].some((s) => s.clusterPrefix !== undefined && clusterTopic.startsWith(s.clusterPrefix))) this.refreshSoon();
+      });
+      this.topics.set(clusterTopic, ready);
+      ready.catch(() => this.topics.delete(clusterTopic));
+    }
+    return ready;
+  }
+
+  /** Sends what is queued, as one request per round, until the queue is empty. */
+  private async sendQueued(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue;
+      this.queue = [];
+      const byTopic = new Map<string, { key: string; value: string }[]>();
+      for (const { topic, key, value } of batch) {
+        const messages = byTopic.get(topic) ?? [];
+        messages.push({ key, value });
+        byTopic.set(topic, messages);
+      }
+      const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+      try {
+        try {
+          await this.producer.sendBatch({ acks: -1, topicMessages });
+        } catch (error) {
+          if (!isUnknownTopic(error) || this.closed) throw error;
+          // A topic this producer used is gone (maybe one of these): new producer, topics
+          // created again, one more try.
+          for (const topic of byTopic.keys()) this.topics.delete(topic);
+          await this.replaceProducer();
+          await Promise.all([...byTopic.keys()].map((topic) => this.ensureTopic(topic)));
+          await this.producer.sendBatch({ acks: -1, topicMessages });
+        }
+        for (const pending of batch) pending.resolve();
+      } catch (error) {
+        for (const topic of byTopic.keys()) this.topics.delete(topic);
+        for (const pending of batch) pending.reject(error);
+      }
+    }
+    this.sending = undefined;
+  }
+
+  private startRefreshing(): void {
+    if (this.refreshTimer || this.closed) return;
+    this.refreshTimer = setInterval(() => {
+      this.refreshSoon();
+    }, this.options.topicRefreshMs ?? 5000);
+    this.refreshTimer.unref();
+  }
+
+  /** Lists the topics and hands each prefix subscription its new topic list (one refresh at a time). */
+  private refreshSoon(): void {
+    if (this.closed) return;
+    this.refreshRequests++;
+    if (this.refreshing) return;
+    this.refreshing = (async () => {
+      let handled: number;
+      do {
+        handled = this.refreshRequests;
+        try {
+          const listed = await this.withAdmin((admin) => admin.listTopics());
+          for (const topic of listed) if (!this.topics.has(topic)) this.topics.set(topic, Promise.resolve());
+          const existing = new Set(listed);
+          for (const topic of this.topics.keys()) if (!existing.has(topic)) this.topics.delete(topic);
+          const updates: Promise<void>[] = [];
+          for (const subscription of this.subscriptions) {
+            const prefix = subscription.clusterPrefix;
+            if (prefix !== undefined) updates.push(subscription.updateTopics(listed.filter((topic) => topic.startsWith(prefix)).sort()));
+          }
+          await Promise.all(updates);
+        } catch (error) {
+          this.reportError(error, "could not refresh the topics of prefix subscriptions");
+        }
+      } while (handled !== this.refreshRequests && !this.closed);
+      this.refreshing = undefined;
+    })();
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: this.options.publishRetries ?? 5 },
+    });
+  }
+
+  private async replaceProducer(): Promise<void> {
+    const old = this.producer;
+    this.producer = this.newProducer();
+    await old.disconnect().catch(() => undefined);
+    await this.producer.connect();
+  }
+
+  /**
+   * Runs an admin request, again after errors Kafka calls retriable (a partition whose
+   * leader is still moving in just after the topic was created, which kafkajs's admin does
+   * not retry), and with a new admin client after an unknown topic (see `admin`).
+   */
+  private async withAdmin<T>(request: (admin: Admin) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const admin = this.admin;
+      try {
+        return await request(admin);
+      } catch (error) {
+        if (this.closed || attempt >= 5 || !isRetriable(error)) throw error;
+        if (isUnknownTopic(error) && this.admin === admin) {
+          this.admin = this.kafka.admin();
+          this.adminReady = this.admin.connect();
+          void admin.disconnect().catch(() => undefined);
+        }
+        await this.adminReady;
+        await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  private async disconnectClients(): Promise<void> {
+    await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+  }
+}
+
+/** One subscription: a kafkajs consumer (none while a prefix matches no topic), restarted when its topic list changes. */
+class KafkaSubscription {
+  readonly groupId: string;
+  readonly clusterPrefix: string | undefined;
+  private readonly handler: EventHandler;
+  private consumer: Consumer | undefined;
+  private topics: string[] = [];
+  private stopping = false;
+  /** Starts, restarts and stops, one after another. */
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly bus: KafkaEventBus,
+    init: { groupId: string; clusterPrefix: string | undefined; handler: EventHandler },
+  ) {
+    this.groupId = init.groupId;
+    this.clusterPrefix = init.clusterPrefix;
+    this.handler = init.handler;
+  }
+
+  /** Resolves once the consumer has joined its group and has its partitions. */
+  start(topics: string[]): Promise<void> {
+    return this.enqueue(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.run(topics, await this.bus.initialOffsets(this.groupId, topics, false));
+          return;
+        } catch (error) {
+          if (attempt >= 3 || this.stopping || !isRetriable(error)) throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
+    });
+  }
+
+  updateTopics(topics: string[]): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.stopping || sameList(topics, this.topics)) return;
+      await this.shutDownConsumer();
+      // Topics that appeared since the subscription: read from their beginning.
+      await this.run(topics, await this.bus.initialOffsets(this.groupId, topics, true));
+    });
+  }
+
+  stop(): Promise<void> {
+    this.stopping = true;
+    return this.enqueue(() => this.shutDownConsumer());
+  }
+
+  private enqueue(step: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(step);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async run(topics: string[], initial: InitialOffset[]): Promise<void> {
+    this.topics = topics;
+    if (topics.length === 0 || this.stopping) return;
+    let started = false;
+    let startError: Error | undefined;
+    const consumer = this.bus.createConsumer(this.groupId, (error) => {
+      // Before the start completes the error goes to the caller; after it, kafkajs restarts
+      // the consumer on retriable errors and the bus reports them.
+      if (!started) return Promise.resolve(false);
+      this.bus.reportError(error, `consumer of ${this.groupId} crashed; restarting`);
+      return Promise.resolve(!this.stopping);
+    });
+    consumer.on(consumer.events.CRASH, (event: ConsumerCrashEvent) => {
+      if (!started) startError = event.payload.error;
+      else if (!event.payload.restart && !this.stopping) this.scheduleRestart(consumer);
+    });
+    this.consumer = consumer;
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics, fromBeginning: true });
+      const running = consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.bus.options.partitionsConsumedConcurrently ?? 1,
+        eachBatch: (payload) => this.handleBatch(payload),
+      });
+      // Hold the partitions without a committed offset until their starting offsets are.
+      const held = [...new Set(initial.map((o) => o.topic))].map((topic) => ({ topic }));
+      if (held.length > 0) consumer.pause(held);
+      await running;
+      if (startError !== undefined) throw startError;
+      if (held.length > 0) {
+        await consumer.commitOffsets(initial);
+        // The fetch loop may have resolved these partitions to their beginning meanwhile.
+        for (const { topic, partition, offset } of initial) consumer.seek({ topic, partition, offset });
+        consumer.resume(held);
+      }
+      started = true;
+    } catch (error) {
+      this.consumer = undefined;
+      // A refresh with the same topics must try again.
+      this.topics = [];
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private scheduleRestart(crashed: Consumer): void {
+    this.bus.reportError(new Error(`consumer of ${this.groupId} stopped`), "restarting it in 5 s");
+    setTimeout(() => {
+      void this.enqueue(async () => {
+        if (this.stopping || this.consumer !== crashed) return;
+        await this.shutDownConsumer();
+        await this.run(this.topics, await this.bus.initialOffsets(this.groupId, this.topics, true));
+      }).catch((error: unknown) => {
+        this.bus.reportError(error, `could not restart the consumer of ${this.groupId}`);
+        if (this.consumer === undefined && !this.stopping) this.scheduleRestart(crashed);
+      });
+    }, 5000).unref();
+  }
+
+  private async shutDownConsumer(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    // Waits for the batch in hand (whose handled events are committed), then leaves the group.
+    if (consumer) await consumer.disconnect();
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const heartbeat = (): Promise<void> => payload.heartbeat();
+    const commitIntervalMs = this.bus.options.commitIntervalMs ?? 1000;
+    let done: string | undefined;
+    let committed: string | undefined;
+    let lastCommit = Date.now();
+    const commit = async (): Promise<void> => {
+      if (done === undefined || done === committed) return;
+      const offset = (BigInt(done) + 1n).toString();
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset }] }] });
+      committed = done;
+      lastCommit = Date.now();
+    };
+    for (const message of batch.messages) {
+      if (!payload.isRunning() || payload.isStale() || this.stopping) break;
+      await this.handleMessage(batch, message, heartbeat);
+      payload.resolveOffset(message.offset);
+      done = message.offset;
+      if (Date.now() - lastCommit >= commitIntervalMs) await commit();
+      try {
+        await heartbeat();
+      } catch (error) {
+        // The group is rebalancing: keep what was handled (commits are still accepted now).
+        await commit().catch(() => undefined);
+        throw error;
+      }
+    }
+    await commit();
+  }
+
+  private async handleMessage(batch: Batch, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+    let event: BusEvent;
+    try {
+      event = {
+        topic: this.bus.portTopic(batch.topic),
+        key: message.key?.toString("utf8") ?? "",
+        value: message.value === null ? null : (JSON.parse(message.value.toString("utf8")) as JsonValue),
+      };
+    } catch (error) {
+      this.bus.reportError(error, `skipped a message that is not JSON: ${batch.topic}/${batch.partition}@${message.offset}`);
+      return;
+    }
+    const attempts = Math.max(1, this.bus.options.handlerAttempts ?? 1);
+    const retryDelayMs = this.bus.options.handlerRetryDelayMs ?? 200;
+    // A slow handler must not cost the consumer its group membership.
+    const keepAlive = setInterval(() => {
+      heartbeat().catch(() => undefined);
+    }, this.bus.options.heartbeatIntervalMs ?? 1000);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.handler(event);
+          return;
+        } catch (error) {
+          if (attempt >= attempts || this.stopping) {
+            this.bus.options.onHandlerError(error, event);
+            return;
+          }
+        }
+        await new Promise<void>((resolve) => setTimeout(resolve, retryDelayMs * attempt));
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+}
+
+/** Whether a kafkajs error (or what caused it) is Kafka's UNKNOWN_TOPIC_OR_PARTITION. */
+function isUnknownTopic(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if ((e as Error & { type?: unknown }).type === "UNKNOWN_TOPIC_OR_PARTITION") return true;
+  }
+  return false;
+}
+
+/** Retriable by Kafka's error table (kafkajs gave up on it at once), or an unknown topic. */
+function isRetriable(error: unknown): boolean {
+  return (error as { retriable?: unknown } | undefined)?.retriable === true || isUnknownTopic(error);
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((value, i) => value === b[i]);
+}
