@@ -34,7 +34,7 @@ provision() {
 # function, so the server is started with that java's path).
 JDK=""
 resolve_jdk() {
-  [[ -n "$JDK" ]] || JDK=$(java17 -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.home = //p')
+  [[ -n "$JDK" ]] || JDK=$(dirname "$(dirname "$(java17_bin)")")
   [[ -x "$JDK/bin/java" ]] || die "no Java 17 found (PARLEY_JAVA_HOME, /usr/lib/jvm/java-17-openjdk-amd64 or java on PATH)"
 }
 

@@ -24,10 +24,8 @@ provision() {
     -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$KAFKA_LOG4J_VERSION"
 }
 
-# The java that lib.sh's java17 runs, as a program (setsid and timeout cannot run a function).
-java_bin() {
-  echo "$(java17 -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.home = //p')/bin/java"
-}
+
+JAVA=$(java17_bin)
 
 # kafka_tool CLASS ARGS...: one of Kafka's command-line tools, as its bin/ script runs it.
 kafka_tool() {
@@ -108,7 +106,6 @@ up() {
     die "127.0.0.1:$PORT is taken by a process this script did not start"
   fi
   provision
-  JAVA=$(java_bin)
   mkdir -p "$DATA"
   write_config
   format_storage

@@ -25,13 +25,6 @@ READY_SECONDS=60
 # SHA-256 of an empty body: SigV4 signs it in x-amz-content-sha256.
 EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
-# The java that lib.sh's java17 runs; setsid needs a program, not a shell function.
-java17_bin() {
-  local java_home=${PARLEY_JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}
-  [[ -x "$java_home/bin/java" ]] || java_home=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
-  printf '%s/bin/java' "$java_home"
-}
-
 jar_path() { printf '%s/s3proxy-%s-jar-with-dependencies.jar' "$S3PROXY_JARS" "$S3PROXY_VERSION"; }
 
 provision() {

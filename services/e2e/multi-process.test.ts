@@ -8,7 +8,7 @@ import { startParleyProcess, type ChildPlatform } from "../testing/child-platfor
 import { EventCollector } from "../testing/event-collector.js";
 import { infraEndpoint } from "../testing/infra.js";
 import { Kafka, logLevel } from "kafkajs";
-import { connectTestClient, dropKeyspace } from "../adapters/cassandra/test-keyspace.js";
+import { connectTestClient, dropKeyspace } from "../adapters/cassandra/testing/test-keyspace.js";
 import { deleteGroupsWithPrefix, deleteTopicsWithPrefix } from "../adapters/kafka/topic-admin.js";
 import { createS3Client } from "../adapters/s3/s3-blob-store.js";
 import { png } from "../assets/testing/media-fixtures.js";

@@ -3,7 +3,7 @@ import { afterAll, beforeAll } from "vitest";
 import { describeAssetStoreContract } from "../../ports/contract/asset-store.contract.js";
 import type { AssetStore } from "../../ports/asset-store.js";
 import { CassandraAssetStore } from "./cassandra-asset-store.js";
-import { connectTestClient, dropKeyspace, testCassandraOptions } from "./test-keyspace.js";
+import { connectTestClient, dropKeyspace, testCassandraOptions } from "./testing/test-keyspace.js";
 
 let admin: Client;
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import { GroupFullError, type GroupStore } from "../../ports/group-store.js";
 import type { GroupId } from "../../protocol/ids.js";
 import type { CassandraOptions } from "./cassandra-options.js";
 import { CassandraGroupStore } from "./cassandra-group-store.js";
-import { connectTestClient, dropKeyspace, testCassandraOptions } from "./test-keyspace.js";
+import { connectTestClient, dropKeyspace, testCassandraOptions } from "./testing/test-keyspace.js";
 
 let admin: Client;
 beforeAll(async () => {

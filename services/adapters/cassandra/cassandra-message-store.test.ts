@@ -6,7 +6,7 @@ import type { InboxEvent, Message } from "../../protocol/frames.js";
 import { directConversationId, type UserId } from "../../protocol/ids.js";
 import type { CassandraOptions } from "./cassandra-options.js";
 import { CassandraMessageStore } from "./cassandra-message-store.js";
-import { connectTestClient, dropKeyspace, testCassandraOptions } from "./test-keyspace.js";
+import { connectTestClient, dropKeyspace, testCassandraOptions } from "./testing/test-keyspace.js";
 
 let admin: Client;
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll } from "vitest";
 import { describeUserSettingsStoreContract } from "../../ports/contract/user-settings-store.contract.js";
 import type { UserSettingsStore } from "../../ports/user-settings-store.js";
 import { CassandraUserSettingsStore } from "./cassandra-user-settings-store.js";
-import { connectTestClient, dropKeyspace, testCassandraOptions } from "./test-keyspace.js";
+import { connectTestClient, dropKeyspace, testCassandraOptions } from "./testing/test-keyspace.js";
 
 let admin: Client;
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import type { Client } from "cassandra-driver";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseReplication } from "./cassandra-options.js";
 import { MIGRATIONS, runMigrations, schemaVersion, type Migration } from "./migrations.js";
-import { connectTestClient, dropKeyspace, uniqueKeyspace } from "./test-keyspace.js";
+import { connectTestClient, dropKeyspace, uniqueKeyspace } from "./testing/test-keyspace.js";
 
 const LATEST = Math.max(...MIGRATIONS.map((m) => m.version));
 const SIMPLE = { class: "SimpleStrategy", replicationFactor: 1 } as const;

@@ -1,4 +1,5 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openSqlite } from "./sqlite.js";
 import type { AssetId, ConversationId } from "../../protocol/ids.js";
 import { AssetExistsError, type AssetRecord, type AssetStore } from "../../ports/asset-store.js";
 
@@ -40,10 +41,7 @@ export class SqliteAssetStore implements AssetStore {
   private readonly shareAll: (assetIds: readonly AssetId[], conversationId: ConversationId) => void;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("busy_timeout = 5000");
+    this.db = openSqlite(path);
     this.migrate();
     this.statements = {
       insert: this.db.prepare(

@@ -1,4 +1,5 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openSqlite, settle } from "./sqlite.js";
 import type { GroupRole } from "../../protocol/frames.js";
 import type { GroupId, UserId } from "../../protocol/ids.js";
 import { GroupFullError, type GroupMember, type GroupRecord, type GroupStore, type NewGroup } from "../../ports/group-store.js";
@@ -27,10 +28,7 @@ export class SqliteGroupStore implements GroupStore {
   private readonly statements;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("busy_timeout = 5000");
+    this.db = openSqlite(path);
     this.db.exec(SCHEMA);
     this.statements = {
       insertGroup: this.db.prepare("INSERT INTO groups (group_id, name, created_by, created_at, member_count) VALUES (?, ?, ?, ?, 0)"),
@@ -121,9 +119,3 @@ export class SqliteGroupStore implements GroupStore {
   }
 }
 
-/** Runs synchronous SQLite work so that a failure is a rejected promise, as a port's callers expect. */
-function settle<T>(work: () => T): Promise<T> {
-  return new Promise((resolve) => {
-    resolve(work());
-  });
-}

@@ -1,4 +1,5 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openSqlite } from "./sqlite.js";
 import { monotonicFactory } from "ulid";
 import { directConversationId, directParticipants, groupConversationId, groupOfConversation, type ConversationId, type UserId } from "../../protocol/ids.js";
 import type { GroupMembershipChange, InboxEvent, Message, Receipt } from "../../protocol/frames.js";
@@ -63,10 +64,7 @@ export class SqliteMessageStore implements MessageStore {
   private readonly statements;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("busy_timeout = 5000");
+    this.db = openSqlite(path);
     this.migrate();
     this.statements = {
       findByClientId: this.db.prepare<[string, string], { message: string }>(

@@ -1,4 +1,5 @@
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
+import { openSqlite } from "./sqlite.js";
 import { LastSeenVisibility } from "../../protocol/frames.js";
 import type { UserId } from "../../protocol/ids.js";
 import { DEFAULT_USER_SETTINGS, type UserSettings, type UserSettingsStore } from "../../ports/user-settings-store.js";
@@ -25,10 +26,7 @@ export class SqliteUserSettingsStore implements UserSettingsStore {
   private readonly statements;
 
   constructor(path: string) {
-    this.db = new Database(path);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = FULL");
-    this.db.pragma("busy_timeout = 5000");
+    this.db = openSqlite(path);
     this.migrate();
     this.statements = {
       get: this.db.prepare<[string], Row>("SELECT user_id, last_seen_visibility FROM user_settings WHERE user_id = ?"),

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Client } from "cassandra-driver";
-import { infraEndpoint } from "../../testing/infra.js";
-import { connectCassandra, type CassandraOptions } from "./cassandra-options.js";
+import { infraEndpoint } from "../../../testing/infra.js";
+import { connectCassandra, type CassandraOptions } from "../cassandra-options.js";
 
 /**
  * For tests: the local test node started by `hack/infra.sh up`, and keyspaces with unique
