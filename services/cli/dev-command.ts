@@ -27,7 +27,7 @@ export function registerDevCommand(program: Command): void {
           "",
         ].join("\n") + "\n",
       );
-      stopOnSignals(logger, () => platform.stop());
+      stopOnSignals(logger, () => platform.stop(), config.shutdownGraceMs);
     });
   addSettingOptions(command, ["host", "port", "dataDir", "logLevel"]);
 }

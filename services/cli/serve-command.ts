@@ -19,7 +19,7 @@ export function registerServeCommand(program: Command): void {
       const logger = createLogger(config.logLevel, { component: service });
       const running = await serve(service, config, logger);
       logger.info({ url: running.url, service }, "parley service is listening");
-      stopOnSignals(logger, () => running.stop());
+      stopOnSignals(logger, () => running.stop(), config.shutdownGraceMs);
     });
   addSettingOptions(command, ["host", "port", "logLevel"]);
 }

@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenAuthority } from "../auth/tokens.js";
 import { expectReply, ParleyClient } from "../client/parley-client.js";
@@ -47,8 +50,12 @@ let gatewayA: ChildPlatform;
 let gatewayB: ChildPlatform;
 let assets: ChildPlatform;
 
+/** Each process's log, for a post-mortem when a test here fails. */
+const logDir = mkdtempSync(join(tmpdir(), `parley-multi-process-${run}-`));
+
 async function start(args: string[], extra: Record<string, string> = {}): Promise<ChildPlatform> {
-  const child = await startParleyProcess(args, { ...env, ...extra });
+  const name = [...args.slice(1), extra.PARLEY_GATEWAY_ID ?? ""].filter(Boolean).join("-");
+  const child = await startParleyProcess(args, { ...env, ...extra }, join(logDir, `${name}.log`));
   processes.push(child);
   return child;
 }
@@ -77,6 +84,7 @@ afterAll(async () => {
   for (const child of processes) child.process.kill("SIGTERM");
   await Promise.all(processes.map((child) => child.exited));
   await removeRunState();
+  process.stderr.write(`multi-process test: process logs in ${logDir}\n`);
 }, 60_000);
 
 /** Drops what this run created on the shared servers: keyspace, topics and groups, bucket. */

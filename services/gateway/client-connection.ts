@@ -51,8 +51,9 @@ export class ClientConnection {
    * Queues a frame, unless the client has fallen so far behind that its unsent bytes
    * would pass the send buffer limit: then it is disconnected instead, since a client
    * that does not read would otherwise grow the gateway's memory without bound.
+   * `serialized` lets a frame pushed to many connections be stringified once.
    */
-  send(frame: ServerFrame): boolean {
+  send(frame: ServerFrame, serialized: string = JSON.stringify(frame)): boolean {
     if (this.socket.readyState !== WebSocket.OPEN || this.closeReason !== null) return false;
     // Measured before this frame, so one large reply (a full sync page) always goes out
     // to a client that keeps up; memory stays bounded by the limit plus one frame.
@@ -60,7 +61,7 @@ export class ClientConnection {
       this.close(CloseCode.slowConsumer, "slow_consumer", "send buffer full: read faster or reconnect and sync");
       return false;
     }
-    this.socket.send(JSON.stringify(frame));
+    this.socket.send(serialized);
     this.metrics.framesSent.inc({ type: frame.type });
     return true;
   }

@@ -323,9 +323,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return;
     }
     const { connectionIds, storedAt, frame } = envelope.data;
+    const serialized = JSON.stringify(frame);
     for (const connectionId of connectionIds) {
       const connection = this.connections.get(connectionId);
-      if (connection?.send(frame) && storedAt !== undefined) {
+      if (connection?.send(frame, serialized) && storedAt !== undefined) {
         this.deps.metrics.deliveryLatency.observe(Math.max(0, Date.now() - storedAt) / 1000);
       }
     }

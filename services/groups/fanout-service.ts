@@ -1,7 +1,7 @@
 import { ActivityEvent } from "../activity/activity-event.js";
 import { activityTopic, groupTopicPrefix, notificationTopic } from "../delivery/topics.js";
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
-import type { ConnectionRegistry } from "../ports/connection-registry.js";
+import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
 import type { EventBus, Subscription } from "../ports/event-bus.js";
 import type { GroupStore } from "../ports/group-store.js";
 import type { Message } from "../protocol/frames.js";
@@ -99,14 +99,16 @@ export class FanoutService {
     if (groupId === undefined) return;
     const members = await this.deps.groups.allMembers(groupId);
     const storedAt = Date.parse(message.sentAt);
+    // Every real-time member's devices get one frame, sent as one envelope per gateway
+    // rather than one per member: the frame is the same for all of them.
+    const realtimeRoutes: DeviceRoute[] = [];
     await Promise.all(
       members.map(async ({ userId }) => {
         const routes = await this.deps.registry.routesFor(userId);
         const tier = this.tierOf(userId, routes.length > 0, userId === message.senderId);
         switch (tier) {
           case "realtime":
-            await this.deps.router.pushToRoutes(routes, { type: "group.messages", tier, messages: [message] }, storedAt);
-            this.observe(tier, storedAt);
+            realtimeRoutes.push(...routes);
             return;
           case "batched":
             this.batcher.add(userId, message);
@@ -120,6 +122,10 @@ export class FanoutService {
         }
       }),
     );
+    if (realtimeRoutes.length === 0) return;
+    await this.deps.router.pushToRoutes(realtimeRoutes, { type: "group.messages", tier: "realtime", messages: [message] }, storedAt);
+    const realtimeMembers = new Set(realtimeRoutes.map((route) => route.userId)).size;
+    for (let i = 0; i < realtimeMembers; i++) this.observe("realtime", storedAt);
   }
 
   private async releaseBatch(userId: UserId, held: Message[]): Promise<void> {
