@@ -24,6 +24,12 @@ export interface ProbeReply {
   cpu: NodeJS.CpuUsage;
   /** Event-loop delay since the last reset, in milliseconds. */
   loopDelayMs: { p50: number; p99: number; max: number; mean: number };
+  /**
+   * The longest time the event loop went without running a 5 ms timer since the last reset,
+   * in milliseconds. Unlike loopDelayMs it also catches a block that starts right after the
+   * reset (the histogram drops its first sample after a reset).
+   */
+  longestStallMs: number;
   gcAvailable: boolean;
 }
 
@@ -36,6 +42,13 @@ if (send) {
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
   const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+  let lastTick = performance.now();
+  let longestGap = 0;
+  setInterval(() => {
+    const now = performance.now();
+    longestGap = Math.max(longestGap, now - lastTick);
+    lastTick = now;
+  }, 5).unref();
 
   process.on("message", (message: unknown) => {
     if (!isProbeRequest(message)) return;
@@ -55,9 +68,13 @@ if (send) {
         max: ms(loopDelay.max),
         mean: ms(loopDelay.mean),
       },
+      longestStallMs: Math.round(Math.max(longestGap, performance.now() - lastTick) * 100) / 100,
       gcAvailable: collect !== undefined,
     };
-    if (message.resetLoopDelay) loopDelay.reset();
+    if (message.resetLoopDelay) {
+      loopDelay.reset();
+      longestGap = 0;
+    }
     send(reply);
   });
 

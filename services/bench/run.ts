@@ -2,19 +2,21 @@
 /**
  * Parley's benchmark: `make bench`. Runs the real server (`parley dev`) as a child
  * process, drives it with ParleyClient from this process and prints message throughput,
- * latency and memory per idle connection: a short report, then one JSON line with every
- * figure for later comparison. It fails only when it cannot measure (the server does not
- * start, crashes, or the run passes its time limit), never because of a number.
+ * latency, memory per idle connection and group fan-out (group-fanout.ts): a short report,
+ * then one JSON line with every figure for later comparison. It fails only when it cannot
+ * measure (the server does not start, crashes, or the run passes its time limit), never
+ * because of a number.
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { ParleyClient } from "../client/parley-client.js";
 import type { InboxEvent } from "../protocol/frames.js";
+import { describeGroupFanout, groupFanoutBenchmark, type GroupFanoutReport } from "./group-fanout.js";
 import type { ProbeReply } from "./probe.js";
 import { killAllServers, ServerProcess, type StartOptions, type StopResult } from "./server-process.js";
 
@@ -28,6 +30,10 @@ interface Options {
   timeout: number;
   serverNodeOptions?: string;
   serverLog?: string;
+  group: boolean;
+  groupMembers: number;
+  groupMessages: number;
+  groupLogLevel: string;
 }
 
 /** Server settings for every run: rate limits out of the way, room for many connections. */
@@ -44,6 +50,8 @@ const DELIVERY_STALL_MS = 15_000;
 const WARMUP_MESSAGES = 1_000;
 const WARMUP_CONNECTIONS = 20;
 const SETTLE_MS = 3_000;
+/** Left of --timeout for reporting when the group phase works out its own time limit. */
+const REPORT_MARGIN_MS = 20_000;
 
 /** What the run is doing now, for the timeout message. */
 let phase = "starting";
@@ -512,6 +520,32 @@ function kib(bytes: number): number {
   return Math.round(bytes / 1024);
 }
 
+// ---- group fan-out ------------------------------------------------------------------
+
+/** The group fan-out phase (group-fanout.ts), within what is left of --timeout. */
+function groupBenchmark(options: Options, started: number): Promise<GroupFanoutReport> {
+  const budgetMs = Math.max(10_000, options.timeout * 1000 - (performance.now() - started) - REPORT_MARGIN_MS);
+  return groupFanoutBenchmark(
+    {
+      members: options.groupMembers,
+      messages: options.groupMessages,
+      connectBatch: options.connectBatch,
+      textBytes: options.textBytes,
+      logLevel: options.groupLogLevel,
+      idleBatchDelayMs: 1_000,
+      budgetMs,
+    },
+    {
+      startOptions: (label) => serverStartOptions(label, options),
+      stopTimeoutMs: STOP_TIMEOUT_MS,
+      progress,
+      setPhase: (text) => {
+        phase = text;
+      },
+    },
+  );
+}
+
 // ---- server facts and metrics ---------------------------------------------------
 
 interface ServerFacts {
@@ -654,7 +688,7 @@ function parseOptions(argv: string[]): Options {
   const program = new Command("parley-bench")
     .description(
       "Starts `parley dev` as a child process (fresh data directory, rate limits raised) and measures message\n" +
-        "throughput, latency and server memory per idle connection. Prints a report, then one JSON line.\n" +
+        "throughput, latency, server memory per idle connection and group fan-out. Prints a report, then one JSON line.\n" +
         "Never fails on a figure; exits non-zero only when it cannot measure or passes --timeout.",
     )
     .addOption(new Option("--messages <n>", "messages per direction in each throughput run (0 skips throughput)").env("PARLEY_BENCH_MESSAGES").argParser(count(0, 10_000_000)).default(20_000))
@@ -663,6 +697,10 @@ function parseOptions(argv: string[]): Options {
     .addOption(new Option("--connect-batch <n>", "idle connections opened at once").env("PARLEY_BENCH_CONNECT_BATCH").argParser(count(1, 10_000)).default(100))
     .addOption(new Option("--text-bytes <n>", "length of each message's text").env("PARLEY_BENCH_TEXT_BYTES").argParser(count(1, 4096)).default(64))
     .addOption(new Option("--no-two-way", "skip the run with both users sending at once"))
+    .addOption(new Option("--group-members <n>", "members of the group in the fan-out phase, owner included, each its own connection from this process (a file descriptor here and in the server: mind ulimit -n)").env("PARLEY_BENCH_GROUP_MEMBERS").argParser(count(2, 100_000)).default(10_000))
+    .addOption(new Option("--group-messages <n>", "group messages the owner sends back to back in the realtime and batched fan-out runs").env("PARLEY_BENCH_GROUP_MESSAGES").argParser(count(1, 10_000)).default(20))
+    .addOption(new Option("--group-log-level <level>", "the fan-out servers' log level (at info the log sink writes a line per notification)").choices(["fatal", "error", "warn", "info", "debug"]).default("warn"))
+    .addOption(new Option("--no-group", "skip the group fan-out phase"))
     .addOption(new Option("--timeout <seconds>", "kill everything and exit 1 after this long").env("PARLEY_BENCH_TIMEOUT").argParser(count(10, 86_400)).default(300))
     .addOption(new Option("--server-node-options <flags>", 'extra Node.js flags for the server children, for investigations (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")'))
     .addOption(new Option("--server-log <file>", "append the server children's stdout and stderr to <file>"))
@@ -691,9 +729,11 @@ async function main(): Promise<number> {
 
   const started = performance.now();
   const env = environment();
+  const loadStart = loadavg();
   try {
     const throughput = options.messages > 0 ? await throughputBenchmark(options) : null;
     const memory = options.connections > 0 ? await memoryBenchmark(options) : null;
+    const group = options.group ? await groupBenchmark(options, started) : null;
     phase = "reporting";
 
     const lines = [
@@ -708,6 +748,8 @@ async function main(): Promise<number> {
       lines.push(...describeServerLogs("throughput", throughput.server));
     }
     if (memory) lines.push(...describeMemory(memory.memory, memory.server), ...describeServerLogs("memory", memory.server), "");
+    if (group) lines.push(...describeGroupFanout(group));
+    lines.push(`Load average at the start ${loadStart.map((l) => l.toFixed(2)).join(" ")}, at the end ${loadavg().map((l) => l.toFixed(2)).join(" ")} (${env.cpus} CPUs; other processes count too)`);
     lines.push(`Total time ${Math.round((performance.now() - started) / 1000)} s. JSON:`);
     process.stdout.write(lines.join("\n") + "\n");
     process.stdout.write(
@@ -719,6 +761,8 @@ async function main(): Promise<number> {
         options,
         throughput,
         memory,
+        group,
+        loadAverage: { start: loadStart, end: loadavg() },
       }) + "\n",
     );
     return 0;

@@ -32,6 +32,8 @@ export interface StartOptions {
   nodeFlags?: readonly string[];
   /** Appends the server's stdout and stderr to this file. */
   logFile?: string;
+  /** The server's --log-level; default info. Above info the "listening" log line is not written, so the URLs come from the banner on stderr. */
+  logLevel?: string;
 }
 
 export interface StopResult {
@@ -96,7 +98,7 @@ export class ServerProcess {
 
   static async start(options: StartOptions): Promise<{ server: ServerProcess; websocketUrl: string; httpUrl: string }> {
     const dataDir = await mkdtemp(join(tmpdir(), "parley-bench-"));
-    const args = ["--expose-gc", ...(options.nodeFlags ?? []), "--import", PROBE_URL, CLI_PATH, "dev", "--port", "0", "--data-dir", dataDir, "--log-level", "info"];
+    const args = ["--expose-gc", ...(options.nodeFlags ?? []), "--import", PROBE_URL, CLI_PATH, "dev", "--port", "0", "--data-dir", dataDir, "--log-level", options.logLevel ?? "info"];
     const child = spawn(process.execPath, args, {
       env: { ...benchmarkBaseEnv(), ...options.env },
       stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -114,7 +116,7 @@ export class ServerProcess {
 
     const listening = new Promise<{ websocketUrl: string; httpUrl: string }>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`${options.label} server did not log "parley dev is listening" within ${options.startTimeoutMs} ms`));
+        reject(new Error(`${options.label} server did not say "parley dev is listening" (log or stderr banner) within ${options.startTimeoutMs} ms`));
       }, options.startTimeoutMs);
       void server.exited.then(() => {
         clearTimeout(timer);
@@ -129,6 +131,20 @@ export class ServerProcess {
           resolve({ websocketUrl: entry.websocket, httpUrl: entry.url });
         }
         server.noteLog(entry, line);
+      });
+      // The banner `parley dev` writes to stderr at any log level: the URLs when the log line is
+      // filtered out. (Not closed once read: closing a readline interface pauses its stream.)
+      const banner: { httpUrl?: string; websocketUrl?: string } = {};
+      const stderrLines = createInterface({ input: child.stderr ?? process.stdin });
+      stderrLines.on("line", (line) => {
+        const http = /^\s*Parley is running at (http\S+)\s*$/.exec(line)?.[1];
+        const websocket = /^\s*WebSocket endpoint:\s+(ws\S+)\s*$/.exec(line)?.[1];
+        if (http !== undefined) banner.httpUrl = http;
+        if (websocket !== undefined) banner.websocketUrl = websocket;
+        if (banner.httpUrl !== undefined && banner.websocketUrl !== undefined) {
+          clearTimeout(timer);
+          resolve({ websocketUrl: banner.websocketUrl, httpUrl: banner.httpUrl });
+        }
       });
     });
     try {
