@@ -10,7 +10,7 @@ $(INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help install build dev test typecheck lint unit bench clean infra-up infra-down infra-status
+.PHONY: help install build dev test typecheck lint unit bench bench-real clean infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ infra-status: ## show which local back ends run
 
 bench: build ## print throughput and memory figures (not a test: nothing fails on a number)
 	node dist/services/bench/run.js
+
+bench-real: build infra-up ## the same figures for parley serve processes on the real back ends
+	node dist/services/bench/real-backends.js
 
 clean: ## remove build output and installed modules
 	rm -rf dist node_modules
