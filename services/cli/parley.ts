@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { ConfigError } from "../platform/config.js";
 import { registerConnectCommand } from "./connect-command.js";
 import { registerDevCommand } from "./dev-command.js";
+import { registerOperatorCommand } from "./operator-command.js";
 import { registerServeCommand } from "./serve-command.js";
 import { registerTokenCommand } from "./token-command.js";
 
@@ -16,6 +17,7 @@ registerDevCommand(program);
 registerTokenCommand(program);
 registerConnectCommand(program);
 registerServeCommand(program);
+registerOperatorCommand(program);
 
 try {
   await program.parseAsync(process.argv);

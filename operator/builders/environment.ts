@@ -1,0 +1,85 @@
+import { createHash } from "node:crypto";
+import type { SettingName } from "../../services/platform/config.js";
+import type { SecretKeyRef, Service } from "../api/v1alpha1/messagingcluster.js";
+import { settingEnv } from "../api/v1alpha1/settings.js";
+import type { EnvVar } from "../kube/types.js";
+import { HTTP_PORT, type ClusterView } from "./cluster.js";
+
+/**
+ * The settings every container of a cluster gets from the ConfigMap: the back ends and
+ * the cluster name, named as `parley serve` reads them (services/platform/config.ts).
+ */
+export function sharedSettings(view: ClusterView): Record<string, string> {
+  const { spec } = view;
+  const entries: [SettingName, string | undefined][] = [
+    ["host", "0.0.0.0"],
+    ["port", String(HTTP_PORT)],
+    ["logLevel", spec.logLevel],
+    ["clusterName", view.clusterName],
+    ["kafkaBrokers", spec.kafka.bootstrapServers.join(",")],
+    ["kafkaPartitions", String(spec.kafka.partitions)],
+    ["kafkaReplicationFactor", String(spec.kafka.replicationFactor)],
+    ["cassandraContactPoints", spec.cassandra.contactPoints.join(",")],
+    ["cassandraLocalDataCenter", spec.cassandra.localDataCenter],
+    ["cassandraKeyspace", spec.cassandra.keyspace],
+    ["cassandraReplication", replicationSetting(view)],
+    ["cassandraConsistency", spec.cassandra.consistency],
+    ["redisUrl", spec.redis.url],
+    ["redisClusterNodes", spec.redis.clusterNodes?.join(",")],
+    ["s3Endpoint", spec.objectStorage.endpoint.replace(/\/$/, "")],
+    ["s3Region", spec.objectStorage.region],
+    ["s3Bucket", spec.objectStorage.bucket],
+  ];
+  const data: Record<string, string> = {};
+  for (const [name, value] of entries) if (value !== undefined) data[settingEnv(name)] = value;
+  return data;
+}
+
+/** PARLEY_CASSANDRA_REPLICATION: "3" or "dc1:3,dc2:3". */
+export function replicationSetting(view: ClusterView): string {
+  const { replication } = view.spec.cassandra;
+  if (replication.class === "SimpleStrategy") return String(replication.replicationFactor ?? 3);
+  return Object.entries(replication.dataCenters ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([dc, factor]) => `${dc}:${factor}`)
+    .join(",");
+}
+
+function fromSecret(name: SettingName, ref: SecretKeyRef | undefined): EnvVar[] {
+  if (ref === undefined) return [];
+  return [{ name: settingEnv(name), valueFrom: { secretKeyRef: { name: ref.secretKeyRef.name, key: ref.secretKeyRef.key } } }];
+}
+
+/** The container's own variables: secrets by reference, the gateway id, then the service's extra settings. */
+export function containerEnv(view: ClusterView, service: Service): EnvVar[] {
+  const { spec } = view;
+  const env: EnvVar[] = [
+    ...fromSecret("jwtSecret", spec.jwtSecret),
+    ...fromSecret("cassandraUsername", spec.cassandra.username),
+    ...fromSecret("cassandraPassword", spec.cassandra.password),
+    ...fromSecret("redisPassword", spec.redis.password),
+    ...fromSecret("s3AccessKey", spec.objectStorage.accessKey),
+    ...fromSecret("s3SecretKey", spec.objectStorage.secretKey),
+  ];
+  // The pod's name is its gateway id in the connection registry.
+  if (service === "gateway") env.push({ name: settingEnv("gatewayId"), valueFrom: { fieldRef: { fieldPath: "metadata.name" } } });
+  const settings = spec[service].settings ?? {};
+  for (const key of Object.keys(settings).sort()) env.push({ name: key, value: settings[key] ?? "" });
+  return env;
+}
+
+/** A short digest of a value's canonical JSON. */
+export function digest(value: unknown): string {
+  return createHash("sha256").update(canonicalJson(value)).digest("hex").slice(0, 16);
+}
+
+/** JSON with object keys sorted, so equal values always give the same text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return value === undefined ? "null" : JSON.stringify(value);
+}

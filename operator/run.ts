@@ -1,0 +1,49 @@
+import { hostname } from "node:os";
+import { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "../services/platform/logger.js";
+import { Operator } from "./controller/operator.js";
+import { AdapterExternalState } from "./external/adapter-external-state.js";
+import { RegistryConnectionSource } from "./external/connection-source.js";
+
+export interface OperatorProcessOptions {
+  /** A kubeconfig file; default: the in-cluster service account, else $KUBECONFIG or ~/.kube/config. */
+  kubeconfig?: string;
+  namespace?: string;
+  selector?: string;
+  metricsHost: string;
+  metricsPort: number;
+  leaderElect: boolean;
+  leaseNamespace?: string;
+  workers: number;
+  logger: Logger;
+  onLostLeadership: () => void;
+}
+
+/** Where the operator's credentials come from, as kubectl and controller-runtime decide it. */
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const config = new KubeConfig();
+  if (path !== undefined) config.loadFromFile(path);
+  else if (process.env.KUBERNETES_SERVICE_HOST) config.loadFromCluster();
+  else config.loadFromDefault();
+  return config;
+}
+
+/** The operator as `parley operator` runs it: real back ends, the Redis registry, leader election. */
+export async function startOperatorProcess(options: OperatorProcessOptions): Promise<Operator> {
+  const kubeConfig = loadKubeConfig(options.kubeconfig);
+  const leaseNamespace = options.leaseNamespace ?? process.env.POD_NAMESPACE ?? options.namespace ?? "default";
+  const operator = new Operator({
+    kubeConfig,
+    external: new AdapterExternalState(),
+    connections: new RegistryConnectionSource(),
+    logger: options.logger,
+    workers: options.workers,
+    http: { host: options.metricsHost, port: options.metricsPort },
+    ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+    ...(options.selector === undefined ? {} : { selector: options.selector }),
+    ...(options.leaderElect ? { leaderElection: { namespace: leaseNamespace, name: "parley-operator", identity: process.env.POD_NAME ?? hostname() } } : {}),
+    onLostLeadership: options.onLostLeadership,
+  });
+  await operator.start();
+  return operator;
+}
