@@ -10,7 +10,7 @@ $(INSTALLED): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help install build dev test typecheck lint unit bench bench-real clean infra-up infra-down infra-status
+.PHONY: help install build dev test typecheck lint unit generate bench bench-real clean infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ infra-down: ## stop the local back ends
 
 infra-status: ## show which local back ends run
 	hack/infra.sh status
+
+generate: $(INSTALLED) ## regenerate the CRD, the chart's RBAC roles and the field tables in docs/operator.md
+	npm run --silent generate
 
 bench: build ## print throughput and memory figures (not a test: nothing fails on a number)
 	node dist/services/bench/run.js
