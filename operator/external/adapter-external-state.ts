@@ -4,7 +4,7 @@ import type { Admin } from "kafkajs";
 import type { BucketItem, Client as S3Client } from "minio";
 import { checkedKeyspace, connectCassandra, type Replication } from "../../services/adapters/cassandra/cassandra-options.js";
 import { runMigrations } from "../../services/adapters/cassandra/migrations.js";
-import { deleteTopicsWithPrefix, ensureTopic } from "../../services/adapters/kafka/topic-admin.js";
+import { deleteGroupsWithPrefix, deleteTopicsWithPrefix, ensureTopic } from "../../services/adapters/kafka/topic-admin.js";
 import { createS3Client, ensureBucket } from "../../services/adapters/s3/s3-blob-store.js";
 import { activityTopic, groupTopicPrefix, notificationTopic } from "../../services/delivery/topics.js";
 import { requestTopic } from "../../services/remote/service-names.js";
@@ -80,7 +80,13 @@ export class AdapterExternalState implements ExternalState {
   }
 
   deleteTopics(view: ClusterView): Promise<string[]> {
-    return this.withAdmin(view, (admin) => deleteTopicsWithPrefix(admin, view.topicPrefix));
+    return this.withAdmin(view, async (admin) => {
+      const topics = await deleteTopicsWithPrefix(admin, view.topicPrefix);
+      // The services' consumer groups share the prefix (parley.<cluster>.); groups that
+      // still have members (pods not yet gone) are left for Kafka to expire.
+      await deleteGroupsWithPrefix(admin, view.topicPrefix);
+      return topics;
+    });
   }
 
   dropKeyspace(view: ClusterView, credentials: Credentials): Promise<boolean> {
