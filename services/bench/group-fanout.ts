@@ -25,6 +25,7 @@ import { expectReply, ParleyClient } from "../client/parley-client.js";
 import type { Message } from "../protocol/frames.js";
 import type { ProbeReply } from "./probe.js";
 import { ServerProcess, type StartOptions } from "./server-process.js";
+import { benchText, kib, percentiles as allPercentiles, perSecond, round2, type Percentiles as AllPercentiles } from "./stats.js";
 
 export interface GroupFanoutOptions {
   /** Group size N, owner included. */
@@ -68,31 +69,13 @@ const OWNER = "owner";
 
 // ---- figures ----------------------------------------------------------------------
 
-export interface Percentiles {
-  samples: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
+/** The group fan-out's percentiles: without p95. */
+export type Percentiles = Omit<AllPercentiles, "p95">;
 
 /** Nearest-rank percentiles of the samples taken (NaN marks a missing one). */
 function percentiles(values: ArrayLike<number>): Percentiles | null {
-  const taken = Float64Array.from(values).filter((v) => !Number.isNaN(v)).sort();
-  if (taken.length === 0) return null;
-  const rank = (p: number): number => round2(taken[Math.max(0, Math.ceil((p / 100) * taken.length) - 1)] ?? NaN);
-  return { samples: taken.length, p50: rank(50), p99: rank(99), max: round2(taken[taken.length - 1] ?? NaN) };
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
-}
-
-function perSecond(count: number, ms: number): number {
-  return ms > 0 ? Math.round((count / ms) * 1000) : 0;
-}
-
-function kib(bytes: number): number {
-  return Math.round(bytes / 1024);
+  const p = allPercentiles(values);
+  return p === null ? null : { samples: p.samples, p50: p.p50, p99: p.p99, max: p.max };
 }
 
 /** CPU and event-loop delay of the server (from the probe) and of this process over one measured stretch. */
@@ -798,12 +781,6 @@ export async function groupFanoutBenchmark(options: GroupFanoutOptions, context:
     failures,
     totalMs: Math.round(performance.now() - started),
   };
-}
-
-/** ASCII text of exactly `bytes` bytes. */
-function benchText(bytes: number): string {
-  const unit = "The quick brown fox jumps over the lazy dog. ";
-  return unit.repeat(Math.ceil(bytes / unit.length)).slice(0, bytes);
 }
 
 // ---- report -------------------------------------------------------------------------------------

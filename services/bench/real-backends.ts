@@ -24,9 +24,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { cpus, homedir, loadavg } from "node:os";
-import { join } from "node:path";
+import { cpus, loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
@@ -40,7 +38,10 @@ import { TokenAuthority } from "../auth/tokens.js";
 import { expectReply, ParleyClient } from "../client/parley-client.js";
 import type { InboxEvent, Message } from "../protocol/frames.js";
 import type { ProbeReply } from "./probe.js";
-import { allProcessesCpuMs, cpuMsOf, killAllServeProcesses, machineCpuTicks, pidListeningOn, ServeProcess, type ServeStopResult } from "./serve-process.js";
+import { readInfraEndpoint } from "./infra-endpoints.js";
+import { allProcessesCpuMs, cpuMsOf, machineCpuTicks, pidListeningOn } from "./process-stats.js";
+import { killAllServeProcesses, ServeProcess, type ServeStopResult } from "./serve-process.js";
+import { benchText, percentiles, perSecond, round2, type Percentiles } from "./stats.js";
 
 const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
 
@@ -86,31 +87,6 @@ function progress(text: string): void {
   process.stderr.write(`[bench:real ${new Date().toISOString().slice(11, 23)}] ${text}\n`);
 }
 
-// ---- endpoints of the real back ends ----------------------------------------------
-
-/**
- * An endpoint of the back ends `hack/infra.sh up` started: from the environment, else
- * from $PARLEY_INFRA_DIR/endpoints.env (default ~/.cache/parley/run/endpoints.env), as
- * the tests read them (services/testing/infra.ts, which the build leaves out).
- */
-function infraEndpoint(name: string): string {
-  const fromEnv = process.env[name];
-  if (fromEnv) return fromEnv;
-  const dir = process.env.PARLEY_INFRA_DIR ?? join(process.env.PARLEY_CACHE ?? join(homedir(), ".cache", "parley"), "run");
-  const file = join(dir, "endpoints.env");
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    // reported below
-  }
-  for (const line of text.split("\n")) {
-    const [key, ...rest] = line.split("=");
-    if (key === name && rest.length > 0) return rest.join("=").trim();
-  }
-  throw new Error(`${name} is not set and not in ${file}: start the back ends with 'hack/infra.sh up redis s3proxy kafka cassandra'`);
-}
-
 interface Endpoints {
   kafkaBrokers: string;
   cassandraContactPoints: string;
@@ -122,16 +98,23 @@ interface Endpoints {
   s3Region: string;
 }
 
+/** How to start the back ends, for the message when an endpoint is missing. */
+const BACK_ENDS = "back ends with 'hack/infra.sh up redis s3proxy kafka cassandra'";
+
+/**
+ * The endpoints of the back ends `hack/infra.sh up` started: from the environment, else
+ * from $PARLEY_INFRA_DIR/endpoints.env, as the tests read them (infra-endpoints.ts).
+ */
 function readEndpoints(): Endpoints {
   return {
-    kafkaBrokers: infraEndpoint("PARLEY_TEST_KAFKA_BROKERS"),
-    cassandraContactPoints: infraEndpoint("PARLEY_TEST_CASSANDRA_CONTACT_POINTS"),
-    cassandraDc: infraEndpoint("PARLEY_TEST_CASSANDRA_DC"),
-    redisUrl: infraEndpoint("PARLEY_TEST_REDIS_URL"),
-    s3Endpoint: infraEndpoint("PARLEY_TEST_S3_ENDPOINT"),
-    s3AccessKey: infraEndpoint("PARLEY_TEST_S3_ACCESS_KEY"),
-    s3SecretKey: infraEndpoint("PARLEY_TEST_S3_SECRET_KEY"),
-    s3Region: infraEndpoint("PARLEY_TEST_S3_REGION"),
+    kafkaBrokers: readInfraEndpoint("PARLEY_TEST_KAFKA_BROKERS", BACK_ENDS),
+    cassandraContactPoints: readInfraEndpoint("PARLEY_TEST_CASSANDRA_CONTACT_POINTS", BACK_ENDS),
+    cassandraDc: readInfraEndpoint("PARLEY_TEST_CASSANDRA_DC", BACK_ENDS),
+    redisUrl: readInfraEndpoint("PARLEY_TEST_REDIS_URL", BACK_ENDS),
+    s3Endpoint: readInfraEndpoint("PARLEY_TEST_S3_ENDPOINT", BACK_ENDS),
+    s3AccessKey: readInfraEndpoint("PARLEY_TEST_S3_ACCESS_KEY", BACK_ENDS),
+    s3SecretKey: readInfraEndpoint("PARLEY_TEST_S3_SECRET_KEY", BACK_ENDS),
+    s3Region: readInfraEndpoint("PARLEY_TEST_S3_REGION", BACK_ENDS),
   };
 }
 
@@ -188,30 +171,6 @@ function reportedEnv(env: Record<string, string>): Record<string, string> {
 }
 
 // ---- figures ----------------------------------------------------------------------
-
-interface Percentiles {
-  samples: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
-
-/** Nearest-rank percentiles of the samples that were taken (NaN marks a missing one). */
-function percentiles(values: Float64Array): Percentiles | null {
-  const taken = values.filter((v) => !Number.isNaN(v)).sort();
-  if (taken.length === 0) return null;
-  const rank = (p: number): number => round2(taken[Math.max(0, Math.ceil((p / 100) * taken.length) - 1)] ?? NaN);
-  return { samples: taken.length, p50: rank(50), p95: rank(95), p99: rank(99), max: round2(taken[taken.length - 1] ?? NaN) };
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
-}
-
-function perSecond(count: number, ms: number): number {
-  return ms > 0 ? Math.round((count / ms) * 1000) : 0;
-}
 
 // ---- where the queues are -----------------------------------------------------------
 
@@ -1050,12 +1009,6 @@ async function scrapeMetrics(url: string): Promise<Record<string, number>> {
     progress(`could not read ${url}/metrics: ${error instanceof Error ? error.message : String(error)}`);
     return {};
   }
-}
-
-/** ASCII text of exactly `bytes` bytes. */
-function benchText(bytes: number): string {
-  const unit = "The quick brown fox jumps over the lazy dog. ";
-  return unit.repeat(Math.ceil(bytes / unit.length)).slice(0, bytes);
 }
 
 // ---- report --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import type { InboxEvent } from "../protocol/frames.js";
 import { describeGroupFanout, groupFanoutBenchmark, type GroupFanoutReport } from "./group-fanout.js";
 import type { ProbeReply } from "./probe.js";
 import { killAllServers, ServerProcess, type StartOptions, type StopResult } from "./server-process.js";
+import { benchText, kib, percentiles, perSecond, round2, type Percentiles } from "./stats.js";
 
 interface Options {
   messages: number;
@@ -61,30 +62,6 @@ function progress(text: string): void {
 }
 
 // ---- figures ----------------------------------------------------------------
-
-interface Percentiles {
-  samples: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
-
-/** Nearest-rank percentiles of the samples that were taken (NaN marks a missing one). */
-function percentiles(values: Float64Array): Percentiles | null {
-  const taken = values.filter((v) => !Number.isNaN(v)).sort();
-  if (taken.length === 0) return null;
-  const rank = (p: number): number => round2(taken[Math.max(0, Math.ceil((p / 100) * taken.length) - 1)] ?? NaN);
-  return { samples: taken.length, p50: rank(50), p95: rank(95), p99: rank(99), max: round2(taken[taken.length - 1] ?? NaN) };
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
-}
-
-function perSecond(count: number, ms: number): number {
-  return ms > 0 ? Math.round((count / ms) * 1000) : 0;
-}
 
 /** Server CPU between two probes, in percent of one core. */
 function cpuPercent(before: ProbeReply, after: ProbeReply, wallMs: number): number {
@@ -346,12 +323,6 @@ function serverStartOptions(label: string, options: Options): StartOptions {
   };
 }
 
-/** ASCII text of exactly `bytes` bytes. */
-function benchText(bytes: number): string {
-  const unit = "The quick brown fox jumps over the lazy dog. ";
-  return unit.repeat(Math.ceil(bytes / unit.length)).slice(0, bytes);
-}
-
 // ---- memory per idle connection -------------------------------------------------
 
 interface MemoryResult {
@@ -514,10 +485,6 @@ async function memoryBenchmark(options: Options): Promise<MemoryReport> {
     await server.stop(STOP_TIMEOUT_MS);
     await Promise.race([Promise.all(clients.map((c) => c.close())), sleep(5_000)]);
   }
-}
-
-function kib(bytes: number): number {
-  return Math.round(bytes / 1024);
 }
 
 // ---- group fan-out ------------------------------------------------------------------

@@ -1,9 +1,11 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 // Types only: probe.js is loaded into the server children, never into the benchmark itself.
 import type { ProbeReply, ProbeRequest } from "./probe.js";
+import { childBaseEnv, parseLogLine } from "./child-process.js";
+import { rssKiBOf } from "./process-stats.js";
 
 const CLI_PATH = fileURLToPath(new URL("../cli/parley.js", import.meta.url));
 const PROBE_URL = new URL("./probe.js", import.meta.url).href;
@@ -121,7 +123,7 @@ export class ServeProcess {
       });
       const lines = createInterface({ input: child.stdout ?? process.stdin });
       lines.on("line", (line) => {
-        const entry = parseLogLine(line);
+        const entry: LogLine | null = parseLogLine(line);
         if (entry === null) return;
         if (entry.msg === LISTENING && typeof entry.url === "string") {
           clearTimeout(timer);
@@ -220,144 +222,4 @@ export class ServeProcess {
     else this.warnCount += 1;
     if (this.problems.length < 20) this.problems.push(line.length > 500 ? line.slice(0, 500) + "…" : line);
   }
-}
-
-/**
- * The environment for a child: ours without PARLEY_* settings, PORT and NODE_OPTIONS, so
- * the figures do not depend on what happens to be set in the caller's shell.
- */
-function childBaseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (name === "PORT" || name.startsWith("PARLEY_") || name === "NODE_OPTIONS") continue;
-    env[name] = value;
-  }
-  return env;
-}
-
-function parseLogLine(line: string): LogLine | null {
-  try {
-    const value: unknown = JSON.parse(line);
-    return typeof value === "object" && value !== null ? value : null;
-  } catch {
-    return null;
-  }
-}
-
-// ---- /proc readings ----------------------------------------------------------------
-
-let clockTicks: number | undefined;
-
-/** Clock ticks per second of /proc's CPU times (getconf CLK_TCK; 100 almost everywhere). */
-function ticksPerSecond(): number {
-  if (clockTicks === undefined) {
-    try {
-      clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()) || 100;
-    } catch {
-      clockTicks = 100;
-    }
-  }
-  return clockTicks;
-}
-
-/** User + system CPU time of a process (all its threads), in milliseconds; null if it is gone. */
-export function cpuMsOf(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return ((utime + stime) * 1000) / ticksPerSecond();
-  } catch {
-    return null;
-  }
-}
-
-export function rssKiBOf(pid: number): number | null {
-  try {
-    const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match?.[1] ? Number(match[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Busy and total CPU time of the whole machine (all cores), in clock ticks, from /proc/stat. */
-export function machineCpuTicks(): { busy: number; total: number } | null {
-  try {
-    const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
-    const values = line.trim().split(/\s+/).slice(1).map(Number);
-    const total = values.slice(0, 8).reduce((sum, v) => sum + v, 0);
-    const idle = (values[3] ?? 0) + (values[4] ?? 0);
-    return { busy: total - idle, total };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The process listening on a local TCP port (from /proc/net/tcp{,6} and the processes'
- * socket links), or null when it cannot be found (another user's process, no /proc).
- */
-export function pidListeningOn(port: number): number | null {
-  const inodes = new Set<string>();
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      const local = fields[1];
-      if (local === undefined || fields[3] !== "0A") continue; // 0A: LISTEN
-      if (parseInt(local.slice(local.lastIndexOf(":") + 1), 16) === port && fields[9] !== undefined) inodes.add(fields[9]);
-    }
-  }
-  if (inodes.size === 0) return null;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${entry}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const target = readlinkSync(`/proc/${entry}/fd/${fd}`);
-        if (target.startsWith("socket:[") && inodes.has(target.slice(8, -1))) return Number(entry);
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  return null;
-}
-
-/** CPU time (ms) of every process on the machine, by pid, with a short name from its command line. */
-export function allProcessesCpuMs(): Map<number, { name: string; ms: number }> {
-  const result = new Map<number, { name: string; ms: number }>();
-  let entries: string[];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return result;
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    const ms = cpuMsOf(pid);
-    if (ms === null) continue;
-    let name = "";
-    try {
-      name = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter((part) => part !== "").join(" ");
-    } catch {
-      // gone meanwhile
-    }
-    result.set(pid, { name: name.length > 100 ? name.slice(0, 100) + "…" : name, ms });
-  }
-  return result;
 }

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,6 +9,8 @@ import { loadOrCreateDevSecret } from "../auth/dev-secret.js";
 import { TokenAuthority } from "../auth/tokens.js";
 // Types only: probe.js is loaded into the server child, never into the benchmark itself.
 import type { ProbeReply, ProbeRequest } from "./probe.js";
+import { childBaseEnv, parseLogLine } from "./child-process.js";
+import { rssKiBOf } from "./process-stats.js";
 
 const CLI_PATH = fileURLToPath(new URL("../cli/parley.js", import.meta.url));
 const PROBE_URL = new URL("./probe.js", import.meta.url).href;
@@ -100,7 +102,7 @@ export class ServerProcess {
     const dataDir = await mkdtemp(join(tmpdir(), "parley-bench-"));
     const args = ["--expose-gc", ...(options.nodeFlags ?? []), "--import", PROBE_URL, CLI_PATH, "dev", "--port", "0", "--data-dir", dataDir, "--log-level", options.logLevel ?? "info"];
     const child = spawn(process.execPath, args, {
-      env: { ...benchmarkBaseEnv(), ...options.env },
+      env: { ...childBaseEnv(), ...options.env },
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     const server = new ServerProcess(options.label, child, dataDir, [process.execPath, ...args]);
@@ -124,7 +126,7 @@ export class ServerProcess {
       });
       const lines = createInterface({ input: child.stdout ?? process.stdin });
       lines.on("line", (line) => {
-        const entry = parseLogLine(line);
+        const entry: LogLine | null = parseLogLine(line);
         if (entry === null) return;
         if (entry.msg === "parley dev is listening" && typeof entry.websocket === "string" && typeof entry.url === "string") {
           clearTimeout(timer);
@@ -166,13 +168,7 @@ export class ServerProcess {
 
   /** VmRSS of the server process from /proc, in KiB; null where /proc is unavailable. */
   rssKiB(): number | null {
-    try {
-      const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
-      const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
-      return match?.[1] ? Number(match[1]) : null;
-    } catch {
-      return null;
-    }
+    return rssKiBOf(this.pid);
   }
 
   /** Heap, CPU and event-loop figures from inside the server, after a full GC when `gc`. */
@@ -249,27 +245,5 @@ export class ServerProcess {
     if (level >= 50) this.errorCount += 1;
     else this.warnCount += 1;
     if (this.problems.length < 20) this.problems.push(line.length > 500 ? line.slice(0, 500) + "…" : line);
-  }
-}
-
-/**
- * The environment for a server child: ours without PARLEY_* settings and PORT, so the
- * figures do not depend on what happens to be set in the caller's shell.
- */
-function benchmarkBaseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (name === "PORT" || name.startsWith("PARLEY_") || name === "NODE_OPTIONS") continue;
-    env[name] = value;
-  }
-  return env;
-}
-
-function parseLogLine(line: string): LogLine | null {
-  try {
-    const value: unknown = JSON.parse(line);
-    return typeof value === "object" && value !== null ? value : null;
-  } catch {
-    return null;
   }
 }
