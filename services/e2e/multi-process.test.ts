@@ -176,8 +176,8 @@ describe("services in separate processes on the real back ends", { timeout: 60_0
   it("moves clients of a stopped gateway to the other one, which syncs them with nothing lost", async () => {
     const ann = await connect(gatewayA, "ann");
     const ben = await connect(gatewayB, "ben");
-    await ben.send("ann", "before");
     const annInbox = EventCollector.of(ann);
+    await ben.send("ann", "before");
     await annInbox.untilMessages(1);
     const cursor = ann.cursor;
 
