@@ -90,10 +90,6 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return this.options.gatewayId;
   }
 
-  get connectionCount(): number {
-    return this.connections.size;
-  }
-
   get ready(): boolean {
     return this.listener !== undefined && !this.draining;
   }

@@ -33,10 +33,6 @@ export class IdleBatcher {
     if (batch.messages.length >= this.maxMessages) this.release(userId);
   }
 
-  get pendingUsers(): number {
-    return this.batches.size;
-  }
-
   /** Drops every held batch; their messages stay stored for sync. */
   clear(): void {
     for (const batch of this.batches.values()) clearTimeout(batch.timer);

@@ -236,6 +236,5 @@ export type ServerFrame =
   | { type: "error"; id?: string; code: ErrorCode; message: string; retryAfterMs?: number }
   | { type: "reconnect"; reason: "shutdown" | "drain"; retryAfterMs: number };
 
-export type ServerFrameType = ServerFrame["type"];
 /** Frames the server pushes unasked, as opposed to replies that carry a request id. */
 export type PushFrame = Extract<ServerFrame, { type: "event" | "group.messages" | "presence" | "typing" }>;
