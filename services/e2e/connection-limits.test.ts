@@ -97,6 +97,18 @@ describe("bad frames", () => {
     expect(await next()).toEqual({ type: "pong", id: "still-here" });
   });
 
+  it("answers a 12 KB frame nested 6,000 deep with an error, and every client stays connected", async () => {
+    const p = await start();
+    const attacker = await rawSocket(p, "mallory");
+    const bystander = await rawSocket(p, "alice");
+    attacker.socket.send(`{"type":${"[".repeat(6_000)}${"]".repeat(6_000)}}`);
+    expect(await attacker.next()).toMatchObject({ type: "error", code: "unsupported_frame" });
+    attacker.socket.send(JSON.stringify({ type: "ping", id: "attacker" }));
+    expect(await attacker.next()).toEqual({ type: "pong", id: "attacker" });
+    bystander.socket.send(JSON.stringify({ type: "ping", id: "bystander" }));
+    expect(await bystander.next()).toEqual({ type: "pong", id: "bystander" });
+  });
+
   it("closes the connection with 1009 on a frame over the size limit", async () => {
     const p = await start({ maxFrameBytes: 4096 });
     const { socket } = await rawSocket(p, "alice");

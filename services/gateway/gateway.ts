@@ -198,7 +198,14 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     });
     ws.on("message", (data, isBinary) => {
       connection.alive = true;
-      this.receive(connection, data, isBinary);
+      // Nothing a client sends may stop the process: a throw here would escape to the
+      // socket's emitter and end it, dropping every client. The connection alone pays.
+      try {
+        this.receive(connection, data, isBinary);
+      } catch (error) {
+        this.deps.logger.error({ err: error, connectionId: session.connectionId }, "frame handling failed");
+        connection.close(CloseCode.internalError, "error", "internal error");
+      }
     });
     ws.on("error", (error) => {
       // ws reports oversized frames as errors and then closes with 1009.

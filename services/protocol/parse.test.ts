@@ -117,4 +117,26 @@ describe("parseClientFrame", () => {
       expect(result.error.message).toContain("clientMessageId");
     });
   });
+
+  describe("survives hostile nesting (a frame that once stopped the process)", () => {
+    const deep = (depth: number): string => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+
+    it("refuses a deeply nested type as unsupported_frame without echoing it", () => {
+      const result = failure(parseClientFrame(`{"type":${deep(6_000)}}`));
+      expect(result.error.code).toBe(ErrorCode.unsupportedFrame);
+      expect(result.error.message).toContain("of kind array");
+    });
+
+    it("refuses a deeply nested field of a known type as invalid_frame", () => {
+      const result = failure(parseClientFrame(`{"type":"send","id":"r1","to":"bob","clientMessageId":"c1","body":${deep(6_000)}}`));
+      expect(result.error.code).toBe(ErrorCode.invalidFrame);
+      expect(result.requestId).toBe("r1");
+    });
+
+    it("echoes at most the first 40 characters of an unknown type", () => {
+      const result = failure(parse({ type: "x".repeat(10_000), id: "r1" }));
+      expect(result.error.message).toContain(`"${"x".repeat(40)}…"`);
+      expect(result.error.message.length).toBeLessThan(300);
+    });
+  });
 });

@@ -24,7 +24,7 @@ export function parseClientFrame(text: string): ParseResult {
       ...withId,
       error: new ProtocolError(
         ErrorCode.unsupportedFrame,
-        `unknown frame type ${JSON.stringify(record.type)}; expected one of ${CLIENT_FRAME_TYPES.join(", ")}`,
+        `unknown frame type ${describeType(record.type)}; expected one of ${CLIENT_FRAME_TYPES.join(", ")}`,
       ),
     };
   }
@@ -33,6 +33,19 @@ export function parseClientFrame(text: string): ParseResult {
     return { ok: false, ...withId, error: new ProtocolError(ErrorCode.invalidFrame, describeIssues(parsed.error)) };
   }
   return { ok: true, frame: parsed.data };
+}
+
+const MAX_ECHOED_TYPE_LENGTH = 40;
+
+/**
+ * Names the unknown `type` a client sent without serialising it: the value is the
+ * client's, and a deeply nested one makes JSON.stringify throw (a RangeError that once
+ * escaped the socket handler and stopped the process). Only a short string is echoed.
+ */
+function describeType(value: unknown): string {
+  if (typeof value !== "string") return value === null ? "null" : Array.isArray(value) ? "of kind array" : `of kind ${typeof value}`;
+  const shown = value.length > MAX_ECHOED_TYPE_LENGTH ? `${value.slice(0, MAX_ECHOED_TYPE_LENGTH)}…` : value;
+  return JSON.stringify(shown);
 }
 
 function describeIssues(error: z.ZodError): string {
