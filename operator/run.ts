@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
-import type { Logger } from "../services/platform/logger.js";
+import type { Logger } from "../services/runtime/logger.js";
 import { Operator } from "./controller/operator.js";
 import { AdapterExternalState } from "./external/adapter-external-state.js";
 import { RegistryConnectionSource } from "./external/connection-source.js";

@@ -1,3 +1,4 @@
+import { clusterNameOfTopicPrefix, redisKeyPrefix, topicPrefix } from "../../services/events/cluster-names.js";
 import type { OwnerReference } from "../kube/types.js";
 import { API_VERSION, KIND, type MessagingCluster, type MessagingClusterSpec, type Service } from "../api/v1alpha1/messagingcluster.js";
 
@@ -23,16 +24,16 @@ export interface ClusterView {
 }
 
 export function viewOf(cluster: MessagingCluster): ClusterView {
-  const prefix = cluster.spec.kafka.topicPrefix ?? `parley.${cluster.metadata.name}.`;
-  const clusterName = prefix.slice("parley.".length, -1);
+  // The CRD's pattern admits only `parley.<name>.`, so the prefix always holds a name.
+  const clusterName = clusterNameOfTopicPrefix(cluster.spec.kafka.topicPrefix ?? topicPrefix(cluster.metadata.name)) ?? cluster.metadata.name;
   return {
     name: cluster.metadata.name,
     namespace: cluster.metadata.namespace,
     uid: cluster.metadata.uid,
     generation: cluster.metadata.generation ?? 0,
     clusterName,
-    topicPrefix: prefix,
-    redisKeyPrefix: `parley:${clusterName}:`,
+    topicPrefix: topicPrefix(clusterName),
+    redisKeyPrefix: redisKeyPrefix(clusterName),
     spec: cluster.spec,
   };
 }

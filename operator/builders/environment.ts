@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import type { SettingName } from "../../services/platform/config.js";
+import { formatReplication, type Replication } from "../../services/events/replication.js";
+import type { SettingName } from "../../services/runtime/config.js";
 import type { SecretKeyRef, Service } from "../api/v1alpha1/messagingcluster.js";
 import { settingEnv } from "../api/v1alpha1/settings.js";
 import type { EnvVar } from "../kube/types.js";
@@ -7,7 +8,7 @@ import { HTTP_PORT, type ClusterView } from "./cluster.js";
 
 /**
  * The settings every container of a cluster gets from the ConfigMap: the back ends and
- * the cluster name, named as `parley serve` reads them (services/platform/config.ts).
+ * the cluster name, named as `parley serve` reads them (services/runtime/config.ts).
  */
 export function sharedSettings(view: ClusterView): Record<string, string> {
   const { spec } = view;
@@ -35,14 +36,17 @@ export function sharedSettings(view: ClusterView): Record<string, string> {
   return data;
 }
 
-/** PARLEY_CASSANDRA_REPLICATION: "3" or "dc1:3,dc2:3". */
-export function replicationSetting(view: ClusterView): string {
+/** The keyspace replication of the spec, defaults applied. */
+export function replicationOf(view: ClusterView): Replication {
   const { replication } = view.spec.cassandra;
-  if (replication.class === "SimpleStrategy") return String(replication.replicationFactor ?? 3);
-  return Object.entries(replication.dataCenters ?? {})
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([dc, factor]) => `${dc}:${factor}`)
-    .join(",");
+  return replication.class === "SimpleStrategy"
+    ? { class: "SimpleStrategy", replicationFactor: replication.replicationFactor ?? 3 }
+    : { class: "NetworkTopologyStrategy", dataCenters: replication.dataCenters ?? {} };
+}
+
+/** PARLEY_CASSANDRA_REPLICATION, in the one text form `parley serve` parses. */
+export function replicationSetting(view: ClusterView): string {
+  return formatReplication(replicationOf(view));
 }
 
 function fromSecret(name: SettingName, ref: SecretKeyRef | undefined): EnvVar[] {

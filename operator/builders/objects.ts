@@ -1,4 +1,4 @@
-import { SETTINGS } from "../../services/platform/config.js";
+import { SETTINGS } from "../../services/runtime/config.js";
 import { SERVICES, type Service } from "../api/v1alpha1/messagingcluster.js";
 import { settingEnv } from "../api/v1alpha1/settings.js";
 import type { ConfigMap, Deployment, PodDisruptionBudget, Service as KubeService, ServiceAccount } from "../kube/types.js";

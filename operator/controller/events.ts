@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Logger } from "../../services/platform/logger.js";
+import type { Logger } from "../../services/runtime/logger.js";
 import { API_VERSION, KIND, type MessagingCluster } from "../api/v1alpha1/messagingcluster.js";
 import { RESOURCES, type KubeApi } from "../kube/kube-api.js";
 

@@ -1,4 +1,4 @@
-import type { Logger } from "../../services/platform/logger.js";
+import type { Logger } from "../../services/runtime/logger.js";
 import type { MessagingCluster } from "../api/v1alpha1/messagingcluster.js";
 import { viewOf } from "../builders/cluster.js";
 import type { ConnectionSource } from "../external/connection-source.js";

@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { Logger } from "../../services/platform/logger.js";
+import type { Logger } from "../../services/runtime/logger.js";
 import type { OperatorMetrics } from "./metrics.js";
 
 /** /healthz (the process is alive), /readyz (started: caches synced or standing by) and /metrics. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../services/platform/logger.js";
+import { createLogger } from "../../services/runtime/logger.js";
 import { RESOURCES } from "../kube/kube-api.js";
 import { FakeKubeApi } from "../testing/fake-kube-api.js";
 import { LeaderElector } from "./leader-election.js";

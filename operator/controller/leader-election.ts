@@ -1,4 +1,4 @@
-import type { Logger } from "../../services/platform/logger.js";
+import type { Logger } from "../../services/runtime/logger.js";
 import { isConflict, RESOURCES, type KubeApi } from "../kube/kube-api.js";
 
 export interface LeaderElectionOptions {

@@ -6,7 +6,7 @@ import { connectCassandra } from "../../services/adapters/cassandra/cassandra-op
 import { ensureTopic } from "../../services/adapters/kafka/topic-admin.js";
 import { RedisConnectionRegistry } from "../../services/adapters/redis/redis-connection-registry.js";
 import { createS3Client } from "../../services/adapters/s3/s3-blob-store.js";
-import { createLogger } from "../../services/platform/logger.js";
+import { createLogger } from "../../services/runtime/logger.js";
 import { infraEndpoint } from "../../services/testing/infra.js";
 import { CRD_NAME, FINALIZER, SERVICES, type MessagingCluster } from "../api/v1alpha1/messagingcluster.js";
 import { CONFIG_HASH_ANNOTATION } from "../builders/cluster.js";

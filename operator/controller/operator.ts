@@ -1,8 +1,8 @@
 import type { Server } from "node:http";
 import { hostname } from "node:os";
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from "@kubernetes/client-node";
-import { close, listen } from "../../services/platform/http-server.js";
-import type { Logger } from "../../services/platform/logger.js";
+import { close, listen } from "../../services/runtime/http-server.js";
+import type { Logger } from "../../services/runtime/logger.js";
 import { KIND, type MessagingCluster } from "../api/v1alpha1/messagingcluster.js";
 import { MANAGED_BY } from "../builders/cluster.js";
 import type { ConnectionSource } from "../external/connection-source.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogger } from "../../services/platform/logger.js";
+import { createLogger } from "../../services/runtime/logger.js";
 import { FINALIZER, type MessagingCluster, type MessagingClusterSpec } from "../api/v1alpha1/messagingcluster.js";
 import { RESOURCES } from "../kube/kube-api.js";
 import { FakeConnectionSource, FakeExternalState } from "../testing/fake-external-state.js";

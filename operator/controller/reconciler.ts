@@ -1,4 +1,4 @@
-import type { Logger } from "../../services/platform/logger.js";
+import type { Logger } from "../../services/runtime/logger.js";
 import {
   FINALIZER,
   SERVICES,

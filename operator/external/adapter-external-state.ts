@@ -2,28 +2,22 @@ import cassandra from "cassandra-driver";
 import kafkajs from "kafkajs";
 import type { Admin } from "kafkajs";
 import type { BucketItem, Client as S3Client } from "minio";
-import { checkedKeyspace, connectCassandra, type Replication } from "../../services/adapters/cassandra/cassandra-options.js";
+import { checkedKeyspace, connectCassandra } from "../../services/adapters/cassandra/cassandra-options.js";
 import { runMigrations } from "../../services/adapters/cassandra/migrations.js";
 import { deleteGroupsWithPrefix, deleteTopicsWithPrefix, ensureTopic } from "../../services/adapters/kafka/topic-admin.js";
 import { createS3Client, ensureBucket } from "../../services/adapters/s3/s3-blob-store.js";
-import { activityTopic, groupTopicPrefix, notificationTopic } from "../../services/delivery/topics.js";
-import { requestTopic } from "../../services/remote/service-names.js";
+import { FRAME_OWNER_NAMES } from "../../services/events/service-names.js";
+import { activityTopic, groupTopics as groupTopicFamily, notificationTopic, requestTopic } from "../../services/events/topics.js";
 import type { ClusterView } from "../builders/cluster.js";
-import { REQUEST_SERVICES, type CassandraOutcome, type Credentials, type ExternalState, type KafkaOutcome } from "./external-state.js";
+import { replicationOf } from "../builders/environment.js";
+import { type CassandraOutcome, type Credentials, type ExternalState, type KafkaOutcome } from "./external-state.js";
 
 const { Kafka, logLevel } = kafkajs;
 
 /** The base topics of a cluster, in a fixed order. */
 export function baseTopics(view: ClusterView): string[] {
-  return [activityTopic(view.clusterName), notificationTopic(view.clusterName), ...REQUEST_SERVICES.map((service) => requestTopic(view.clusterName, service))];
-}
-
-/** The keyspace replication of the spec, as the migration runner takes it. */
-export function replicationOf(view: ClusterView): Replication {
-  const { replication } = view.spec.cassandra;
-  return replication.class === "SimpleStrategy"
-    ? { class: "SimpleStrategy", replicationFactor: replication.replicationFactor ?? 3 }
-    : { class: "NetworkTopologyStrategy", dataCenters: replication.dataCenters ?? {} };
+  const { clusterName } = view;
+  return [activityTopic(clusterName).name, notificationTopic(clusterName).name, ...FRAME_OWNER_NAMES.map((service) => requestTopic(clusterName, service).name)];
 }
 
 /**
@@ -44,7 +38,7 @@ export class AdapterExternalState implements ExternalState {
         if (result.created) created.push(topic);
       }
 
-      const prefix = groupTopicPrefix(view.clusterName);
+      const { prefix } = groupTopicFamily(view.clusterName);
       const groupTopics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
       const deleted = kafka.groupTopics.deleteWithGroup ? await this.orphanedGroupTopics(view, credentials, groupTopics, prefix) : [];
       if (deleted.length > 0) await admin.deleteTopics({ topics: deleted });

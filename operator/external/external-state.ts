@@ -53,5 +53,3 @@ export interface ExternalState {
   close(): Promise<void>;
 }
 
-/** The services that consume a request topic (the gateway hands frames to them). */
-export const REQUEST_SERVICES = ["chat", "groups", "presence"] as const;

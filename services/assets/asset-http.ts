@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TokenAuthority } from "../auth/tokens.js";
 import { InvalidTokenError } from "../auth/tokens.js";
-import type { HttpApi } from "../platform/http-server.js";
-import type { Logger } from "../platform/logger.js";
+import type { HttpApi } from "../runtime/http-server.js";
+import type { Logger } from "../runtime/logger.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { AssetId, type UserId } from "../protocol/ids.js";
 import { AssetTooLargeError, LinkRefusedError, UnsupportedContentTypeError, type AssetService } from "./asset-service.js";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { monotonicFactory } from "ulid";
-import type { AssetAttachments } from "../chat/asset-attachments.js";
-import type { ConversationAccess } from "../chat/conversation-access.js";
+import type { AssetAttachments } from "../conversations/asset-attachments.js";
+import type { ConversationAccess } from "../conversations/conversation-access.js";
 import type { AssetRecord, AssetStore } from "../ports/asset-store.js";
 import type { BlobStore } from "../ports/blob-store.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";

@@ -1,5 +1,5 @@
 import { fileTypeFromBuffer } from "file-type";
-import type { Config } from "../platform/config.js";
+import type { Config } from "../runtime/config.js";
 
 /** Each kind of asset has its own size limit. */
 export type AssetKind = "image" | "audio" | "video" | "document";

@@ -1,26 +1,19 @@
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
-import { ClientMessageIdConflictError, type AppendedMessage, type MessageStore, type Page } from "../ports/message-store.js";
+import type { AppendedMessage, MessageStore, Page } from "../ports/message-store.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import type { InboxEvent, Message, MessageBody, Receipt, ReceiptKind } from "../protocol/frames.js";
 import { directConversationId, type ConversationId, type UserId } from "../protocol/ids.js";
-import type { Logger } from "../platform/logger.js";
-import type { Metrics } from "../platform/metrics.js";
-import type { AssetAttachments } from "./asset-attachments.js";
-import type { ConversationAccess } from "./conversation-access.js";
+import type { Logger } from "../runtime/logger.js";
+import type { ConversationAccess } from "../conversations/conversation-access.js";
+import type { MessageWriter, Sender } from "../conversations/message-writer.js";
 
 export const DEFAULT_PAGE_SIZE = 50;
-
-export interface Sender {
-  userId: UserId;
-  deviceId: string;
-}
 
 export interface ChatDependencies {
   store: MessageStore;
   access: ConversationAccess;
-  assets: AssetAttachments;
+  writer: MessageWriter;
   router: DeliveryRouter;
-  metrics: Metrics;
   logger: Logger;
   clock?: () => Date;
 }
@@ -39,8 +32,8 @@ export class ChatService {
 
   /** Resolves once the message is stored; delivery to devices follows without blocking the ack. */
   async send(sender: Sender, to: UserId, clientMessageId: string, body: MessageBody): Promise<{ message: Message; duplicate: boolean }> {
-    await this.attach(sender.userId, body, directConversationId(sender.userId, to));
-    const appended = await this.store(() =>
+    await this.deps.writer.attach(sender.userId, body, directConversationId(sender.userId, to));
+    const appended = await this.deps.writer.append(() =>
       this.deps.store.appendDirectMessage({
         senderId: sender.userId,
         senderDeviceId: sender.deviceId,
@@ -52,25 +45,6 @@ export class ChatService {
     );
     if (!appended.duplicate) this.deliverInBackground(appended);
     return { message: appended.message, duplicate: appended.duplicate };
-  }
-
-  /** Checks and records the assets a message carries, before the message is stored. */
-  async attach(userId: UserId, body: MessageBody, conversationId: ConversationId): Promise<void> {
-    if (!body.assets) return;
-    await this.deps.assets.checkAttachable(userId, body.assets);
-    await this.deps.assets.recordShare(body.assets, conversationId);
-  }
-
-  /** Runs a store append, turning a reused client message id into a protocol error. */
-  async store(append: () => Promise<AppendedMessage>): Promise<AppendedMessage> {
-    try {
-      const appended = await append();
-      if (!appended.duplicate) this.deps.metrics.messagesStored.inc();
-      return appended;
-    } catch (error) {
-      if (error instanceof ClientMessageIdConflictError) throw new ProtocolError(ErrorCode.invalidFrame, error.message);
-      throw error;
-    }
   }
 
   async receipt(userId: UserId, conversationId: ConversationId, kind: ReceiptKind, upToSeq: number): Promise<{ receipt: Receipt; changed: boolean }> {

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { SETTINGS } from "../platform/config.js";
-import { startDevPlatform } from "../platform/dev-platform.js";
-import { createLogger } from "../platform/logger.js";
+import { SETTINGS } from "../runtime/config.js";
+import { startDevPlatform } from "../app/dev-platform.js";
+import { createLogger } from "../runtime/logger.js";
 import { addSettingOptions, configFromOptions } from "./settings-options.js";
 import { stopOnSignals } from "./signals.js";
 

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { startOperatorProcess } from "../../operator/run.js";
-import { createLogger } from "../platform/logger.js";
+import { createLogger } from "../runtime/logger.js";
 import { stopOnSignals } from "./signals.js";
 
 function port(value: string): number {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
-import { ConfigError } from "../platform/config.js";
+import { ConfigError } from "../runtime/config.js";
 import { registerConnectCommand } from "./connect-command.js";
 import { registerDevCommand } from "./dev-command.js";
 import { registerOperatorCommand } from "./operator-command.js";

@@ -1,7 +1,7 @@
 import { Argument, type Command } from "commander";
-import { createLogger } from "../platform/logger.js";
-import { serve } from "../platform/serve.js";
-import { SERVICE_NAMES, type ServiceName } from "../remote/service-names.js";
+import { createLogger } from "../runtime/logger.js";
+import { serve } from "../app/serve.js";
+import { SERVICE_NAMES, type ServiceName } from "../events/service-names.js";
 import { addSettingOptions, configFromOptions } from "./settings-options.js";
 import { stopOnSignals } from "./signals.js";
 

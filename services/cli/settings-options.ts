@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { SETTINGS, loadConfig, type Config, type SettingName } from "../platform/config.js";
+import { SETTINGS, loadConfig, type Config, type SettingName } from "../runtime/config.js";
 
 /** Adds a flag for each named setting that has one, documented from the settings table. */
 export function addSettingOptions(command: Command, names: readonly SettingName[]): Command {

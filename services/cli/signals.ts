@@ -1,4 +1,4 @@
-import type { Logger } from "../platform/logger.js";
+import type { Logger } from "../runtime/logger.js";
 
 /** How long closing the back ends may take after the drain before the process exits anyway. */
 const CLOSE_DEADLINE_MS = 15_000;

@@ -4,7 +4,7 @@ import type { JsonValue } from "../ports/event-bus.js";
 import type { AppendedEvent } from "../ports/message-store.js";
 import type { PushFrame } from "../protocol/frames.js";
 import type { UserId } from "../protocol/ids.js";
-import type { DeliveryEnvelope } from "./envelope.js";
+import type { DeliveryEnvelope } from "../events/delivery-envelope.js";
 
 /**
  * Pushes frames to connected devices: looks up the devices in the connection registry and

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AssetLinkSigner } from "../assets/asset-links.js";
 import { jpeg, pdf, png } from "../assets/testing/media-fixtures.js";
 import { ParleyRequestError, type ParleyClient } from "../client/parley-client.js";
-import { EventCollector } from "../testing/event-collector.js";
-import { startTestPlatform, type TestPlatform } from "../testing/test-platform.js";
+import { EventCollector } from "./support/event-collector.js";
+import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
 
 const SECRET = "e2e-assets-secret-0123456789abcdef-0123456789";
 

@@ -5,7 +5,7 @@ import WebSocket from "ws";
 import { ParleyClient, UpgradeRefusedError } from "../client/parley-client.js";
 import { CloseCode } from "../protocol/errors.js";
 import type { ServerFrame } from "../protocol/frames.js";
-import { startTestPlatform, type TestPlatform } from "../testing/test-platform.js";
+import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
 
 let platform: TestPlatform | undefined;
 

@@ -3,8 +3,8 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { expectReply, type ParleyClient } from "../client/parley-client.js";
 import type { GroupInfo, Message } from "../protocol/frames.js";
-import { EventCollector } from "../testing/event-collector.js";
-import { startTestPlatform, type TestPlatform } from "../testing/test-platform.js";
+import { EventCollector } from "./support/event-collector.js";
+import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
 
 let platform: TestPlatform | undefined;
 let webhook: Server | undefined;

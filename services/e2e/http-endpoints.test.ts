@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { EventCollector } from "../testing/event-collector.js";
-import { startTestPlatform, type TestPlatform } from "../testing/test-platform.js";
+import { EventCollector } from "./support/event-collector.js";
+import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
 
 let platform: TestPlatform;
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ParleyRequestError } from "../client/parley-client.js";
-import { EventCollector } from "../testing/event-collector.js";
-import { startTestPlatform, type TestPlatform } from "../testing/test-platform.js";
+import { EventCollector } from "./support/event-collector.js";
+import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
 
 let platform: TestPlatform;
 

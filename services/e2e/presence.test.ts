@@ -2,9 +2,9 @@ import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { ParleyClient } from "../client/parley-client.js";
-import type { Session } from "../gateway/session.js";
+import type { Session } from "../protocol/session.js";
 import type { PresenceView, ServerFrame } from "../protocol/frames.js";
-import { startTestPlatform, type TestPlatform } from "../testing/test-platform.js";
+import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
 
 let platform: TestPlatform | undefined;
 

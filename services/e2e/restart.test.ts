@@ -6,8 +6,8 @@ import { loadOrCreateDevSecret } from "../auth/dev-secret.js";
 import { TokenAuthority } from "../auth/tokens.js";
 import { ParleyClient } from "../client/parley-client.js";
 import type { InboxEvent, Message } from "../protocol/frames.js";
-import { startChildPlatform, type ChildPlatform } from "../testing/child-platform.js";
-import { EventCollector } from "../testing/event-collector.js";
+import { startChildPlatform, type ChildPlatform } from "./support/child-platform.js";
+import { EventCollector } from "./support/event-collector.js";
 
 let dataDir: string;
 let tokens: TokenAuthority;

@@ -1,8 +1,8 @@
 import WebSocket from "ws";
 import { CloseCode } from "../protocol/errors.js";
 import type { ServerFrame } from "../protocol/frames.js";
-import type { Metrics } from "../platform/metrics.js";
-import type { Session } from "./session.js";
+import type { Metrics } from "../runtime/metrics.js";
+import type { Session } from "../protocol/session.js";
 import { TokenBucket } from "./token-bucket.js";
 
 export type DisconnectReason =

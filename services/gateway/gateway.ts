@@ -5,20 +5,21 @@ import { randomUUID } from "node:crypto";
 import WebSocket, { WebSocketServer } from "ws";
 import type { TokenAuthority } from "../auth/tokens.js";
 import { InvalidTokenError } from "../auth/tokens.js";
-import { DeliveryEnvelope } from "../delivery/envelope.js";
-import { activityTopic } from "../delivery/topics.js";
+import { DeliveryEnvelope } from "../events/delivery-envelope.js";
+import { activityTopic } from "../events/topics.js";
 import type { DeliveryChannel } from "../ports/delivery-channel.js";
 import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
-import type { EventBus, JsonValue } from "../ports/event-bus.js";
+import { type EventBus, type JsonValue, publishTo } from "../ports/event-bus.js";
 import { CloseCode, ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { MAX_PAGE_SIZE, MAX_TEXT_LENGTH, PROTOCOL_SUBPROTOCOL, PROTOCOL_VERSION } from "../protocol/frames.js";
 import { DeviceId } from "../protocol/ids.js";
 import { parseClientFrame } from "../protocol/parse.js";
-import type { Logger } from "../platform/logger.js";
-import type { Metrics } from "../platform/metrics.js";
+import type { Logger } from "../runtime/logger.js";
+import type { Metrics } from "../runtime/metrics.js";
 import { ClientConnection, type DisconnectReason } from "./client-connection.js";
-import type { ActivityEvent, ActivityKind } from "../activity/activity-event.js";
-import type { FrameHandler, Session } from "./session.js";
+import type { ActivityEvent, ActivityKind } from "../events/activity-event.js";
+import type { FrameHandler } from "../ports/frame-handler.js";
+import type { Session } from "../protocol/session.js";
 import { readUpgradeCredentials } from "./upgrade-auth.js";
 
 export interface GatewayOptions {
@@ -361,7 +362,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   /** Fire and forget: activity feeds presence and activity scores, never a reply. */
   private publishActivity(session: Session, kind: ActivityKind, conversationId?: string): void {
     const event: ActivityEvent = { ...this.routeOf(session), kind, at: Date.now(), ...(conversationId === undefined ? {} : { conversationId }) };
-    this.deps.bus.publish(activityTopic(this.options.clusterName), session.userId, event as unknown as JsonValue).catch((error: unknown) => {
+    publishTo(this.deps.bus, activityTopic(this.options.clusterName), session.userId, event).catch((error: unknown) => {
       this.deps.logger.warn({ err: error, kind }, "could not publish activity");
     });
   }

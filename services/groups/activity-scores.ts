@@ -1,4 +1,4 @@
-import type { ActivityKind } from "../activity/activity-event.js";
+import type { ActivityKind } from "../events/activity-event.js";
 import type { UserId } from "../protocol/ids.js";
 
 /**

@@ -1,17 +1,15 @@
-import { ActivityEvent } from "../activity/activity-event.js";
-import { activityTopic, groupTopicPrefix, notificationTopic } from "../delivery/topics.js";
+import { activityTopic, CONSUMER_GROUPS, groupTopics, notificationTopic } from "../events/topics.js";
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
 import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
-import type { EventBus, Subscription } from "../ports/event-bus.js";
+import { type EventBus, publishTo, subscribeTo, type Subscription } from "../ports/event-bus.js";
 import type { GroupStore } from "../ports/group-store.js";
 import type { Message } from "../protocol/frames.js";
 import type { UserId } from "../protocol/ids.js";
-import type { Logger } from "../platform/logger.js";
-import type { Metrics } from "../platform/metrics.js";
+import type { Logger } from "../runtime/logger.js";
+import type { Metrics } from "../runtime/metrics.js";
 import { ActivityScores } from "./activity-scores.js";
-import { GroupMessageEvent } from "./group-message-event.js";
 import { IdleBatcher } from "./idle-batcher.js";
-import type { NotificationRequest } from "../notifications/notification-request.js";
+import type { NotificationRequest } from "../events/notification-request.js";
 
 export interface FanoutOptions {
   clusterName: string;
@@ -61,18 +59,26 @@ export class FanoutService {
 
   async start(): Promise<void> {
     this.subscriptions = [
-      await this.deps.bus.subscribe(activityTopic(this.options.clusterName), "fanout-activity", ({ value }) => {
-        const event = ActivityEvent.safeParse(value);
-        if (event.success) this.scores.record(event.data.userId, event.data.kind, event.data.at);
-      }),
-      await this.deps.bus.subscribe({ prefix: groupTopicPrefix(this.options.clusterName) }, "fanout", ({ value, topic }) => {
-        const event = GroupMessageEvent.safeParse(value);
-        if (!event.success) {
+      await subscribeTo(
+        this.deps.bus,
+        activityTopic(this.options.clusterName),
+        CONSUMER_GROUPS.fanoutActivity,
+        (event) => {
+          this.scores.record(event.userId, event.kind, event.at);
+        },
+        ({ topic }) => {
+          this.deps.logger.error({ topic }, "dropped a malformed activity event");
+        },
+      ),
+      await subscribeTo(
+        this.deps.bus,
+        groupTopics(this.options.clusterName),
+        CONSUMER_GROUPS.fanout,
+        (event) => this.fanOut(event.message),
+        ({ topic }) => {
           this.deps.logger.error({ topic }, "dropped a malformed group message event");
-          return;
-        }
-        return this.fanOut(event.data.message);
-      }),
+        },
+      ),
     ];
     this.pruneTimer = setInterval(() => {
       this.scores.prune();
@@ -115,7 +121,7 @@ export class FanoutService {
             return;
           case "offline": {
             const request: NotificationRequest = { userId, groupId, conversationId: message.conversationId, messageId: message.messageId, senderId: message.senderId, seq: message.seq };
-            await this.deps.bus.publish(notificationTopic(this.options.clusterName), userId, request);
+            await publishTo(this.deps.bus, notificationTopic(this.options.clusterName), userId, request);
             this.observe(tier, storedAt);
             return;
           }

@@ -1,20 +1,20 @@
 import { monotonicFactory } from "ulid";
-import type { ChatService, Sender } from "../chat/chat-service.js";
-import { groupTopic } from "../delivery/topics.js";
+import { groupTopic } from "../events/topics.js";
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
-import type { EventBus, JsonValue } from "../ports/event-bus.js";
+import { publishTo, type EventBus } from "../ports/event-bus.js";
 import { GroupFullError, type GroupMember, type GroupStore } from "../ports/group-store.js";
 import type { MessageStore, Page } from "../ports/message-store.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import type { GroupInfo, GroupMembershipChange, GroupRole, GroupSummary, Message, MessageBody } from "../protocol/frames.js";
 import { groupConversationId, type GroupId, type UserId } from "../protocol/ids.js";
-import type { Logger } from "../platform/logger.js";
-import type { GroupMessageEvent } from "./group-message-event.js";
+import type { Logger } from "../runtime/logger.js";
+import type { GroupMessageEvent } from "../events/group-message-event.js";
+import type { MessageWriter, Sender } from "../conversations/message-writer.js";
 
 export interface GroupServiceDependencies {
   groups: GroupStore;
   messages: MessageStore;
-  chat: ChatService;
+  writer: MessageWriter;
   bus: EventBus;
   router: DeliveryRouter;
   clusterName: string;
@@ -145,13 +145,13 @@ export class GroupService {
    */
   async send(sender: Sender, groupId: GroupId, clientMessageId: string, body: MessageBody): Promise<{ message: Message; duplicate: boolean }> {
     await this.requireRole(sender.userId, groupId, ["owner", "admin", "member"]);
-    await this.deps.chat.attach(sender.userId, body, groupConversationId(groupId));
-    const appended = await this.deps.chat.store(() =>
+    await this.deps.writer.attach(sender.userId, body, groupConversationId(groupId));
+    const appended = await this.deps.writer.append(() =>
       this.deps.messages.appendGroupMessage({ groupId, senderId: sender.userId, senderDeviceId: sender.deviceId, clientMessageId, body, sentAt: this.clock() }),
     );
     if (!appended.duplicate) {
       const event: GroupMessageEvent = { message: appended.message };
-      this.deps.bus.publish(groupTopic(this.deps.clusterName, groupId), groupId, event as unknown as JsonValue).catch((error: unknown) => {
+      publishTo(this.deps.bus, groupTopic(this.deps.clusterName, groupId), groupId, event).catch((error: unknown) => {
         this.deps.logger.warn({ err: error, groupId }, "could not publish a group message; members will sync");
       });
     }

@@ -1,10 +1,10 @@
-import { notificationTopic } from "../delivery/topics.js";
-import type { EventBus, Subscription } from "../ports/event-bus.js";
+import { CONSUMER_GROUPS, notificationTopic } from "../events/topics.js";
+import { type EventBus, subscribeTo, type Subscription } from "../ports/event-bus.js";
 import type { NotificationSink } from "../ports/notification-sink.js";
-import type { Logger } from "../platform/logger.js";
-import type { Metrics } from "../platform/metrics.js";
+import type { Logger } from "../runtime/logger.js";
+import type { Metrics } from "../runtime/metrics.js";
 import type { UserId } from "../protocol/ids.js";
-import { NotificationRequest } from "./notification-request.js";
+import type { NotificationRequest } from "../events/notification-request.js";
 
 /**
  * Sends notification requests to the push provider, at most one per user per
@@ -20,11 +20,15 @@ export class Notifier {
   ) {}
 
   async start(): Promise<void> {
-    this.subscription = await this.deps.bus.subscribe(notificationTopic(this.options.clusterName), "notifier", ({ value }) => {
-      const request = NotificationRequest.safeParse(value);
-      if (request.success) return this.handle(request.data);
-      this.deps.logger.error("dropped a malformed notification request");
-    });
+    this.subscription = await subscribeTo(
+      this.deps.bus,
+      notificationTopic(this.options.clusterName),
+      CONSUMER_GROUPS.notifier,
+      (request) => this.handle(request),
+      () => {
+        this.deps.logger.error("dropped a malformed notification request");
+      },
+    );
   }
 
   async stop(): Promise<void> {

@@ -1,3 +1,5 @@
+import type { Topic, TopicFamily } from "../events/topics.js";
+
 /**
  * Topic-based publish/subscribe between services and gateways (Kafka in production).
  *
@@ -31,3 +33,31 @@ export interface Subscription {
 }
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** Publishes a value of the topic's own type: the compiler holds publishers to the schema. */
+export function publishTo<T>(bus: EventBus, topic: Topic<T>, key: string, value: T): Promise<void> {
+  return bus.publish(topic.name, key, value as JsonValue);
+}
+
+/**
+ * Subscribes with the topic's schema. What crossed a bus may come from a process of
+ * another version: the handler sees only values that pass the schema; anything else
+ * goes to `onInvalid` and is skipped, so one bad event never blocks a partition.
+ */
+export function subscribeTo<T>(
+  bus: EventBus,
+  topic: Topic<T> | TopicFamily<T>,
+  group: string,
+  handler: (value: T, event: BusEvent) => Promise<void> | void,
+  onInvalid: (event: BusEvent) => void,
+): Promise<Subscription> {
+  const selector: TopicSelector = "name" in topic ? topic.name : { prefix: topic.prefix };
+  return bus.subscribe(selector, group, (event) => {
+    const parsed = topic.schema.safeParse(event.value);
+    if (!parsed.success) {
+      onInvalid(event);
+      return;
+    }
+    return handler(parsed.data, event);
+  });
+}

@@ -1,4 +1,4 @@
-import type { NotificationRequest } from "../notifications/notification-request.js";
+import type { NotificationRequest } from "../events/notification-request.js";
 
 /** Where notifications for offline users go: a push provider (FCM, APNs, a relay) behind a webhook. */
 export interface NotificationSink {

@@ -1,4 +1,5 @@
-import type { FrameHandler, ServiceFrame, Session } from "../gateway/session.js";
+import type { FrameHandler } from "../ports/frame-handler.js";
+import type { ServiceFrame, Session } from "../protocol/session.js";
 import type { ClientFrameOf, ServerFrame } from "../protocol/frames.js";
 import type { PresenceService } from "./presence-service.js";
 

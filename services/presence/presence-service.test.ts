@@ -1,16 +1,16 @@
 import { join } from "node:path";
 import { ulid } from "ulid";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ActivityEvent } from "../activity/activity-event.js";
+import type { ActivityEvent } from "../events/activity-event.js";
 import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
 import { MemoryPresenceStore } from "../adapters/embedded/memory-presence-store.js";
 import { SqliteGroupStore } from "../adapters/embedded/sqlite-group-store.js";
 import { SqliteMessageStore } from "../adapters/embedded/sqlite-message-store.js";
 import { SqliteUserSettingsStore } from "../adapters/embedded/sqlite-user-settings-store.js";
-import { ConversationAccess } from "../chat/conversation-access.js";
-import { activityTopic } from "../delivery/topics.js";
-import type { Session } from "../gateway/session.js";
-import { createLogger } from "../platform/logger.js";
+import { ConversationAccess } from "../conversations/conversation-access.js";
+import { activityTopic } from "../events/topics.js";
+import type { Session } from "../protocol/session.js";
+import { createLogger } from "../runtime/logger.js";
 import type { DeviceRoute } from "../ports/connection-registry.js";
 import { ErrorCode } from "../protocol/errors.js";
 import type { PresenceView, PushFrame } from "../protocol/frames.js";
@@ -374,12 +374,12 @@ describe("running on the bus", () => {
     await converse("alice", "bob");
     await service.start();
     await service.subscribe(session("bob", "b1"), ["alice"]);
-    await bus.publish(activityTopic(CLUSTER), "alice", { kind: "connect", userId: "alice" });
-    await bus.publish(activityTopic(CLUSTER), "alice", activity("connect", "alice", "a1"));
+    await bus.publish(activityTopic(CLUSTER).name, "alice", { kind: "connect", userId: "alice" });
+    await bus.publish(activityTopic(CLUSTER).name, "alice", activity("connect", "alice", "a1"));
     expect(await router.next()).toEqual(presencePush("bob", "b1", { userId: "alice", online: true, lastSeen: iso(clock.now()) }));
 
     await service.stop();
-    await bus.publish(activityTopic(CLUSTER), "alice", activity("disconnect", "alice", "a1"));
+    await bus.publish(activityTopic(CLUSTER).name, "alice", activity("disconnect", "alice", "a1"));
     await bus.close();
     expect(router.take()).toEqual([]);
     expect((await presenceStore.get("alice")).online).toBe(true);
@@ -393,10 +393,10 @@ describe("running on the bus", () => {
     await service.start();
     await service.subscribe(session("bob", "b1"), ["alice"]);
     // The subscriber's gateway stays alive and keeps reporting Bob's connection.
-    const bobAlive = setInterval(() => void bus.publish(activityTopic(CLUSTER), "bob", { ...activity("heartbeat", "bob", "b1"), at: Date.now() }), 10);
+    const bobAlive = setInterval(() => void bus.publish(activityTopic(CLUSTER).name, "bob", { ...activity("heartbeat", "bob", "b1"), at: Date.now() }), 10);
     try {
       const at = Date.now();
-      await bus.publish(activityTopic(CLUSTER), "alice", { ...activity("connect", "alice", "a1"), at });
+      await bus.publish(activityTopic(CLUSTER).name, "alice", { ...activity("connect", "alice", "a1"), at });
       const online = await router.next();
       expect(online).toEqual(presencePush("bob", "b1", { userId: "alice", online: true, lastSeen: iso(at) }));
       // No heartbeat and no disconnect ever comes for Alice's connection.

@@ -1,11 +1,11 @@
-import { ActivityEvent } from "../activity/activity-event.js";
-import type { ConversationAccess } from "../chat/conversation-access.js";
+import type { ActivityEvent } from "../events/activity-event.js";
+import type { ConversationAccess } from "../conversations/conversation-access.js";
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
-import { activityTopic } from "../delivery/topics.js";
-import type { Session } from "../gateway/session.js";
-import type { Logger } from "../platform/logger.js";
+import { activityTopic, CONSUMER_GROUPS } from "../events/topics.js";
+import type { Session } from "../protocol/session.js";
+import type { Logger } from "../runtime/logger.js";
 import type { DeviceRoute } from "../ports/connection-registry.js";
-import type { BusEvent, EventBus, Subscription } from "../ports/event-bus.js";
+import { subscribeTo, type EventBus, type Subscription } from "../ports/event-bus.js";
 import type { MessageStore } from "../ports/message-store.js";
 import type { Presence, PresenceStore } from "../ports/presence-store.js";
 import { DEFAULT_USER_SETTINGS, type UserSettings, type UserSettingsStore } from "../ports/user-settings-store.js";
@@ -13,8 +13,6 @@ import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import type { LastSeenVisibility, PresenceView } from "../protocol/frames.js";
 import { directConversationId, type ConversationId, type UserId } from "../protocol/ids.js";
 
-/** The consumer group of the activity topic: presence instances split the users between them. */
-export const PRESENCE_CONSUMER_GROUP = "presence";
 /** Presence marks (and subscriber connections) outlive three missed heartbeat rounds. */
 export const MARK_TTL_HEARTBEATS = 3;
 /**
@@ -101,8 +99,14 @@ export class PresenceService {
   }
 
   async start(): Promise<void> {
-    this.subscription = await this.deps.bus.subscribe(activityTopic(this.deps.clusterName), PRESENCE_CONSUMER_GROUP, (event) =>
-      this.receive(event),
+    this.subscription = await subscribeTo(
+      this.deps.bus,
+      activityTopic(this.deps.clusterName),
+      CONSUMER_GROUPS.presence,
+      (event) => this.handleActivity(event),
+      ({ topic, key }) => {
+        this.deps.logger.error({ topic, key }, "dropped a malformed activity event");
+      },
     );
     this.timer = setInterval(() => void this.sweep(), this.deps.heartbeatIntervalMs);
     this.timer.unref();
@@ -226,15 +230,6 @@ export class PresenceService {
       }
       if (lost.length > 0) await this.deps.router.pushToRoutes(lost, { type: "presence", presence: viewOf(userId, null) });
     });
-  }
-
-  private async receive(busEvent: BusEvent): Promise<void> {
-    const parsed = ActivityEvent.safeParse(busEvent.value);
-    if (!parsed.success) {
-      this.deps.logger.error({ topic: busEvent.topic, key: busEvent.key }, "dropped a malformed activity event");
-      return;
-    }
-    await this.handleActivity(parsed.data);
   }
 
   private async sweepOnce(): Promise<void> {

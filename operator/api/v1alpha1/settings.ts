@@ -1,4 +1,4 @@
-import { SETTINGS, type SettingName } from "../../../services/platform/config.js";
+import { SETTINGS, type SettingName } from "../../../services/runtime/config.js";
 
 /**
  * The settings the operator sets itself on every container (from other spec fields or

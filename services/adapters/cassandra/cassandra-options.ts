@@ -1,11 +1,8 @@
 import { auth, Client, types } from "cassandra-driver";
 
-/** How a keyspace's data is replicated (the keyspace's `replication` map). */
-export type Replication =
-  /** One data centre (and tests): `replicationFactor` copies. */
-  | { class: "SimpleStrategy"; replicationFactor: number }
-  /** Production: copies per data centre, e.g. `{ dc1: 3, dc2: 3 }`. */
-  | { class: "NetworkTopologyStrategy"; dataCenters: Readonly<Record<string, number>> };
+import type { Replication } from "../../events/replication.js";
+
+export type { Replication };
 
 export type ConsistencyName = "ONE" | "LOCAL_ONE" | "QUORUM" | "LOCAL_QUORUM" | "EACH_QUORUM" | "ALL";
 export type SerialConsistencyName = "SERIAL" | "LOCAL_SERIAL";
@@ -69,22 +66,6 @@ export function resolveConsistency(consistency: CassandraConsistency = {}): Reso
 }
 
 export const DEFAULT_REPLICATION: Replication = { class: "SimpleStrategy", replicationFactor: 1 };
-
-/**
- * Replication as PARLEY_CASSANDRA_REPLICATION writes it: a factor (`3`, SimpleStrategy)
- * or data centres with factors (`dc1:3,dc2:3`, NetworkTopologyStrategy).
- */
-export function parseReplication(text: string): Replication {
-  const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) return { class: "SimpleStrategy", replicationFactor: Number(trimmed) };
-  const dataCenters: Record<string, number> = {};
-  for (const entry of trimmed.split(",")) {
-    const match = /^([A-Za-z0-9_.-]+):(\d+)$/.exec(entry.trim());
-    if (!match?.[1] || !match[2]) throw new Error(`invalid replication ${JSON.stringify(text)}: a factor (3) or dc:factor pairs (dc1:3,dc2:3)`);
-    dataCenters[match[1]] = Number(match[2]);
-  }
-  return { class: "NetworkTopologyStrategy", dataCenters };
-}
 
 const KEYSPACE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,47}$/;
 

@@ -1,6 +1,5 @@
 import type { Client } from "cassandra-driver";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseReplication } from "./cassandra-options.js";
 import { MIGRATIONS, runMigrations, schemaVersion, type Migration } from "./migrations.js";
 import { connectTestClient, dropKeyspace, uniqueKeyspace } from "./testing/test-keyspace.js";
 
@@ -90,12 +89,6 @@ describe("Cassandra schema migrations", () => {
     await expect(runMigrations(client, { keyspace: ks, replication: SIMPLE })).rejects.toThrow(/exists with replication/);
     expect(await runMigrations(client, { keyspace: ks, replication: SIMPLE, alterReplication: true })).toEqual({ applied: [], version: LATEST });
     expect(await replicationOf(ks)).toMatchObject({ class: "org.apache.cassandra.locator.SimpleStrategy", replication_factor: "1" });
-  });
-
-  it("reads replication as PARLEY_CASSANDRA_REPLICATION writes it", () => {
-    expect(parseReplication("3")).toEqual({ class: "SimpleStrategy", replicationFactor: 3 });
-    expect(parseReplication("dc1:3, dc2:2")).toEqual({ class: "NetworkTopologyStrategy", dataCenters: { dc1: 3, dc2: 2 } });
-    expect(() => parseReplication("dc1=3")).toThrow(/invalid replication/);
   });
 
   it("refuses keyspace names that are not plain identifiers", async () => {

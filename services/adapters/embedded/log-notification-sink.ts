@@ -1,6 +1,6 @@
-import type { NotificationRequest } from "../../notifications/notification-request.js";
+import type { NotificationRequest } from "../../events/notification-request.js";
 import type { NotificationSink } from "../../ports/notification-sink.js";
-import type { Logger } from "../../platform/logger.js";
+import type { Logger } from "../../runtime/logger.js";
 
 /** On a laptop without a push provider: notifications go to the log. */
 export class LogNotificationSink implements NotificationSink {

@@ -1,4 +1,4 @@
-import type { NotificationRequest } from "../../notifications/notification-request.js";
+import type { NotificationRequest } from "../../events/notification-request.js";
 import type { NotificationSink } from "../../ports/notification-sink.js";
 
 const TIMEOUT_MS = 5_000;

@@ -1,14 +1,14 @@
 import { hostname } from "node:os";
 import { TokenAuthority } from "../auth/tokens.js";
-import { FrameRequestConsumer } from "../remote/frame-request-consumer.js";
-import { RemoteFrameHandler } from "../remote/remote-frame-handler.js";
-import type { ServiceName } from "../remote/service-names.js";
-import { ConfigError, type Config } from "./config.js";
-import { FrameRouter } from "./frame-router.js";
+import { FrameRequestConsumer } from "../handoff/frame-request-consumer.js";
+import { RemoteFrameHandler } from "../handoff/remote-frame-handler.js";
+import type { ServiceName } from "../events/service-names.js";
+import { ConfigError, type Config } from "../runtime/config.js";
+import { FrameRouter } from "../handoff/frame-router.js";
 import { startGatewayServer } from "./gateway-server.js";
-import { close, createHttpServer, listen } from "./http-server.js";
-import type { Logger } from "./logger.js";
-import { Metrics } from "./metrics.js";
+import { close, createHttpServer, listen } from "../runtime/http-server.js";
+import type { Logger } from "../runtime/logger.js";
+import { Metrics } from "../runtime/metrics.js";
 import { openProductionBackends } from "./production-backends.js";
 import { startServiceSet } from "./service-set.js";
 

@@ -1,4 +1,5 @@
-import type { FrameHandler, ServiceFrame, ServiceFrameType, Session } from "../gateway/session.js";
+import type { FrameHandler } from "../ports/frame-handler.js";
+import type { ServiceFrame, ServiceFrameType, Session } from "../protocol/session.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import type { ServerFrame } from "../protocol/frames.js";
 

@@ -1,5 +1,5 @@
-import type { ParleyClient } from "../client/parley-client.js";
-import type { InboxEvent, Message } from "../protocol/frames.js";
+import type { ParleyClient } from "../../client/parley-client.js";
+import type { InboxEvent, Message } from "../../protocol/frames.js";
 
 /** Records a client's inbox events and lets a test await the ones it expects. */
 export class EventCollector {

@@ -1,12 +1,14 @@
 import { randomUUID } from "node:crypto";
-import type { FrameHandler, ServiceFrame, Session } from "../gateway/session.js";
+import type { FrameHandler } from "../ports/frame-handler.js";
+import type { ServiceFrame, Session } from "../protocol/session.js";
 import type { DeliveryChannel } from "../ports/delivery-channel.js";
-import type { EventBus, JsonValue } from "../ports/event-bus.js";
+import { publishTo, type EventBus } from "../ports/event-bus.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import type { ServerFrame } from "../protocol/frames.js";
-import type { Logger } from "../platform/logger.js";
-import { FrameReply, type FrameRequest } from "./frame-request.js";
-import { FRAME_OWNERS, replyChannel, requestTopic } from "./service-names.js";
+import type { Logger } from "../runtime/logger.js";
+import { FrameReply, type FrameRequest } from "../events/frame-request.js";
+import { FRAME_OWNERS } from "../events/service-names.js";
+import { replyChannel, requestTopic } from "../events/topics.js";
 
 interface Pending {
   resolve: (frame: ServerFrame) => void;
@@ -63,10 +65,10 @@ export class RemoteFrameHandler implements FrameHandler {
       }, this.options.timeoutMs);
       this.pending.set(requestId, { resolve, reject, timer });
       const topic = requestTopic(this.options.clusterName, FRAME_OWNERS[frame.type]);
-      this.deps.bus.publish(topic, session.userId, request as unknown as JsonValue).catch((error: unknown) => {
+      publishTo(this.deps.bus, topic, session.userId, request).catch((error: unknown) => {
         clearTimeout(timer);
         this.pending.delete(requestId);
-        this.deps.logger.error({ err: error, topic }, "could not publish a frame request");
+        this.deps.logger.error({ err: error, topic: topic.name }, "could not publish a frame request");
         reject(new ProtocolError(ErrorCode.unavailable, "could not reach the service: retry"));
       });
     });

@@ -10,7 +10,7 @@ import { SqliteGroupStore } from "../adapters/embedded/sqlite-group-store.js";
 import { SqliteMessageStore } from "../adapters/embedded/sqlite-message-store.js";
 import { SqliteUserSettingsStore } from "../adapters/embedded/sqlite-user-settings-store.js";
 import type { Backends } from "./backends.js";
-import type { Logger } from "./logger.js";
+import type { Logger } from "../runtime/logger.js";
 
 /** The laptop back ends: SQLite files and blobs under `dataDir`, bus and registry in memory. */
 export function openEmbeddedBackends(dataDir: string, logger: Logger): Backends {

@@ -4,7 +4,7 @@ import { appendFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
-const CLI = fileURLToPath(new URL("../../dist/services/cli/parley.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../../../dist/services/cli/parley.js", import.meta.url));
 const LISTENING = new Set(["parley dev is listening", "parley service is listening"]);
 
 export interface ChildPlatform {

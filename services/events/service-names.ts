@@ -1,10 +1,15 @@
-import type { ServiceFrameType } from "../gateway/session.js";
+import type { ServiceFrameType } from "../protocol/session.js";
 
+/** The roles `parley serve` runs, one per process; the operator makes one Deployment of each. */
 export const SERVICE_NAMES = ["gateway", "chat", "groups", "presence", "assets"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
+/** The services that answer client frames handed over by the gateways. */
+export type FrameOwner = Exclude<ServiceName, "gateway" | "assets">;
+export const FRAME_OWNER_NAMES: readonly FrameOwner[] = ["chat", "groups", "presence"];
+
 /** Which service answers each frame type the gateway hands on. */
-export const FRAME_OWNERS: { readonly [T in ServiceFrameType]: Exclude<ServiceName, "gateway" | "assets"> } = {
+export const FRAME_OWNERS: { readonly [T in ServiceFrameType]: FrameOwner } = {
   send: "chat",
   receipt: "chat",
   sync: "chat",
@@ -22,15 +27,3 @@ export const FRAME_OWNERS: { readonly [T in ServiceFrameType]: Exclude<ServiceNa
   "presence.unsubscribe": "presence",
   "settings.set": "presence",
 };
-
-export function requestTopic(clusterName: string, service: ServiceName): string {
-  return `parley.${clusterName}.requests.${service}`;
-}
-
-/**
- * The delivery channel id on which a gateway receives replies to the requests it sent.
- * Gateway ids cannot contain a colon, so this never names a gateway's own channel.
- */
-export function replyChannel(gatewayId: string): string {
-  return `replies:${gatewayId}`;
-}

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ParleyClient, type ConnectOptions } from "../client/parley-client.js";
-import { loadConfig, type Config } from "../platform/config.js";
-import { startDevPlatform, type RunningPlatform } from "../platform/dev-platform.js";
-import { createLogger } from "../platform/logger.js";
+import { ParleyClient, type ConnectOptions } from "../../client/parley-client.js";
+import { loadConfig, type Config } from "../../runtime/config.js";
+import { startDevPlatform, type RunningPlatform } from "../../app/dev-platform.js";
+import { createLogger } from "../../runtime/logger.js";
 
 export interface TestPlatform extends RunningPlatform {
   dataDir: string;

@@ -6,22 +6,23 @@ import { assetLimitsFromConfig } from "../assets/content-type.js";
 import type { TokenAuthority } from "../auth/tokens.js";
 import { CHAT_FRAME_TYPES, ChatFrameHandler } from "../chat/chat-frame-handler.js";
 import { ChatService } from "../chat/chat-service.js";
-import { ConversationAccess } from "../chat/conversation-access.js";
+import { ConversationAccess } from "../conversations/conversation-access.js";
 import { DeliveryRouter } from "../delivery/delivery-router.js";
-import type { FrameHandler } from "../gateway/session.js";
+import type { FrameHandler } from "../ports/frame-handler.js";
 import { FanoutService } from "../groups/fanout-service.js";
 import { GROUP_FRAME_TYPES, GroupFrameHandler } from "../groups/group-frame-handler.js";
 import { GroupService } from "../groups/group-service.js";
 import { Notifier } from "../notifications/notifier.js";
 import { PRESENCE_FRAME_TYPES, PresenceFrameHandler } from "../presence/presence-frame-handler.js";
 import { PresenceService } from "../presence/presence-service.js";
-import type { ServiceName } from "../remote/service-names.js";
+import type { ServiceName } from "../events/service-names.js";
 import type { Backends } from "./backends.js";
-import type { Config } from "./config.js";
-import type { FrameRoutes } from "./frame-router.js";
-import type { HttpApi } from "./http-server.js";
-import type { Logger } from "./logger.js";
-import type { Metrics } from "./metrics.js";
+import type { Config } from "../runtime/config.js";
+import type { FrameRoutes } from "../handoff/frame-router.js";
+import type { HttpApi } from "../runtime/http-server.js";
+import type { Logger } from "../runtime/logger.js";
+import type { Metrics } from "../runtime/metrics.js";
+import { MessageWriter } from "../conversations/message-writer.js";
 
 export interface ServiceSetContext {
   config: Config;
@@ -60,7 +61,8 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
     limits: assetLimitsFromConfig(config),
     linkTtlSeconds: config.assetLinkTtlSeconds,
   });
-  const chat = new ChatService({ store: backends.messages, access, assets, router, metrics, logger });
+  const writer = new MessageWriter({ assets, metrics });
+  const chat = new ChatService({ store: backends.messages, access, writer, router, logger });
 
   const routes: Partial<Record<keyof FrameRoutes, FrameHandler>> = {};
   const httpApis: HttpApi[] = [];
@@ -75,7 +77,7 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
     const groups = new GroupService({
       groups: backends.groups,
       messages: backends.messages,
-      chat,
+      writer,
       bus: backends.bus,
       router,
       clusterName: config.clusterName,

@@ -10,8 +10,8 @@ import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import kafkajs from "kafkajs";
-import { KafkaEventBus } from "./kafka-event-bus.js";
-import { deleteGroupsWithPrefix, deleteTopicsWithPrefix } from "./topic-admin.js";
+import { KafkaEventBus } from "../adapters/kafka/kafka-event-bus.js";
+import { deleteGroupsWithPrefix, deleteTopicsWithPrefix } from "../adapters/kafka/topic-admin.js";
 
 export interface BenchResult {
   events: number;

@@ -1,11 +1,11 @@
 import type { TokenAuthority } from "../auth/tokens.js";
 import { Gateway } from "../gateway/gateway.js";
-import type { FrameHandler } from "../gateway/session.js";
+import type { FrameHandler } from "../ports/frame-handler.js";
 import type { Backends } from "./backends.js";
-import type { Config } from "./config.js";
-import { close, createHttpServer, listen, WEBSOCKET_PATH, type HttpApi } from "./http-server.js";
-import type { Logger } from "./logger.js";
-import type { Metrics } from "./metrics.js";
+import type { Config } from "../runtime/config.js";
+import { close, createHttpServer, listen, WEBSOCKET_PATH, type HttpApi } from "../runtime/http-server.js";
+import type { Logger } from "../runtime/logger.js";
+import type { Metrics } from "../runtime/metrics.js";
 
 export interface ListeningServer {
   /** http://host:port */
@@ -30,7 +30,7 @@ export async function startGatewayServer(
     { registry: backends.registry, deliveries: backends.deliveries, bus: backends.bus, tokens: context.tokens, handler: context.handler, metrics, logger },
   );
   await gateway.start();
-  const server = createHttpServer({ metrics, logger, ready: () => gateway.ready, gateway, apis: context.httpApis });
+  const server = createHttpServer({ metrics, logger, ready: () => gateway.ready, upgrades: gateway, apis: context.httpApis });
   const { port, url } = await listen(server, config.host, config.port);
   return {
     url,

@@ -3,12 +3,12 @@ import { resolve } from "node:path";
 import { loadOrCreateDevSecret } from "../auth/dev-secret.js";
 import { TokenAuthority } from "../auth/tokens.js";
 import type { Gateway } from "../gateway/gateway.js";
-import type { Config } from "./config.js";
+import type { Config } from "../runtime/config.js";
 import { openEmbeddedBackends } from "./embedded-backends.js";
-import { FrameRouter } from "./frame-router.js";
+import { FrameRouter } from "../handoff/frame-router.js";
 import { startGatewayServer } from "./gateway-server.js";
-import type { Logger } from "./logger.js";
-import { Metrics } from "./metrics.js";
+import type { Logger } from "../runtime/logger.js";
+import { Metrics } from "../runtime/metrics.js";
 import { startServiceSet } from "./service-set.js";
 
 export interface RunningPlatform {

@@ -10,9 +10,9 @@ import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { Cluster, type Redis } from "ioredis";
-import type { DeviceRoute } from "../../ports/connection-registry.js";
-import { closeClient, createRedisClient, type RedisClient } from "./redis-client.js";
-import { RedisConnectionRegistry } from "./redis-connection-registry.js";
+import type { DeviceRoute } from "../ports/connection-registry.js";
+import { closeClient, createRedisClient, type RedisClient } from "../adapters/redis/redis-client.js";
+import { RedisConnectionRegistry } from "../adapters/redis/redis-connection-registry.js";
 
 interface BenchOptions {
   users: number;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.js";
-import { createLogger } from "./logger.js";
-import { parseReplication } from "./production-backends.js";
+import { ConfigError, loadConfig } from "../runtime/config.js";
+import { createLogger } from "../runtime/logger.js";
 import { serve } from "./serve.js";
 
 const logger = createLogger("silent");
@@ -28,10 +27,5 @@ describe("parley serve", () => {
       { PARLEY_JWT_SECRET: "x".repeat(32), PARLEY_REDIS_URL: "redis://127.0.0.1:1", PARLEY_REDIS_CLUSTER_NODES: "127.0.0.1:2" },
     );
     await expect(serve("chat", config, logger)).rejects.toThrow(/set exactly one/);
-  });
-
-  it("reads keyspace replication as a factor or as data centres with factors", () => {
-    expect(parseReplication("3")).toEqual({ class: "SimpleStrategy", replicationFactor: 3 });
-    expect(parseReplication("dc1:3,dc2:2")).toEqual({ class: "NetworkTopologyStrategy", dataCenters: { dc1: 3, dc2: 2 } });
   });
 });

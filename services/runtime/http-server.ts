@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Gateway } from "../gateway/gateway.js";
+import type { Duplex } from "node:stream";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
@@ -11,13 +11,18 @@ export interface HttpApi {
   handle(request: IncomingMessage, response: ServerResponse, path: string): Promise<boolean>;
 }
 
+/** Takes WebSocket upgrades on /ws: the gateway, in a process that runs one. */
+export interface UpgradeHandler {
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
 export interface HttpServerOptions {
   metrics: Metrics;
   logger: Logger;
   /** What /readyz reports. */
   ready: () => boolean;
-  /** The gateway that takes WebSocket upgrades on /ws; a process without one refuses them. */
-  gateway?: Gateway;
+  /** What takes WebSocket upgrades on /ws; a process without one refuses them. */
+  upgrades?: UpgradeHandler;
   apis?: readonly HttpApi[];
 }
 
@@ -25,7 +30,7 @@ export interface HttpServerOptions {
  * Every process's HTTP surface: health and readiness probes, Prometheus metrics, the
  * services' own endpoints and, in a gateway, the WebSocket endpoint.
  */
-export function createHttpServer({ metrics, logger, ready, gateway, apis = [] }: HttpServerOptions): Server {
+export function createHttpServer({ metrics, logger, ready, upgrades, apis = [] }: HttpServerOptions): Server {
   const server = createServer((request, response) => {
     route(request, response).catch((error: unknown) => {
       logger.error({ err: error, url: request.url }, "request failed");
@@ -64,11 +69,11 @@ export function createHttpServer({ metrics, logger, ready, gateway, apis = [] }:
 
   server.on("upgrade", (request: IncomingMessage, socket, head: Buffer) => {
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
-    if (path !== WEBSOCKET_PATH || !gateway) {
+    if (path !== WEBSOCKET_PATH || !upgrades) {
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    gateway.handleUpgrade(request, socket, head);
+    upgrades.handleUpgrade(request, socket, head);
   });
 
   server.headersTimeout = 10_000;

@@ -1,11 +1,13 @@
-import type { FrameHandler } from "../gateway/session.js";
+import type { FrameHandler } from "../ports/frame-handler.js";
 import type { DeliveryChannel } from "../ports/delivery-channel.js";
-import type { EventBus, JsonValue, Subscription } from "../ports/event-bus.js";
+import { type EventBus, type JsonValue, subscribeTo, type Subscription } from "../ports/event-bus.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import type { ServerFrame } from "../protocol/frames.js";
-import type { Logger } from "../platform/logger.js";
-import { FrameRequest, type FrameReply } from "./frame-request.js";
-import { replyChannel, requestTopic, type ServiceName } from "./service-names.js";
+import type { Logger } from "../runtime/logger.js";
+import type { FrameRequest} from "../events/frame-request.js";
+import { type FrameReply } from "../events/frame-request.js";
+import type { ServiceName } from "../events/service-names.js";
+import { CONSUMER_GROUPS, replyChannel, requestTopic } from "../events/topics.js";
 
 /**
  * A service process's side of the hand-over: consumes its request topic (one consumer
@@ -21,8 +23,14 @@ export class FrameRequestConsumer {
   ) {}
 
   async start(): Promise<void> {
-    this.subscription = await this.deps.bus.subscribe(requestTopic(this.options.clusterName, this.options.service), `service-${this.options.service}`, ({ value }) =>
-      this.answer(value),
+    this.subscription = await subscribeTo(
+      this.deps.bus,
+      requestTopic(this.options.clusterName, this.options.service),
+      CONSUMER_GROUPS.frameRequests(this.options.service),
+      (request) => this.answer(request),
+      () => {
+        this.deps.logger.error({ service: this.options.service }, "dropped a malformed frame request");
+      },
     );
   }
 
@@ -30,13 +38,7 @@ export class FrameRequestConsumer {
     await this.subscription?.unsubscribe();
   }
 
-  private async answer(value: JsonValue): Promise<void> {
-    const parsed = FrameRequest.safeParse(value);
-    if (!parsed.success) {
-      this.deps.logger.error({ service: this.options.service }, "dropped a malformed frame request");
-      return;
-    }
-    const request = parsed.data;
+  private async answer(request: FrameRequest): Promise<void> {
     // A request replayed after a crash, whose gateway gave up long ago: the client has
     // retried by now. Sends are idempotent, so skipping it loses nothing.
     if (Date.now() > request.deadline) return;

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ServerFrame } from "../protocol/frames.js";
-import type { ServiceFrame, Session } from "../gateway/session.js";
+import type { ServiceFrame, Session } from "../protocol/session.js";
 
 /** A client frame on its way from a gateway to the service that owns it. */
 export const FrameRequest = z.object({

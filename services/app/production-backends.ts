@@ -2,7 +2,7 @@ import type { Client as CassandraClient } from "cassandra-driver";
 import { CassandraAssetStore } from "../adapters/cassandra/cassandra-asset-store.js";
 import { CassandraGroupStore } from "../adapters/cassandra/cassandra-group-store.js";
 import { CassandraMessageStore } from "../adapters/cassandra/cassandra-message-store.js";
-import type { CassandraOptions, Replication } from "../adapters/cassandra/cassandra-options.js";
+import type { CassandraOptions } from "../adapters/cassandra/cassandra-options.js";
 import { CassandraUserSettingsStore } from "../adapters/cassandra/cassandra-user-settings-store.js";
 import { connectAndMigrate } from "../adapters/cassandra/migrations.js";
 import { KafkaEventBus } from "../adapters/kafka/kafka-event-bus.js";
@@ -12,8 +12,10 @@ import { RedisDeliveryChannel } from "../adapters/redis/redis-delivery-channel.j
 import { RedisPresenceStore } from "../adapters/redis/redis-presence-store.js";
 import { S3BlobStore } from "../adapters/s3/s3-blob-store.js";
 import type { Backends } from "./backends.js";
-import { ConfigError, type Config } from "./config.js";
-import type { Logger } from "./logger.js";
+import { redisKeyPrefix, topicPrefix } from "../events/cluster-names.js";
+import { parseReplication } from "../events/replication.js";
+import { ConfigError, type Config } from "../runtime/config.js";
+import type { Logger } from "../runtime/logger.js";
 
 /**
  * The production back ends, from configuration: Kafka for the event bus, Cassandra for
@@ -36,7 +38,7 @@ export async function openProductionBackends(config: Config, logger: Logger): Pr
       brokers: required.kafkaBrokers,
       clientId: `parley-${config.clusterName}`,
       // Every process of a cluster shares consumer groups by service role.
-      groupPrefix: `parley.${config.clusterName}.`,
+      groupPrefix: topicPrefix(config.clusterName),
       partitions: config.kafkaPartitions,
       replicationFactor: config.kafkaReplicationFactor,
       onHandlerError: (error, event) => {
@@ -71,7 +73,7 @@ export async function openProductionBackends(config: Config, logger: Logger): Pr
         : { clusterNodes: required.redisClusterNodes, ...(config.redisPassword === undefined ? {} : { password: config.redisPassword }) };
     const redis = createRedisClient(redisOptions);
     opened.push({ close: () => closeClient(redis) });
-    const keyPrefix = `parley:${config.clusterName}:`;
+    const keyPrefix = redisKeyPrefix(config.clusterName);
     const registry = new RedisConnectionRegistry(redis, { keyPrefix });
     const presence = new RedisPresenceStore(redis, { keyPrefix });
     // The channel opens its own subscriber connection from the options.
@@ -121,16 +123,4 @@ function requireBackendSettings(config: Config): {
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return result;
-}
-
-/** "3" → SimpleStrategy with 3 copies; "dc1:3,dc2:3" → NetworkTopologyStrategy. */
-export function parseReplication(value: string): Replication {
-  if (/^\d+$/.test(value)) return { class: "SimpleStrategy", replicationFactor: Number(value) };
-  const dataCenters = Object.fromEntries(
-    value.split(",").map((pair) => {
-      const [dc, factor] = pair.split(":");
-      return [dc ?? "", Number(factor)];
-    }),
-  );
-  return { class: "NetworkTopologyStrategy", dataCenters };
 }
