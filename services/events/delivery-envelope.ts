@@ -4,7 +4,7 @@ import type { PushFrame } from "../protocol/frames.js";
 const PUSH_TYPES = new Set(["event", "group.messages", "presence", "typing"]);
 
 /**
- * What services publish on a gateway's delivery topic: a frame to push to some of that
+ * What services send on a gateway's delivery channel: a frame to push to some of that
  * gateway's connections. Validated on receipt because it crossed a bus.
  */
 export const DeliveryEnvelope = z.object({

@@ -60,7 +60,7 @@ const ROUTE_TTL_HEARTBEATS = 3;
 /**
  * Holds client WebSocket connections: authenticates the upgrade, registers each device
  * in the connection registry, hands client frames to the services and writes back what
- * the delivery topic brings. It keeps connections healthy (heartbeats, rate limits,
+ * the delivery channel brings. It keeps connections healthy (heartbeats, rate limits,
  * bounded send buffers) and drains them on shutdown.
  */
 export class Gateway extends EventEmitter<GatewayEvents> {
