@@ -10,6 +10,7 @@ import { startGatewayServer } from "./gateway-server.js";
 import type { Logger } from "../runtime/logger.js";
 import { Metrics } from "../runtime/metrics.js";
 import { startServiceSet } from "./service-set.js";
+import { SERVICE_NAMES } from "../events/service-names.js";
 
 export interface RunningPlatform {
   /** http://host:port */
@@ -32,7 +33,7 @@ export async function startDevPlatform(config: Config, logger: Logger): Promise<
   const tokens = new TokenAuthority(jwtSecret);
   const metrics = new Metrics();
 
-  const services = await startServiceSet(["chat", "groups", "presence", "assets"], { config, backends, tokens, jwtSecret, metrics, logger });
+  const services = await startServiceSet(SERVICE_NAMES.filter((name) => name !== "gateway"), { config, backends, tokens, jwtSecret, metrics, logger });
   const server = await startGatewayServer(config, config.gatewayId ?? `gateway-${randomBytes(4).toString("hex")}`, {
     backends,
     tokens,

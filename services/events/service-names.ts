@@ -6,7 +6,7 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 
 /** The services that answer client frames handed over by the gateways. */
 export type FrameOwner = Exclude<ServiceName, "gateway" | "assets">;
-export const FRAME_OWNER_NAMES: readonly FrameOwner[] = ["chat", "groups", "presence"];
+export const FRAME_OWNER_NAMES: readonly FrameOwner[] = SERVICE_NAMES.filter((name): name is FrameOwner => name !== "gateway" && name !== "assets");
 
 /** Which service answers each frame type the gateway hands on. */
 export const FRAME_OWNERS: { readonly [T in ServiceFrameType]: FrameOwner } = {

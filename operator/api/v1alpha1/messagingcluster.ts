@@ -1,3 +1,4 @@
+import { SERVICE_NAMES, type ServiceName } from "../../../services/events/service-names.js";
 import { arr, bool, int, map, obj, quantity, str, type FromSchema } from "./openapi.js";
 import { EXTRA_SETTINGS } from "./settings.js";
 
@@ -15,9 +16,9 @@ export const SINGULAR = "messagingcluster";
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
 export const FINALIZER = `${GROUP}/cleanup`;
 
-/** The services a MessagingCluster runs, one Deployment each (`parley serve <service>`). */
-export const SERVICES = ["gateway", "chat", "groups", "presence", "assets"] as const;
-export type Service = (typeof SERVICES)[number];
+/** The services a MessagingCluster runs, one Deployment each (`parley serve <service>`): the roles `parley serve` knows. */
+export const SERVICES = SERVICE_NAMES;
+export type Service = ServiceName;
 
 const DNS_LABEL_40 = "^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$";
 const HOST_PORT = "^[A-Za-z0-9.-]+:[0-9]{1,5}$";
