@@ -6,7 +6,14 @@ import type { Credentials } from "../external/external-state.js";
 import { RESOURCES, type KubeApi } from "../kube/kube-api.js";
 import { GatewayAutoscaler, type ScalingDecision } from "./autoscaler.js";
 import type { EventRecorder } from "./events.js";
-import { messageOf, type ScalingSnapshot } from "./reconciler.js";
+import { messageOf } from "./reconcile/errors.js";
+
+/** What the autoscaler last saw and did for a cluster (the reconcile shows it in status.gateway). */
+export interface ScalingSnapshot {
+  connections?: number;
+  desiredReplicas?: number;
+  lastScaleTime?: string;
+}
 
 export interface GatewayScalingOptions {
   kube: KubeApi;

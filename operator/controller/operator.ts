@@ -15,7 +15,8 @@ import { GatewayScaling } from "./gateway-scaling.js";
 import { createOperatorHttpServer } from "./http-endpoints.js";
 import { LeaderElector } from "./leader-election.js";
 import { OperatorMetrics } from "./metrics.js";
-import { messageOf, Reconciler } from "./reconciler.js";
+import { messageOf } from "./reconcile/errors.js";
+import { Reconciler } from "./reconciler.js";
 import { WorkQueue } from "./work-queue.js";
 
 export interface OperatorOptions {

@@ -7,7 +7,8 @@ import { FakeKubeApi } from "../testing/fake-kube-api.js";
 import { defaultedSpec, messagingCluster, secretData } from "../testing/fixtures.js";
 import { MemoryEventRecorder } from "./events.js";
 import { GatewayScaling } from "./gateway-scaling.js";
-import { DependencyError, Reconciler } from "./reconciler.js";
+import { DependencyError } from "./reconcile/errors.js";
+import { Reconciler } from "./reconciler.js";
 
 const logger = createLogger("silent");
 const clusterRef = { ...RESOURCES.messagingClusters, namespace: "team", name: "demo" };
