@@ -128,7 +128,7 @@ describe("AssetService", () => {
     it("lets the owner attach an asset, nobody else until it is shared with them", async () => {
       const asset = await service.upload("alice", png());
       await expect(service.checkAttachable("alice", [asset.assetId, asset.assetId])).resolves.toBeUndefined();
-      await expect(service.checkAttachable("bob", [asset.assetId])).rejects.toMatchObject({ code: "forbidden" });
+      await expect(service.checkAttachable("bob", [asset.assetId])).rejects.toMatchObject({ code: "not_found" });
       await service.recordShare([asset.assetId], ALICE_BOB);
       // Bob can read it now, so he may forward it.
       await expect(service.checkAttachable("bob", [asset.assetId])).resolves.toBeUndefined();
@@ -170,7 +170,7 @@ describe("AssetService", () => {
 
     it("refuses to make a link for someone who may not read the asset", async () => {
       const asset = await service.upload("alice", png());
-      await expect(service.createLink("carol", asset.assetId)).rejects.toMatchObject({ code: "forbidden" });
+      await expect(service.createLink("carol", asset.assetId)).rejects.toMatchObject({ code: "not_found" });
       await expect(service.createLink("carol", "a01JZ0000000000000000000009")).rejects.toMatchObject({ code: "not_found" });
     });
 

@@ -127,16 +127,14 @@ export class AssetService implements AssetAttachments {
 
   /**
    * A sender may attach an asset they uploaded, or one they can already read (forwarding
-   * from a conversation they are in). Throws not_found or forbidden for the first asset
-   * that fails.
+   * from a conversation they are in). Throws not_found for the first asset that fails:
+   * one the sender may not read is answered as if it did not exist, so asset ids cannot
+   * be probed.
    */
   async checkAttachable(userId: UserId, assetIds: readonly AssetId[]): Promise<void> {
     for (const assetId of new Set(assetIds)) {
       const record = await this.deps.assets.get(assetId);
-      if (record === null) throw new ProtocolError(ErrorCode.notFound, `no asset ${assetId}`);
-      if (!(await this.mayRead(userId, record))) {
-        throw new ProtocolError(ErrorCode.forbidden, `you may not attach asset ${assetId}: it is not yours and was not shared with you`);
-      }
+      if (record === null || !(await this.mayRead(userId, record))) throw noSuchAsset(assetId);
     }
   }
 
@@ -152,12 +150,12 @@ export class AssetService implements AssetAttachments {
 
   /**
    * A download link for `userId`, valid until `expiresAt` (default: now plus the link
-   * TTL). Throws a ProtocolError not_found or forbidden unless the user may download it.
+   * TTL). Throws a ProtocolError not_found unless the user may download it: the same
+   * answer as for a missing asset, so asset ids cannot be probed.
    */
   async createLink(userId: UserId, assetId: AssetId, expiresAt?: Date): Promise<AssetLink> {
     const record = await this.deps.assets.get(assetId);
-    if (record === null) throw new ProtocolError(ErrorCode.notFound, `no asset ${assetId}`);
-    if (!(await this.mayRead(userId, record))) throw new ProtocolError(ErrorCode.forbidden, `you may not read asset ${assetId}`);
+    if (record === null || !(await this.mayRead(userId, record))) throw noSuchAsset(assetId);
     const expires = Math.floor((expiresAt ?? new Date(this.clock().getTime() + this.deps.linkTtlSeconds * 1000)).getTime() / 1000);
     const link = this.signer.sign({ assetId, userId, expires });
     return { url: this.signer.path(link), expiresAt: new Date(expires * 1000) };
@@ -200,4 +198,9 @@ export interface OpenedAsset {
 
 export function blobKey(sha256: string): string {
   return `sha256/${sha256}`;
+}
+
+/** One answer for an asset that is missing and for one the caller may not read. */
+function noSuchAsset(assetId: AssetId): ProtocolError {
+  return new ProtocolError(ErrorCode.notFound, `no asset ${assetId} that you may read`);
 }

@@ -118,7 +118,7 @@ describe("sharing an asset in a conversation", () => {
     const alice = await platform.connect("alice");
     const bob = await platform.connect("bob");
     await sendAssets(alice, "bob", [asset.assetId]);
-    await expectError(await requestLink("dave", asset.assetId), 403, "forbidden");
+    await expectError(await requestLink("dave", asset.assetId), 404, "not_found");
     await sendAssets(bob, "dave", [asset.assetId]);
     const download = await fetch(await linkFor("dave", asset.assetId));
     expect(download.status).toBe(200);
@@ -137,8 +137,13 @@ describe("who may download", () => {
     bobsLink = await linkFor("bob", asset.assetId);
   });
 
-  it("refuses a link to a user the asset was not shared with", async () => {
-    await expectError(await requestLink("carol", asset.assetId), 403, "forbidden");
+  it("refuses a link to a user the asset was not shared with exactly as for a missing asset", async () => {
+    const unshared = await requestLink("carol", asset.assetId);
+    const missing = await requestLink("carol", "a01JZ0000000000000000000009");
+    expect(unshared.status).toBe(404);
+    const [unsharedBody, missingBody] = (await Promise.all([unshared.json(), missing.json()])) as { error: string; code: string }[];
+    expect(unsharedBody?.code).toBe("not_found");
+    expect(unsharedBody?.error.replace(asset.assetId, "<id>")).toBe(missingBody?.error.replace("a01JZ0000000000000000000009", "<id>"));
     await expectError(await requestLink("carol", "a01JZ0000000000000000000009"), 404, "not_found");
   });
 
@@ -217,7 +222,7 @@ describe("uploads", () => {
     const objects = (await readdir(join(platform.dataDir, "blobs", "sha256"))).filter((name) => name.startsWith(first.sha256) && !name.endsWith(".type"));
     expect(objects).toHaveLength(1);
     // Bob owns his upload of the same bytes, but not alice's.
-    await expectError(await requestLink("bob", first.assetId), 403, "forbidden");
+    await expectError(await requestLink("bob", first.assetId), 404, "not_found");
     expect((await requestLink("bob", second.assetId)).status).toBe(200);
   });
 
@@ -225,7 +230,7 @@ describe("uploads", () => {
     const chunked = await fetch(`${platform.url}/v1/assets`, {
       method: "POST",
       headers: { Authorization: `Bearer ${await platform.token("alice")}` },
-      body: new Blob([png()]).stream(),
+      body: new Blob([new Uint8Array(png())]).stream(),
       duplex: "half",
     });
     await expectError(chunked, 411, "length_required");
@@ -234,14 +239,14 @@ describe("uploads", () => {
 });
 
 describe("attaching", () => {
-  it("refuses a message with someone else's unshared asset, and with an unknown one", async () => {
+  it("refuses a message with someone else's unshared asset as if it were unknown", async () => {
     const asset = await uploaded("alice", png(2, 2, 9));
     const mallory = await platform.connect("mallory");
-    await expect(sendAssets(mallory, "bob", [asset.assetId])).rejects.toEqual(expect.objectContaining({ code: "forbidden" }) as unknown);
+    await expect(sendAssets(mallory, "bob", [asset.assetId])).rejects.toEqual(expect.objectContaining({ code: "not_found" }) as unknown);
     await expect(sendAssets(mallory, "bob", ["a01JZ0000000000000000000009"])).rejects.toBeInstanceOf(ParleyRequestError);
     await expect(sendAssets(mallory, "bob", ["a01JZ0000000000000000000009"])).rejects.toMatchObject({ code: "not_found" });
     // Nothing was shared: mallory still cannot get a link.
-    await expectError(await requestLink("mallory", asset.assetId), 403, "forbidden");
+    await expectError(await requestLink("mallory", asset.assetId), 404, "not_found");
   });
 });
 
