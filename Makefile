@@ -3,17 +3,33 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 
-# npm ci runs again only when the lockfile changes.
+# Every target runs the Node.js and npm pinned in hack/versions.env (hack/node.sh installs
+# them into the cache once), never the machine's own node: their bin directory comes first.
+export PARLEY_CACHE ?= $(HOME)/.cache/parley
+NODE_VERSION := $(shell sed -n 's/^NODE_VERSION=//p' hack/versions.env)
+NODE_HOME := $(PARLEY_CACHE)/node-$(NODE_VERSION)
+export PATH := $(NODE_HOME)/bin:$(PATH)
+# Named by version, so a bump in versions.env makes a new target and, being newer than the
+# install stamp below, reinstalls the modules for the new Node.js too.
+NODE := $(NODE_HOME)/.complete
+
+$(NODE):
+	hack/node.sh
+
+# npm ci runs again only when the lockfile or the Node.js version changes.
 INSTALLED := node_modules/.installed
 
-$(INSTALLED): package.json package-lock.json
+$(INSTALLED): package.json package-lock.json $(NODE)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help install build dev test typecheck lint unit generate bench bench-real clean infra-up infra-down infra-status
+.PHONY: help node install build dev test typecheck lint layout unit generate bench bench-real clean infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+node: $(NODE) ## install the pinned Node.js and npm into the cache (every target does this first)
+	@echo "node $$(node --version), npm $$(npm --version): $(NODE_HOME)/bin"
 
 install: $(INSTALLED) ## install the npm dependencies (npm ci) if the lockfile changed
 
@@ -23,13 +39,16 @@ build: $(INSTALLED) ## compile TypeScript into dist/
 dev: build ## run the whole platform in one process on embedded back ends (ARGS="--port 9000" to pass flags)
 	node dist/services/cli/parley.js dev $(ARGS)
 
-test: typecheck lint infra-up unit ## start the real back ends, type-check, lint and run every test (what CI runs)
+test: typecheck lint layout infra-up unit ## start the real back ends, type-check, lint, check the layout and run every test (what CI runs)
 
 typecheck: $(INSTALLED) ## type-check everything, tests included
 	npm run --silent typecheck
 
 lint: $(INSTALLED) ## lint with typescript-eslint
 	npm run --silent lint
+
+layout: build ## check which folders may import which (.dependency-cruiser.cjs) and that dist/ holds no test code
+	npm run --silent layout
 
 unit: $(INSTALLED) ## run the vitest suites (unit, contract and end-to-end)
 	npm test

@@ -1,5 +1,4 @@
-import type Database from "better-sqlite3";
-import { openSqlite } from "./sqlite.js";
+import { openSqlite, prepare, transaction, type Sqlite } from "./sqlite.js";
 import type { AssetId, ConversationId } from "../../protocol/ids.js";
 import { AssetExistsError, type AssetRecord, type AssetStore } from "../../ports/asset-store.js";
 
@@ -36,7 +35,7 @@ interface AssetRow {
  * with synchronous=FULL, so a resolved create or share has reached the disk.
  */
 export class SqliteAssetStore implements AssetStore {
-  private readonly db: Database.Database;
+  private readonly db: Sqlite;
   private readonly statements;
   private readonly shareAll: (assetIds: readonly AssetId[], conversationId: ConversationId) => void;
 
@@ -44,16 +43,16 @@ export class SqliteAssetStore implements AssetStore {
     this.db = openSqlite(path);
     this.migrate();
     this.statements = {
-      insert: this.db.prepare(
+      insert: prepare(this.db, 
         "INSERT INTO assets (asset_id, owner_id, sha256, size, content_type, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (asset_id) DO NOTHING",
       ),
-      get: this.db.prepare<[string], AssetRow>(
+      get: prepare<[string], AssetRow>(this.db, 
         "SELECT asset_id, owner_id, sha256, size, content_type, created_at FROM assets WHERE asset_id = ?",
       ),
-      share: this.db.prepare("INSERT INTO asset_shares (asset_id, conversation_id) VALUES (?, ?) ON CONFLICT DO NOTHING"),
-      sharedIn: this.db.prepare<[string], { conversation_id: string }>("SELECT conversation_id FROM asset_shares WHERE asset_id = ?"),
+      share: prepare(this.db, "INSERT INTO asset_shares (asset_id, conversation_id) VALUES (?, ?) ON CONFLICT DO NOTHING"),
+      sharedIn: prepare<[string], { conversation_id: string }>(this.db, "SELECT conversation_id FROM asset_shares WHERE asset_id = ?"),
     };
-    this.shareAll = this.db.transaction((assetIds: readonly AssetId[], conversationId: ConversationId) => {
+    this.shareAll = transaction(this.db, (assetIds: readonly AssetId[], conversationId: ConversationId) => {
       for (const assetId of assetIds) this.statements.share.run(assetId, conversationId);
     });
   }
@@ -94,15 +93,15 @@ export class SqliteAssetStore implements AssetStore {
   }
 
   close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.db.isOpen) this.db.close();
     return Promise.resolve();
   }
 
   private migrate(): void {
     this.db.exec(SCHEMA);
-    const row = this.db.prepare<[], { version: number }>("SELECT version FROM schema_version").get();
+    const row = prepare<[], { version: number }>(this.db, "SELECT version FROM schema_version").get();
     if (row === undefined) {
-      this.db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
+      prepare(this.db, "INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
     } else if (row.version > SCHEMA_VERSION) {
       throw new Error(`assets.db holds schema version ${row.version}, newer than this build's ${SCHEMA_VERSION}`);
     }

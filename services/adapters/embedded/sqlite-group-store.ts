@@ -1,5 +1,4 @@
-import type Database from "better-sqlite3";
-import { openSqlite, settle } from "./sqlite.js";
+import { openSqlite, settle, prepare, transaction, type Sqlite } from "./sqlite.js";
 import type { GroupRole } from "../../protocol/frames.js";
 import type { GroupId, UserId } from "../../protocol/ids.js";
 import { GroupFullError, type GroupMember, type GroupRecord, type GroupStore, type NewGroup } from "../../ports/group-store.js";
@@ -24,27 +23,27 @@ CREATE INDEX IF NOT EXISTS group_members_by_user ON group_members (user_id, grou
 
 /** The embedded group store: two SQLite tables, written with synchronous=FULL. */
 export class SqliteGroupStore implements GroupStore {
-  private readonly db: Database.Database;
+  private readonly db: Sqlite;
   private readonly statements;
 
   constructor(path: string) {
     this.db = openSqlite(path);
     this.db.exec(SCHEMA);
     this.statements = {
-      insertGroup: this.db.prepare("INSERT INTO groups (group_id, name, created_by, created_at, member_count) VALUES (?, ?, ?, ?, 0)"),
-      getGroup: this.db.prepare<[string], { group_id: string; name: string; created_by: string; created_at: string; member_count: number }>(
+      insertGroup: prepare(this.db, "INSERT INTO groups (group_id, name, created_by, created_at, member_count) VALUES (?, ?, ?, ?, 0)"),
+      getGroup: prepare<[string], { group_id: string; name: string; created_by: string; created_at: string; member_count: number }>(this.db, 
         "SELECT * FROM groups WHERE group_id = ?",
       ),
-      setCount: this.db.prepare("UPDATE groups SET member_count = ? WHERE group_id = ?"),
-      roleOf: this.db.prepare<[string, string], { role: GroupRole }>("SELECT role FROM group_members WHERE group_id = ? AND user_id = ?"),
-      insertMember: this.db.prepare("INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
-      deleteMember: this.db.prepare("DELETE FROM group_members WHERE group_id = ? AND user_id = ?"),
-      setRole: this.db.prepare("UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?"),
-      listMembers: this.db.prepare<[string, string, number], GroupMember & { user_id: string }>(
+      setCount: prepare(this.db, "UPDATE groups SET member_count = ? WHERE group_id = ?"),
+      roleOf: prepare<[string, string], { role: GroupRole }>(this.db, "SELECT role FROM group_members WHERE group_id = ? AND user_id = ?"),
+      insertMember: prepare(this.db, "INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
+      deleteMember: prepare(this.db, "DELETE FROM group_members WHERE group_id = ? AND user_id = ?"),
+      setRole: prepare(this.db, "UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?"),
+      listMembers: prepare<[string, string, number], GroupMember & { user_id: string }>(this.db, 
         "SELECT user_id, role FROM group_members WHERE group_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
       ),
-      allMembers: this.db.prepare<[string], { user_id: string; role: GroupRole }>("SELECT user_id, role FROM group_members WHERE group_id = ?"),
-      groupsOf: this.db.prepare<[string], { group_id: string; name: string; role: GroupRole }>(
+      allMembers: prepare<[string], { user_id: string; role: GroupRole }>(this.db, "SELECT user_id, role FROM group_members WHERE group_id = ?"),
+      groupsOf: prepare<[string], { group_id: string; name: string; role: GroupRole }>(this.db, 
         "SELECT m.group_id, g.name, m.role FROM group_members m JOIN groups g ON g.group_id = m.group_id WHERE m.user_id = ? ORDER BY m.group_id",
       ),
     };
@@ -52,7 +51,7 @@ export class SqliteGroupStore implements GroupStore {
 
   createGroup(group: NewGroup): Promise<void> {
     return settle(() => {
-      this.db.transaction(() => {
+      transaction(this.db, () => {
         this.statements.insertGroup.run(group.groupId, group.name, group.createdBy, group.createdAt.toISOString());
         let count = 0;
         for (const member of group.members) count += this.statements.insertMember.run(group.groupId, member.userId, member.role).changes;
@@ -74,7 +73,7 @@ export class SqliteGroupStore implements GroupStore {
 
   addMembers(groupId: GroupId, members: readonly GroupMember[], maxMembers: number): Promise<UserId[]> {
     return settle(
-      this.db.transaction((): UserId[] => {
+      transaction(this.db, (): UserId[] => {
         const count = this.statements.getGroup.get(groupId)?.member_count ?? 0;
         const added = members.filter((m) => this.statements.insertMember.run(groupId, m.userId, m.role).changes > 0).map((m) => m.userId);
         if (count + added.length > maxMembers) throw new GroupFullError(groupId, maxMembers);
@@ -86,7 +85,7 @@ export class SqliteGroupStore implements GroupStore {
 
   removeMembers(groupId: GroupId, userIds: readonly UserId[]): Promise<UserId[]> {
     return settle(
-      this.db.transaction((): UserId[] => {
+      transaction(this.db, (): UserId[] => {
         const removed = userIds.filter((userId) => this.statements.deleteMember.run(groupId, userId).changes > 0);
         const count = this.statements.getGroup.get(groupId)?.member_count ?? 0;
         this.statements.setCount.run(count - removed.length, groupId);
@@ -114,7 +113,7 @@ export class SqliteGroupStore implements GroupStore {
   }
 
   close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.db.isOpen) this.db.close();
     return Promise.resolve();
   }
 }

@@ -1,5 +1,4 @@
-import type Database from "better-sqlite3";
-import { openSqlite } from "./sqlite.js";
+import { openSqlite, prepare, transaction, type Sqlite } from "./sqlite.js";
 import { monotonicFactory } from "ulid";
 import { directConversationId, directParticipants, groupConversationId, groupOfConversation, type ConversationId, type UserId } from "../../protocol/ids.js";
 import type { GroupMembershipChange, InboxEvent, Message, Receipt } from "../../protocol/frames.js";
@@ -58,7 +57,7 @@ CREATE TABLE IF NOT EXISTS receipt_marks (
  * resolved append has reached the disk (the gateway acks only after that).
  */
 export class SqliteMessageStore implements MessageStore {
-  private readonly db: Database.Database;
+  private readonly db: Sqlite;
   private readonly nextMessageId = monotonicFactory();
   private readonly pendingWrites: { write: () => unknown; resolve: (value: unknown) => void; reject: (error: Error) => void }[] = [];
   private readonly statements;
@@ -67,37 +66,37 @@ export class SqliteMessageStore implements MessageStore {
     this.db = openSqlite(path);
     this.migrate();
     this.statements = {
-      findByClientId: this.db.prepare<[string, string], { message: string }>(
+      findByClientId: prepare<[string, string], { message: string }>(this.db, 
         "SELECT message FROM messages WHERE sender_id = ? AND client_message_id = ?",
       ),
-      lastSeq: this.db.prepare<[string], { last_seq: number }>("SELECT last_seq FROM conversations WHERE conversation_id = ?"),
-      setLastSeq: this.db.prepare(
+      lastSeq: prepare<[string], { last_seq: number }>(this.db, "SELECT last_seq FROM conversations WHERE conversation_id = ?"),
+      setLastSeq: prepare(this.db, 
         "INSERT INTO conversations (conversation_id, last_seq) VALUES (?, ?) ON CONFLICT (conversation_id) DO UPDATE SET last_seq = excluded.last_seq",
       ),
-      insertMessage: this.db.prepare(
+      insertMessage: prepare(this.db, 
         "INSERT INTO messages (conversation_id, seq, message_id, sender_id, client_message_id, message) VALUES (?, ?, ?, ?, ?, ?)",
       ),
-      lastCursor: this.db.prepare<[string], { last_cursor: number }>("SELECT last_cursor FROM inbox_heads WHERE user_id = ?"),
-      setLastCursor: this.db.prepare(
+      lastCursor: prepare<[string], { last_cursor: number }>(this.db, "SELECT last_cursor FROM inbox_heads WHERE user_id = ?"),
+      setLastCursor: prepare(this.db, 
         "INSERT INTO inbox_heads (user_id, last_cursor) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET last_cursor = excluded.last_cursor",
       ),
-      insertEvent: this.db.prepare("INSERT INTO inbox (user_id, cursor, event) VALUES (?, ?, ?)"),
-      readInbox: this.db.prepare<[string, number, number], { event: string }>(
+      insertEvent: prepare(this.db, "INSERT INTO inbox (user_id, cursor, event) VALUES (?, ?, ?)"),
+      readInbox: prepare<[string, number, number], { event: string }>(this.db, 
         "SELECT event FROM inbox WHERE user_id = ? AND cursor > ? ORDER BY cursor LIMIT ?",
       ),
-      readAfter: this.db.prepare<[string, number, number], { message: string }>(
+      readAfter: prepare<[string, number, number], { message: string }>(this.db, 
         "SELECT message FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
       ),
-      readNewest: this.db.prepare<[string, number], { message: string }>(
+      readNewest: prepare<[string, number], { message: string }>(this.db, 
         "SELECT message FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?",
       ),
-      readBefore: this.db.prepare<[string, number, number], { message: string }>(
+      readBefore: prepare<[string, number, number], { message: string }>(this.db, 
         "SELECT message FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
       ),
-      receiptMark: this.db.prepare<[string, string, string], { up_to_seq: number }>(
+      receiptMark: prepare<[string, string, string], { up_to_seq: number }>(this.db, 
         "SELECT up_to_seq FROM receipt_marks WHERE conversation_id = ? AND user_id = ? AND kind = ?",
       ),
-      setReceiptMark: this.db.prepare(
+      setReceiptMark: prepare(this.db, 
         "INSERT INTO receipt_marks (conversation_id, user_id, kind, up_to_seq) VALUES (?, ?, ?, ?) ON CONFLICT (conversation_id, user_id, kind) DO UPDATE SET up_to_seq = excluded.up_to_seq",
       ),
     };
@@ -112,7 +111,7 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   appendMembershipChange(userId: UserId, change: GroupMembershipChange): Promise<AppendedEvent> {
-    return this.commit(this.db.transaction(() => this.appendEvent(userId, { type: "group", group: change })));
+    return this.commit(transaction(this.db, () => this.appendEvent(userId, { type: "group", group: change })));
   }
 
   conversationStates(userId: UserId, conversationIds: readonly ConversationId[]): Promise<Map<ConversationId, ConversationState>> {
@@ -148,7 +147,7 @@ export class SqliteMessageStore implements MessageStore {
   /**
    * Group commit: writes that arrive in the same turn of the event loop share one outer
    * transaction, so one fsync covers them all. Each write runs in its own savepoint (its
-   * own db.transaction, nested), so one failing write rolls back alone; every promise
+   * own transaction(), nested), so one failing write rolls back alone; every promise
    * resolves only after the outer commit, so an ack still means the write is on disk.
    */
   private commit<T>(write: () => T): Promise<T> {
@@ -162,7 +161,7 @@ export class SqliteMessageStore implements MessageStore {
     const batch = this.pendingWrites.splice(0);
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
-      this.db.transaction(() => {
+      transaction(this.db, () => {
         for (const { write } of batch) {
           try {
             outcomes.push({ ok: true, value: write() });
@@ -183,12 +182,12 @@ export class SqliteMessageStore implements MessageStore {
   };
 
   close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.db.isOpen) this.db.close();
     return Promise.resolve();
   }
 
   private readonly appendTransaction = (input: NewDirectMessage): AppendedMessage =>
-    this.db.transaction((): AppendedMessage => {
+    transaction(this.db, (): AppendedMessage => {
       const conversationId = directConversationId(input.senderId, input.recipientId);
       const existing = this.findRepeat(input.senderId, input.clientMessageId, conversationId, input.body);
       if (existing) return existing;
@@ -198,7 +197,7 @@ export class SqliteMessageStore implements MessageStore {
     })();
 
   private readonly appendGroupTransaction = (input: NewGroupMessage): AppendedMessage =>
-    this.db.transaction((): AppendedMessage => {
+    transaction(this.db, (): AppendedMessage => {
       const conversationId = groupConversationId(input.groupId);
       const existing = this.findRepeat(input.senderId, input.clientMessageId, conversationId, input.body);
       if (existing) return existing;
@@ -239,7 +238,7 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   private readonly receiptTransaction = (input: NewReceipt): RecordedReceipt | null =>
-    this.db.transaction((): RecordedReceipt | null => {
+    transaction(this.db, (): RecordedReceipt | null => {
       const lastSeq = this.statements.lastSeq.get(input.conversationId)?.last_seq;
       if (lastSeq === undefined) return null;
       const previous = this.statements.receiptMark.get(input.conversationId, input.userId, input.kind)?.up_to_seq ?? 0;
@@ -269,9 +268,9 @@ export class SqliteMessageStore implements MessageStore {
 
   private migrate(): void {
     this.db.exec(SCHEMA);
-    const row = this.db.prepare<[], { version: number }>("SELECT version FROM schema_version").get();
+    const row = prepare<[], { version: number }>(this.db, "SELECT version FROM schema_version").get();
     if (row === undefined) {
-      this.db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
+      prepare(this.db, "INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
     } else if (row.version > SCHEMA_VERSION) {
       throw new Error(`data directory holds schema version ${row.version}, newer than this build's ${SCHEMA_VERSION}`);
     }

@@ -1,5 +1,4 @@
-import type Database from "better-sqlite3";
-import { openSqlite } from "./sqlite.js";
+import { openSqlite, prepare, transaction, type Sqlite } from "./sqlite.js";
 import { LastSeenVisibility } from "../../protocol/frames.js";
 import type { UserId } from "../../protocol/ids.js";
 import { DEFAULT_USER_SETTINGS, type UserSettings, type UserSettingsStore } from "../../ports/user-settings-store.js";
@@ -22,15 +21,15 @@ interface Row {
 
 /** The embedded user settings store: one SQLite file (settings.db in the data directory). */
 export class SqliteUserSettingsStore implements UserSettingsStore {
-  private readonly db: Database.Database;
+  private readonly db: Sqlite;
   private readonly statements;
 
   constructor(path: string) {
     this.db = openSqlite(path);
     this.migrate();
     this.statements = {
-      get: this.db.prepare<[string], Row>("SELECT user_id, last_seen_visibility FROM user_settings WHERE user_id = ?"),
-      upsert: this.db.prepare<[string, string | null]>(
+      get: prepare<[string], Row>(this.db, "SELECT user_id, last_seen_visibility FROM user_settings WHERE user_id = ?"),
+      upsert: prepare<[string, string | null]>(this.db, 
         "INSERT INTO user_settings (user_id, last_seen_visibility) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET last_seen_visibility = excluded.last_seen_visibility",
       ),
     };
@@ -53,12 +52,12 @@ export class SqliteUserSettingsStore implements UserSettingsStore {
   }
 
   close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (this.db.isOpen) this.db.close();
     return Promise.resolve();
   }
 
   private readonly updateTransaction = (userId: UserId, changes: Partial<UserSettings>): { before: UserSettings; after: UserSettings } =>
-    this.db.transaction(() => {
+    transaction(this.db, () => {
       const row = this.statements.get.get(userId);
       const before = settingsOf(row);
       const visibility = changes.lastSeenVisibility ?? row?.last_seen_visibility ?? null;
@@ -68,9 +67,9 @@ export class SqliteUserSettingsStore implements UserSettingsStore {
 
   private migrate(): void {
     this.db.exec(SCHEMA);
-    const row = this.db.prepare<[], { version: number }>("SELECT version FROM schema_version").get();
+    const row = prepare<[], { version: number }>(this.db, "SELECT version FROM schema_version").get();
     if (row === undefined) {
-      this.db.prepare("INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
+      prepare(this.db, "INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
     } else if (row.version > SCHEMA_VERSION) {
       throw new Error(`data directory holds settings schema version ${row.version}, newer than this build's ${SCHEMA_VERSION}`);
     }

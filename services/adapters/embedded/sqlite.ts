@@ -1,15 +1,63 @@
-import Database from "better-sqlite3";
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+
+// Node's built-in SQLite (node:sqlite) rather than a native npm module: nothing to compile on
+// install or in the image (docs/adr/0001, Update 2). These helpers give the stores the two
+// things node:sqlite leaves out: statements typed by their parameters and rows, and
+// transactions as functions that nest.
+
+export type Sqlite = DatabaseSync;
 
 /**
  * Opens an embedded store's SQLite file: WAL so readers never wait for the writer, and
  * synchronous=FULL so that a committed write has reached the disk before it is acked.
  */
-export function openSqlite(path: string): Database.Database {
-  const db = new Database(path);
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = FULL");
-  db.pragma("busy_timeout = 5000");
+export function openSqlite(path: string): Sqlite {
+  const db = new DatabaseSync(path, { timeout: 5000 });
+  db.exec("PRAGMA journal_mode = WAL");
+  db.exec("PRAGMA synchronous = FULL");
   return db;
+}
+
+/** A prepared statement whose parameters and result rows the caller names once, at prepare. */
+export interface Statement<Params extends SQLInputValue[], Row> {
+  run(...params: Params): { changes: number };
+  get(...params: Params): Row | undefined;
+  all(...params: Params): Row[];
+}
+
+export function prepare<Params extends SQLInputValue[] = SQLInputValue[], Row = unknown>(db: Sqlite, sql: string): Statement<Params, Row> {
+  const statement = db.prepare(sql);
+  return {
+    // Counts fit a number: readBigInts is off, so SQLite's integers come back as numbers.
+    run: (...params) => ({ changes: Number(statement.run(...params).changes) }),
+    // The row's shape is the SQL's: the caller states it, as with any row read from a database.
+    get: (...params) => statement.get(...params) as Row | undefined,
+    all: (...params) => statement.all(...params) as Row[],
+  };
+}
+
+let savepoints = 0;
+
+/**
+ * Wraps work so that each call runs in one transaction: committed when it returns, rolled back
+ * when it throws. A call made inside another transaction runs in a savepoint instead, so a
+ * nested failure rolls back only its own writes and the outer transaction goes on.
+ */
+export function transaction<Args extends unknown[], Result>(db: Sqlite, work: (...args: Args) => Result): (...args: Args) => Result {
+  return (...args) => {
+    const nested = db.isTransaction;
+    const savepoint = `nested_${String(++savepoints)}`;
+    db.exec(nested ? `SAVEPOINT ${savepoint}` : "BEGIN");
+    let result: Result;
+    try {
+      result = work(...args);
+    } catch (error) {
+      db.exec(nested ? `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}` : "ROLLBACK");
+      throw error;
+    }
+    db.exec(nested ? `RELEASE ${savepoint}` : "COMMIT");
+    return result;
+  };
 }
 
 /** Runs synchronous SQLite work so that a failure is a rejected promise, as a port's callers expect. */

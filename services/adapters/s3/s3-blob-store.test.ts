@@ -170,7 +170,7 @@ describe("S3BlobStore on S3Proxy", () => {
       const form = new FormData();
       for (const [name, value] of Object.entries(fields)) form.append(name, value);
       if (contentType !== "image/png") form.set("Content-Type", contentType);
-      form.append("file", new Blob([file]));
+      form.append("file", new Blob([new Uint8Array(file)]));
       return fetch(url, { method: "POST", body: form });
     }
 

@@ -1,0 +1,43 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { openSqlite, prepare, transaction, type Sqlite } from "./sqlite.js";
+
+describe("SQLite transactions", () => {
+  let db: Sqlite;
+  afterEach(() => {
+    db.close();
+  });
+
+  function table(): { insert: (n: number) => void; values: () => number[] } {
+    db = openSqlite(":memory:");
+    db.exec("CREATE TABLE t (n INTEGER NOT NULL)");
+    const insert = prepare<[number]>(db, "INSERT INTO t (n) VALUES (?)");
+    const all = prepare<[], { n: number }>(db, "SELECT n FROM t ORDER BY n");
+    return { insert: (n) => insert.run(n), values: () => all.all().map((row) => row.n) };
+  }
+
+  it("keeps every write of work that returns", () => {
+    const { insert, values } = table();
+    expect(transaction(db, (n: number) => { insert(n); insert(n + 1); return "done"; })(1)).toBe("done");
+    expect(values()).toEqual([1, 2]);
+    expect(db.isTransaction).toBe(false);
+  });
+
+  it("undoes every write of work that throws, and rethrows", () => {
+    const { insert, values } = table();
+    const failing = transaction(db, () => { insert(1); throw new Error("boom"); });
+    expect(failing).toThrow("boom");
+    expect(values()).toEqual([]);
+    expect(db.isTransaction).toBe(false);
+  });
+
+  it("undoes only a nested call's writes when it throws inside an outer transaction", () => {
+    const { insert, values } = table();
+    const inner = transaction(db, (n: number) => { insert(n); if (n === 2) throw new Error("inner"); });
+    transaction(db, () => {
+      inner(1);
+      expect(() => { inner(2); }).toThrow("inner");
+      inner(3);
+    })();
+    expect(values()).toEqual([1, 3]);
+  });
+});
