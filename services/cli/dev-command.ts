@@ -1,33 +1,16 @@
-import type { Command } from "commander";
-import { SETTINGS } from "../runtime/config.js";
-import { startDevPlatform } from "../app/dev-platform.js";
-import { createLogger } from "../runtime/logger.js";
-import { addSettingOptions, configFromOptions } from "./settings-options.js";
-import { stopOnSignals } from "./signals.js";
+import type { CommandSpec } from "./command-spec.js";
 
-export function registerDevCommand(program: Command): void {
-  const command = program
-    .command("dev")
-    .description("run the whole platform in one process on embedded back ends (data kept in --data-dir)")
-    .action(async (options: Record<string, unknown>) => {
-      const config = configFromOptions(options);
-      const logger = createLogger(config.logLevel);
-      const platform = await startDevPlatform(config, logger);
-      const dataDirFlag = config.dataDir === SETTINGS.dataDir.default ? "" : ` --data-dir ${config.dataDir}`;
-      logger.info({ url: platform.url, websocket: platform.websocketUrl, dataDir: config.dataDir }, "parley dev is listening");
-      process.stderr.write(
-        [
-          "",
-          `  Parley is running at ${platform.url}`,
-          `  WebSocket endpoint:  ${platform.websocketUrl}`,
-          `  Data directory:      ${config.dataDir}`,
-          "",
-          `  Get a token:   npx parley token alice${dataDirFlag}`,
-          `  Chat:          npx parley connect alice --url ${platform.websocketUrl}${dataDirFlag}`,
-          "",
-        ].join("\n") + "\n",
-      );
-      stopOnSignals(logger, () => platform.stop(), config.shutdownGraceMs);
-    });
-  addSettingOptions(command, ["host", "port", "dataDir", "logLevel"]);
-}
+export const devCommand: CommandSpec = {
+  name: "dev",
+  synopsis: "parley dev",
+  reads: { groups: ["server", "groups", "notifications", "assets"] },
+  flags: ["host", "port", "dataDir", "logLevel"],
+  define(command) {
+    command
+      .description("run the whole platform in one process on embedded back ends (data kept in --data-dir)")
+      .action(async (options: Record<string, unknown>) => {
+        const { runDev } = await import("./dev-run.js");
+        await runDev(options);
+      });
+  },
+};

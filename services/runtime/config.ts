@@ -8,11 +8,13 @@ const hostPortList = z
 
 /**
  * Every setting, once: its environment variable, its command-line flag (where it has
- * one), its type, its default and what it means. `parley --help`, the configuration
- * loader and docs/configuration.md all come from this table.
+ * one), its group, its type, its default and what it means. `parley <command> --help`, the
+ * configuration loader and docs/configuration.md (services/tools/generate-config-docs.ts)
+ * all come from this table.
  */
 export const SETTINGS = {
   host: {
+    group: "server",
     env: "PARLEY_HOST",
     flag: "--host <address>",
     schema: z.string().min(1),
@@ -20,6 +22,7 @@ export const SETTINGS = {
     description: "address the HTTP and WebSocket server listens on",
   },
   port: {
+    group: "server",
     env: ["PORT", "PARLEY_PORT"],
     flag: "--port <port>",
     schema: z.coerce.number().int().min(0).max(65535),
@@ -27,6 +30,7 @@ export const SETTINGS = {
     description: "TCP port of the HTTP and WebSocket server (0 picks a free one)",
   },
   dataDir: {
+    group: "server",
     env: "PARLEY_DATA_DIR",
     flag: "--data-dir <path>",
     schema: z.string().min(1),
@@ -34,6 +38,7 @@ export const SETTINGS = {
     description: "directory that holds the embedded back ends' data",
   },
   logLevel: {
+    group: "server",
     env: "PARLEY_LOG_LEVEL",
     flag: "--log-level <level>",
     schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
@@ -41,6 +46,7 @@ export const SETTINGS = {
     description: "least severe log level written",
   },
   jwtSecret: {
+    group: "server",
     env: "PARLEY_JWT_SECRET",
     secret: true,
     schema: z.string().min(32, "must be at least 32 characters").optional(),
@@ -48,192 +54,224 @@ export const SETTINGS = {
     description: "HS256 secret that signs client tokens; unset in dev: a random secret kept in the data directory",
   },
   clusterName: {
+    group: "server",
     env: "PARLEY_CLUSTER",
     schema: z.string().regex(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/, "must be a DNS label of at most 40 characters"),
     default: "dev",
     description: "cluster name, the prefix of every bus topic",
   },
   gatewayId: {
+    group: "server",
     env: "PARLEY_GATEWAY_ID",
     schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).optional(),
     default: undefined,
     description: "this gateway's id in the connection registry; unset: generated at start",
   },
   maxFrameBytes: {
+    group: "server",
     env: "PARLEY_MAX_FRAME_BYTES",
     schema: z.coerce.number().int().min(1024).max(16 * 1024 * 1024),
     default: 64 * 1024,
     description: "largest WebSocket message a client may send, in bytes; larger ones close the connection (1009)",
   },
   framesPerSecond: {
+    group: "server",
     env: "PARLEY_FRAMES_PER_SECOND",
     schema: z.coerce.number().positive().max(100_000),
     default: 50,
     description: "sustained client frames per second per connection",
   },
   frameBurst: {
+    group: "server",
     env: "PARLEY_FRAME_BURST",
     schema: z.coerce.number().int().min(1).max(100_000),
     default: 100,
     description: "client frames a connection may send at once above the sustained rate",
   },
   sendBufferBytes: {
+    group: "server",
     env: "PARLEY_SEND_BUFFER_BYTES",
     schema: z.coerce.number().int().min(16 * 1024),
     default: 1024 * 1024,
     description: "bytes queued to one slow client before it is disconnected (4000)",
   },
   maxConnections: {
+    group: "server",
     env: "PARLEY_MAX_CONNECTIONS",
     schema: z.coerce.number().int().min(1),
     default: 100_000,
     description: "connections one gateway accepts; further upgrades get HTTP 503",
   },
   heartbeatIntervalMs: {
+    group: "server",
     env: "PARLEY_HEARTBEAT_INTERVAL_MS",
     schema: z.coerce.number().int().min(100),
     default: 30_000,
     description: "interval of server pings; a connection that misses one pong is closed",
   },
   shutdownGraceMs: {
+    group: "server",
     env: "PARLEY_SHUTDOWN_GRACE_MS",
     schema: z.coerce.number().int().min(0),
     default: 10_000,
     description: "time clients get to leave after the reconnect notice on SIGTERM",
   },
   maxGroupMembers: {
+    group: "groups",
     env: "PARLEY_MAX_GROUP_MEMBERS",
     schema: z.coerce.number().int().min(2).max(100_000),
     default: 10_000,
     description: "largest group, owner included; adding past it is refused",
   },
   activeScoreThreshold: {
+    group: "groups",
     env: "PARLEY_ACTIVE_SCORE_THRESHOLD",
     schema: z.coerce.number().positive(),
     default: 1,
     description: "activity score from which an online member gets group messages in real time (below: batched)",
   },
   activityHalfLifeMs: {
+    group: "groups",
     env: "PARLEY_ACTIVITY_HALF_LIFE_MS",
     schema: z.coerce.number().int().min(1000),
     default: 300_000,
     description: "time in which an activity score halves without new activity",
   },
   idleBatchDelayMs: {
+    group: "groups",
     env: "PARLEY_IDLE_BATCH_DELAY_MS",
     schema: z.coerce.number().int().min(0).max(600_000),
     default: 5_000,
     description: "how long group messages for idle members are held and batched into one frame",
   },
   idleBatchMaxMessages: {
+    group: "groups",
     env: "PARLEY_IDLE_BATCH_MAX_MESSAGES",
     schema: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE),
     default: 50,
     description: "a batch for an idle member is sent early once it holds this many messages",
   },
   notifyWebhookUrl: {
+    group: "notifications",
     env: "PARLEY_NOTIFY_WEBHOOK_URL",
     schema: z.url({ protocol: /^https?$/ }).optional(),
     default: undefined,
     description: "push-provider webhook that gets a POST per notification for offline members; unset: notifications are only logged",
   },
   notifyMinIntervalMs: {
+    group: "notifications",
     env: "PARLEY_NOTIFY_MIN_INTERVAL_MS",
     schema: z.coerce.number().int().min(0),
     default: 60_000,
     description: "least time between two notifications to one user",
   },
   assetLinkTtlSeconds: {
+    group: "assets",
     env: "PARLEY_ASSET_LINK_TTL_SECONDS",
     schema: z.coerce.number().int().min(1).max(7 * 24 * 3600),
     default: 300,
     description: "lifetime of an asset download link",
   },
   assetMaxImageBytes: {
+    group: "assets",
     env: "PARLEY_ASSET_MAX_IMAGE_BYTES",
     schema: z.coerce.number().int().min(1),
     default: 16 * 1024 * 1024,
     description: "largest image upload (JPEG, PNG, GIF, WebP)",
   },
   assetMaxAudioBytes: {
+    group: "assets",
     env: "PARLEY_ASSET_MAX_AUDIO_BYTES",
     schema: z.coerce.number().int().min(1),
     default: 16 * 1024 * 1024,
     description: "largest audio upload (MP3, Ogg, M4A)",
   },
   assetMaxVideoBytes: {
+    group: "assets",
     env: "PARLEY_ASSET_MAX_VIDEO_BYTES",
     schema: z.coerce.number().int().min(1),
     default: 64 * 1024 * 1024,
     description: "largest video upload (MP4, WebM)",
   },
   assetMaxDocumentBytes: {
+    group: "assets",
     env: "PARLEY_ASSET_MAX_DOCUMENT_BYTES",
     schema: z.coerce.number().int().min(1),
     default: 32 * 1024 * 1024,
     description: "largest document upload (PDF)",
   },
   requestTimeoutMs: {
+    group: "backends",
     env: "PARLEY_REQUEST_TIMEOUT_MS",
     schema: z.coerce.number().int().min(100).max(120_000),
     default: 10_000,
     description: "parley serve: how long a gateway waits for a service to answer a frame before replying unavailable",
   },
   kafkaBrokers: {
+    group: "backends",
     env: "PARLEY_KAFKA_BROKERS",
     schema: hostPortList.optional(),
     default: undefined,
     description: "parley serve: Kafka bootstrap servers, host:port,host:port",
   },
   kafkaPartitions: {
+    group: "backends",
     env: "PARLEY_KAFKA_PARTITIONS",
     schema: z.coerce.number().int().min(1).max(1000),
     default: 6,
     description: "partitions of each topic Parley creates",
   },
   kafkaReplicationFactor: {
+    group: "backends",
     env: "PARLEY_KAFKA_REPLICATION_FACTOR",
     schema: z.coerce.number().int().min(1).max(7),
     default: 3,
     description: "replication factor of each topic Parley creates",
   },
   cassandraContactPoints: {
+    group: "backends",
     env: "PARLEY_CASSANDRA_CONTACT_POINTS",
     schema: hostPortList.optional(),
     default: undefined,
     description: "parley serve: Cassandra contact points, host:port,host:port",
   },
   cassandraLocalDataCenter: {
+    group: "backends",
     env: "PARLEY_CASSANDRA_LOCAL_DC",
     schema: z.string().min(1),
     default: "datacenter1",
     description: "the Cassandra data centre this process is in",
   },
   cassandraKeyspace: {
+    group: "backends",
     env: "PARLEY_CASSANDRA_KEYSPACE",
     schema: z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, "must be a lower-case Cassandra identifier"),
     default: "parley",
     description: "keyspace of Parley's tables (created by the migrations)",
   },
   cassandraReplication: {
+    group: "backends",
     env: "PARLEY_CASSANDRA_REPLICATION",
     schema: z.string().regex(/^(\d+|[A-Za-z0-9_-]+:\d+(,[A-Za-z0-9_-]+:\d+)*)$/, "must be a replication factor (3) or data centres with factors (dc1:3,dc2:3)"),
     default: "3",
     description: "keyspace replication: a factor for SimpleStrategy, or dc:factor pairs for NetworkTopologyStrategy",
   },
   cassandraConsistency: {
+    group: "backends",
     env: "PARLEY_CASSANDRA_CONSISTENCY",
     schema: z.enum(["LOCAL_QUORUM", "QUORUM", "LOCAL_ONE", "ONE", "ALL", "EACH_QUORUM"]),
     default: "LOCAL_QUORUM",
     description: "consistency level of reads and writes",
   },
   cassandraUsername: {
+    group: "backends",
     env: "PARLEY_CASSANDRA_USERNAME",
     schema: z.string().min(1).optional(),
     default: undefined,
     description: "Cassandra user (with PARLEY_CASSANDRA_PASSWORD); unset: no authentication",
   },
   cassandraPassword: {
+    group: "backends",
     env: "PARLEY_CASSANDRA_PASSWORD",
     secret: true,
     schema: z.string().min(1).optional(),
@@ -241,18 +279,21 @@ export const SETTINGS = {
     description: "Cassandra password",
   },
   redisUrl: {
+    group: "backends",
     env: "PARLEY_REDIS_URL",
     schema: z.string().regex(/^rediss?:\/\//, "must be a redis:// or rediss:// URL").optional(),
     default: undefined,
     description: "parley serve: a standalone Redis (redis://[:password@]host:port); or set PARLEY_REDIS_CLUSTER_NODES",
   },
   redisClusterNodes: {
+    group: "backends",
     env: "PARLEY_REDIS_CLUSTER_NODES",
     schema: hostPortList.optional(),
     default: undefined,
     description: "parley serve: Redis Cluster seed nodes, host:port,host:port",
   },
   redisPassword: {
+    group: "backends",
     env: "PARLEY_REDIS_PASSWORD",
     secret: true,
     schema: z.string().min(1).optional(),
@@ -260,30 +301,35 @@ export const SETTINGS = {
     description: "Redis password (AUTH), for a cluster or instead of one in the URL",
   },
   s3Endpoint: {
+    group: "backends",
     env: "PARLEY_S3_ENDPOINT",
     schema: z.url({ protocol: /^https?$/ }).optional(),
     default: undefined,
     description: "parley serve: S3-compatible endpoint URL (AWS S3, MinIO, Ceph, S3Proxy)",
   },
   s3Region: {
+    group: "backends",
     env: "PARLEY_S3_REGION",
     schema: z.string().min(1),
     default: "us-east-1",
     description: "S3 region",
   },
   s3Bucket: {
+    group: "backends",
     env: "PARLEY_S3_BUCKET",
     schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name"),
     default: "parley",
     description: "bucket that holds the assets (created if missing)",
   },
   s3AccessKey: {
+    group: "backends",
     env: "PARLEY_S3_ACCESS_KEY",
     schema: z.string().min(1).optional(),
     default: undefined,
     description: "S3 access key id",
   },
   s3SecretKey: {
+    group: "backends",
     env: "PARLEY_S3_SECRET_KEY",
     secret: true,
     schema: z.string().min(1).optional(),
@@ -292,7 +338,16 @@ export const SETTINGS = {
   },
 } satisfies Record<string, Setting>;
 
+/**
+ * The part of the platform a setting belongs to: docs/configuration.md has a section per
+ * group, and a command's settings are named by group (services/cli/command-spec.ts).
+ * `backends` are read only by `parley serve`.
+ */
+export const SETTING_GROUPS = ["server", "groups", "notifications", "assets", "backends"] as const;
+export type SettingGroup = (typeof SETTING_GROUPS)[number];
+
 interface Setting {
+  group: SettingGroup;
   env: string | readonly string[];
   /** Never echoed in an error message. */
   secret?: boolean;

@@ -1,0 +1,26 @@
+import { startOperatorProcess } from "../../operator/run.js";
+import { createLogger } from "../runtime/logger.js";
+import type { OperatorCommandOptions } from "./operator-command.js";
+import { stopOnSignals } from "./signals.js";
+
+/** `parley operator`: runs the operator until SIGTERM or SIGINT, or until it loses the lease. */
+export async function runOperator(options: OperatorCommandOptions): Promise<void> {
+  const logger = createLogger(options.logLevel, { component: "operator" });
+  const operator = await startOperatorProcess({
+    ...(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig }),
+    ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+    ...(options.selector === undefined ? {} : { selector: options.selector }),
+    ...(options.leaseNamespace === undefined ? {} : { leaseNamespace: options.leaseNamespace }),
+    metricsHost: options.metricsHost,
+    metricsPort: options.metricsPort,
+    leaderElect: options.leaderElect,
+    workers: options.workers,
+    logger,
+    onLostLeadership: () => {
+      logger.error("lost the leader lease: exiting so that a fresh process campaigns again");
+      process.exit(1);
+    },
+  });
+  logger.info({ url: operator.url }, "parley operator started");
+  stopOnSignals(logger, () => operator.stop(), 10_000);
+}
