@@ -26,16 +26,39 @@ export interface FanoutDependencies {
   router: DeliveryRouter;
   metrics: Metrics;
   logger: Logger;
+  /** Epoch ms; for activity decay and the delivery delay metric. */
+  now?: () => number;
 }
 
 export type DeliveryTier = "realtime" | "batched" | "offline";
+
+/** What decides a member's tier for one message. */
+export interface TierInputs {
+  /** The member has at least one connected device. */
+  online: boolean;
+  /** The member wrote the message. */
+  isSender: boolean;
+  /** The member's activity score now. */
+  score: number;
+  activeScoreThreshold: number;
+}
+
+/**
+ * Which tier a member is in: no connection, nothing to push to; the sender, and anyone
+ * active enough, at once; connected but idle, batched.
+ */
+export function chooseTier({ online, isSender, score, activeScoreThreshold }: TierInputs): DeliveryTier {
+  if (!online) return "offline";
+  if (isSender || score >= activeScoreThreshold) return "realtime";
+  return "batched";
+}
 
 /**
  * Consumes every group topic and delivers each message by the member's activity:
  * - active (online, score at or above the threshold, or the sender): pushed at once;
  * - idle (online, lower score): held and pushed in one batched frame after a delay;
- * - offline: nothing pushed; a notification request goes out, and the message waits in
- *   the group's history for sync (group.list shows the unread count).
+ * - offline: nothing pushed; a notification request goes out (to anyone but the sender),
+ *   and the message waits in the group's history for sync (group.list shows the unread count).
  * Membership is read per message and again when a batch is released, so a removed
  * member stops receiving at once.
  */
@@ -44,12 +67,14 @@ export class FanoutService {
   private readonly batcher: IdleBatcher;
   private subscriptions: Subscription[] = [];
   private pruneTimer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
 
   constructor(
     private readonly options: FanoutOptions,
     private readonly deps: FanoutDependencies,
   ) {
-    this.scores = new ActivityScores(options.activityHalfLifeMs);
+    this.now = deps.now ?? Date.now;
+    this.scores = new ActivityScores(options.activityHalfLifeMs, this.now);
     this.batcher = new IdleBatcher(options.idleBatchDelayMs, options.idleBatchMaxMessages, (userId, messages) => {
       this.releaseBatch(userId, messages).catch((error: unknown) => {
         deps.logger.warn({ err: error, userId }, "batched group delivery failed; the member will sync");
@@ -95,9 +120,7 @@ export class FanoutService {
 
   /** Which tier a member is in right now. */
   tierOf(userId: UserId, online: boolean, isSender: boolean): DeliveryTier {
-    if (!online) return "offline";
-    if (isSender || this.scores.score(userId) >= this.options.activeScoreThreshold) return "realtime";
-    return "batched";
+    return chooseTier({ online, isSender, score: this.scores.score(userId), activeScoreThreshold: this.options.activeScoreThreshold });
   }
 
   private async fanOut(message: Message): Promise<void> {
@@ -120,6 +143,9 @@ export class FanoutService {
             this.batcher.add(userId, message);
             return;
           case "offline": {
+            // A sender whose device went between posting and fan-out wrote the message:
+            // there is nothing to tell them.
+            if (userId === message.senderId) return;
             const request: NotificationRequest = { userId, groupId, conversationId: message.conversationId, messageId: message.messageId, senderId: message.senderId, seq: message.seq };
             await publishTo(this.deps.bus, notificationTopic(this.options.clusterName), userId, request);
             this.observe(tier, storedAt);
@@ -151,6 +177,6 @@ export class FanoutService {
 
   private observe(tier: DeliveryTier, storedAt: number): void {
     this.deps.metrics.groupDeliveries.inc({ tier });
-    this.deps.metrics.groupDeliveryDelay.observe({ tier }, Math.max(0, Date.now() - storedAt) / 1000);
+    this.deps.metrics.groupDeliveryDelay.observe({ tier }, Math.max(0, this.now() - storedAt) / 1000);
   }
 }

@@ -1,0 +1,243 @@
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection-registry.js";
+import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
+import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
+import { SqliteGroupStore } from "../adapters/embedded/sqlite-group-store.js";
+import { DeliveryRouter } from "../delivery/delivery-router.js";
+import type { ActivityKind } from "../events/activity-event.js";
+import { DeliveryEnvelope } from "../events/delivery-envelope.js";
+import { activityTopic, groupTopic, notificationTopic } from "../events/topics.js";
+import type { DeviceRoute } from "../ports/connection-registry.js";
+import { publishTo, subscribeTo, type Subscription } from "../ports/event-bus.js";
+import type { Message } from "../protocol/frames.js";
+import type { UserId } from "../protocol/ids.js";
+import { createLogger } from "../runtime/logger.js";
+import { Metrics } from "../runtime/metrics.js";
+import { ManualClock } from "../testing/clock.js";
+import { makeTempDir, type TempDir } from "../testing/temp-dir.js";
+import { chooseTier, FanoutService } from "./fanout-service.js";
+
+describe("chooseTier", () => {
+  const threshold = 1;
+
+  it("puts a member with no connected device offline, however active", () => {
+    expect(chooseTier({ online: false, isSender: false, score: 100, activeScoreThreshold: threshold })).toBe("offline");
+    expect(chooseTier({ online: false, isSender: true, score: 100, activeScoreThreshold: threshold })).toBe("offline");
+  });
+
+  it("puts a connected member at or above the threshold in real time", () => {
+    expect(chooseTier({ online: true, isSender: false, score: threshold, activeScoreThreshold: threshold })).toBe("realtime");
+    expect(chooseTier({ online: true, isSender: false, score: 5, activeScoreThreshold: threshold })).toBe("realtime");
+  });
+
+  it("batches a connected member below the threshold", () => {
+    expect(chooseTier({ online: true, isSender: false, score: threshold - 0.001, activeScoreThreshold: threshold })).toBe("batched");
+    expect(chooseTier({ online: true, isSender: false, score: 0, activeScoreThreshold: threshold })).toBe("batched");
+  });
+
+  it("always gives a connected sender their own message in real time", () => {
+    expect(chooseTier({ online: true, isSender: true, score: 0, activeScoreThreshold: threshold })).toBe("realtime");
+  });
+});
+
+const CLUSTER = "test";
+const GROUP = "g01JZ0000000000000000000001";
+const HALF_LIFE_MS = 300_000;
+const DELAY_MS = 5_000;
+const ROUTE_TTL_MS = 24 * 3_600_000;
+
+/** olive posts; ann has a device on each gateway; ian is on gw-2; otto has no connection. */
+const ROUTES: DeviceRoute[] = [
+  { userId: "olive", deviceId: "phone", connectionId: "c-olive", gatewayId: "gw-1" },
+  { userId: "ann", deviceId: "phone", connectionId: "c-ann-1", gatewayId: "gw-1" },
+  { userId: "ann", deviceId: "laptop", connectionId: "c-ann-2", gatewayId: "gw-2" },
+  { userId: "ian", deviceId: "phone", connectionId: "c-ian", gatewayId: "gw-2" },
+];
+
+interface Pushed {
+  gatewayId: string;
+  connectionIds: string[];
+  tier: string;
+  seqs: number[];
+}
+
+/** Every group frame the gateways are sent, and a way to await the nth. */
+class GatewayInbox {
+  readonly pushed: Pushed[] = [];
+  private waiters: { count: number; resolve: () => void }[] = [];
+
+  record(gatewayId: string, value: unknown): void {
+    const envelope = DeliveryEnvelope.parse(value);
+    if (envelope.frame.type !== "group.messages") throw new Error(`unexpected ${envelope.frame.type} frame`);
+    this.pushed.push({ gatewayId, connectionIds: [...envelope.connectionIds].sort(), tier: envelope.frame.tier, seqs: envelope.frame.messages.map((m) => m.seq) });
+    for (const waiter of this.waiters.filter((w) => this.pushed.length >= w.count)) waiter.resolve();
+  }
+
+  until(count: number): Promise<void> {
+    if (this.pushed.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ count, resolve }));
+  }
+}
+
+function message(seq: number, senderId: UserId = "olive"): Message {
+  return {
+    messageId: `m${seq}`,
+    conversationId: `grp:${GROUP}`,
+    groupId: GROUP,
+    seq,
+    senderId,
+    senderDeviceId: "phone",
+    clientMessageId: `c${seq}`,
+    body: { text: `news ${seq}` },
+    sentAt: new Date(clock.now()).toISOString(),
+  };
+}
+
+let dir: TempDir;
+let clock: ManualClock;
+let groups: SqliteGroupStore;
+let registry: MemoryConnectionRegistry;
+let bus: MemoryEventBus;
+let inbox: GatewayInbox;
+let notified: UserId[];
+let notifications: Subscription;
+let fanout: FanoutService;
+
+beforeEach(async () => {
+  // The batcher and the score pruning run on timers; fake ones let the test move time.
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+  clock = new ManualClock();
+  dir = await makeTempDir("parley-fanout-");
+  groups = new SqliteGroupStore(join(dir.path, "groups.db"));
+  await groups.createGroup({
+    groupId: GROUP,
+    name: "team",
+    createdBy: "olive",
+    createdAt: new Date(clock.now()),
+    members: [
+      { userId: "olive", role: "owner" },
+      { userId: "ann", role: "member" },
+      { userId: "ian", role: "member" },
+      { userId: "otto", role: "member" },
+    ],
+  });
+  registry = new MemoryConnectionRegistry(clock.now);
+  for (const route of ROUTES) await registry.register(route, ROUTE_TTL_MS);
+  const channel = new MemoryDeliveryChannel();
+  inbox = new GatewayInbox();
+  for (const gatewayId of ["gw-1", "gw-2"]) {
+    await channel.listen(gatewayId, (value) => {
+      inbox.record(gatewayId, value);
+    });
+  }
+  bus = new MemoryEventBus((error) => {
+    throw error;
+  });
+  notified = [];
+  notifications = await subscribeTo(
+    bus,
+    notificationTopic(CLUSTER),
+    "test-witness",
+    (request) => {
+      notified.push(request.userId);
+    },
+    () => {
+      throw new Error("malformed notification request");
+    },
+  );
+  fanout = new FanoutService(
+    { clusterName: CLUSTER, activeScoreThreshold: 1, activityHalfLifeMs: HALF_LIFE_MS, idleBatchDelayMs: DELAY_MS, idleBatchMaxMessages: 50 },
+    { bus, groups, registry, router: new DeliveryRouter(registry, channel), metrics: new Metrics(), logger: createLogger("silent"), now: clock.now },
+  );
+  await fanout.start();
+});
+
+afterEach(async () => {
+  await fanout.stop();
+  await bus.close();
+  await groups.close();
+  await dir.remove();
+  vi.useRealTimers();
+});
+
+/** Publishes an activity event and lets the fan-out record it. */
+async function act(userId: UserId, kind: ActivityKind): Promise<void> {
+  await publishTo(bus, activityTopic(CLUSTER), userId, { userId, deviceId: "phone", connectionId: `c-${userId}`, gatewayId: "gw-1", kind, at: clock.now() });
+  // The in-memory bus runs handlers on promise callbacks: they have all run by the next macrotask.
+  await new Promise(setImmediate);
+}
+
+function post(seq: number, senderId: UserId = "olive"): Promise<void> {
+  return publishTo(bus, groupTopic(CLUSTER, GROUP), GROUP, { message: message(seq, senderId) });
+}
+
+/** Waits until every published event has been handled: stopping drains the subscriptions. */
+async function drain(): Promise<void> {
+  await fanout.stop();
+  await notifications.unsubscribe();
+}
+
+describe("FanoutService", () => {
+  it("pushes to the sender and active members at once, batches idle members, and asks to notify offline ones", async () => {
+    await act("ann", "connect");
+    await post(1);
+
+    // One realtime frame per gateway, for every active device on it.
+    await inbox.until(2);
+    expect(inbox.pushed).toEqual(
+      expect.arrayContaining([
+        { gatewayId: "gw-1", connectionIds: ["c-ann-1", "c-olive"], tier: "realtime", seqs: [1] },
+        { gatewayId: "gw-2", connectionIds: ["c-ann-2"], tier: "realtime", seqs: [1] },
+      ]),
+    );
+
+    // Idle ian gets nothing until the batch delay has passed.
+    await vi.advanceTimersByTimeAsync(DELAY_MS - 1);
+    expect(inbox.pushed).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    await inbox.until(3);
+    expect(inbox.pushed[2]).toEqual({ gatewayId: "gw-2", connectionIds: ["c-ian"], tier: "batched", seqs: [1] });
+
+    await drain();
+    expect(notified).toEqual(["otto"]);
+  });
+
+  it("sends each idle member one batch of the messages held for them, in order", async () => {
+    for (let seq = 1; seq <= 3; seq++) await post(seq);
+    // The sender's realtime frames come after each message's members were sorted into tiers.
+    await inbox.until(3);
+    expect(inbox.pushed.map((p) => p.connectionIds)).toEqual([["c-olive"], ["c-olive"], ["c-olive"]]);
+
+    await vi.advanceTimersByTimeAsync(DELAY_MS);
+    await inbox.until(6);
+    expect(inbox.pushed.slice(3)).toEqual(
+      expect.arrayContaining([
+        { gatewayId: "gw-1", connectionIds: ["c-ann-1"], tier: "batched", seqs: [1, 2, 3] },
+        { gatewayId: "gw-2", connectionIds: ["c-ann-2"], tier: "batched", seqs: [1, 2, 3] },
+        { gatewayId: "gw-2", connectionIds: ["c-ian"], tier: "batched", seqs: [1, 2, 3] },
+      ]),
+    );
+  });
+
+  it("batches a member whose activity has decayed below the threshold, and pushes at once again when they act", async () => {
+    await act("ann", "connect"); // 2: active
+    clock.advance(2 * HALF_LIFE_MS); // 0.5: idle
+    await post(1);
+    await inbox.until(1);
+    expect(inbox.pushed[0]?.connectionIds).toEqual(["c-olive"]);
+
+    await act("ann", "send");
+    await post(2);
+    await inbox.until(3);
+    expect(inbox.pushed.slice(1).flatMap((p) => p.connectionIds).sort()).toEqual(["c-ann-1", "c-ann-2", "c-olive"]);
+    expect(inbox.pushed.slice(1).every((p) => p.tier === "realtime" && p.seqs[0] === 2)).toBe(true);
+  });
+
+  it("does not ask to notify the sender of their own message when their device has gone by the time it fans out", async () => {
+    await registry.unregister(ROUTES[0] as DeviceRoute);
+    await post(1);
+    await drain();
+    expect(notified).toEqual(["otto"]);
+  });
+});
