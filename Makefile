@@ -47,8 +47,16 @@ typecheck: $(INSTALLED) ## type-check everything, tests included
 lint: $(INSTALLED) ## lint with typescript-eslint
 	npm run --silent lint
 
-layout: build ## check which folders may import which (.dependency-cruiser.cjs) and that dist/ holds no test code
+# Test code: *.test.ts, test helpers (testing/), contract suites (contract/), e2e support (support/).
+TEST_CODE := \.test\.ts$$|/(testing|contract|support)/
+
+layout: $(INSTALLED) ## check which folders may import which (.dependency-cruiser.cjs) and that the build emits no test code
 	npm run --silent layout
+	@# What `npm run build` compiles into dist/, asked of tsc itself: a dist/ left by an older
+	@# build may hold stale files, and CI's fresh clone has none, so listing dist/ proves nothing.
+	@leaks=$$(npx tsc -p tsconfig.build.json --listFilesOnly | grep "^$$PWD/" | grep -E '$(TEST_CODE)' || true); \
+	  if [[ -n "$$leaks" ]]; then echo "test code compiled into dist/:"; echo "$$leaks"; exit 1; fi; \
+	  echo "✔ npm run build emits no test code into dist/"
 
 unit: $(INSTALLED) ## run the vitest suites (unit, contract and end-to-end)
 	npm test

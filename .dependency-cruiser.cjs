@@ -1,0 +1,66 @@
+// Layout rules for `make layout` (run by `make test` before the unit tests): which folders
+// may import which. The rules are about production code, i.e. what `npm run build` puts in
+// dist/ and the image runs: everything except *.test.ts files and the testing/, contract/
+// and e2e/ folders. Test code may import anything, so its own imports are not followed
+// (doNotFollow below): a test file in one folder importing another folder neither makes a
+// cycle nor breaks a layer, while production code importing test code still shows up.
+
+/** Test code: *.test.ts, shared test helpers, port contract suites, end-to-end tests. */
+const TEST_CODE = ["\\.test\\.ts$", "(^|/)testing/", "(^|/)contract/", "(^|/)e2e/"];
+
+module.exports = {
+  forbidden: [
+    {
+      name: "no-folder-cycles",
+      comment:
+        "Folders form layers (protocol < events/ports < adapters/services < app < cli): a cycle " +
+        "between two folders means neither can be understood, tested or moved without the other, " +
+        "and usually that a type or helper sits in the wrong folder.",
+      severity: "error",
+      scope: "folder",
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: "only-cli-uses-app",
+      comment:
+        "services/app is the composition root (it wires every service to its back ends) and " +
+        "services/cli the entry point on top of it: a service or adapter that imported either " +
+        "would depend on every other service, and the composition would no longer be swappable.",
+      severity: "error",
+      from: { path: "^services/", pathNot: "^services/(app|cli)/" },
+      to: { path: "^services/(app|cli)/" },
+    },
+    {
+      name: "operator-uses-only-shared-services",
+      comment:
+        "The operator runs in its own Deployment and manages the services from outside: it may " +
+        "share the runtime (config, logging, metrics, HTTP), the event contracts, the ports and " +
+        "their adapters, but not a service's internals, so services change without the operator.",
+      severity: "error",
+      from: { path: "^operator/" },
+      to: { path: "^services/", pathNot: "^services/(runtime|events|ports|adapters)/" },
+    },
+    {
+      name: "no-test-code-in-production",
+      comment:
+        "Production code is compiled into dist/ and the image without test files: an import " +
+        "of a test, a test helper or a contract suite would fail at run time there (or drag " +
+        "test-only code and dependencies into production).",
+      severity: "error",
+      from: { pathNot: TEST_CODE },
+      to: { path: TEST_CODE },
+    },
+  ],
+  options: {
+    // Test code's imports are not followed (see the top of this file); node_modules is not ours.
+    doNotFollow: { path: ["node_modules", ...TEST_CODE] },
+    exclude: { path: "^dist/" },
+    // Type-only imports count: a type imported from another layer couples the two as much
+    // as a value does, even though TypeScript erases it.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: { extensions: [".ts", ".js"] },
+    reporterOptions: { text: { highlightFocused: true } },
+  },
+};
