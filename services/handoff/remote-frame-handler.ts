@@ -28,7 +28,13 @@ export class RemoteFrameHandler implements FrameHandler {
 
   constructor(
     private readonly options: { clusterName: string; gatewayId: string; timeoutMs: number },
-    private readonly deps: { bus: EventBus; replies: DeliveryChannel; logger: Logger },
+    private readonly deps: {
+      bus: EventBus;
+      replies: DeliveryChannel;
+      logger: Logger;
+      /** Epoch ms, for the deadline a request carries. */
+      now?: () => number;
+    },
   ) {}
 
   async start(): Promise<void> {
@@ -57,7 +63,7 @@ export class RemoteFrameHandler implements FrameHandler {
 
   handle(session: Session, frame: ServiceFrame): Promise<ServerFrame> {
     const requestId = randomUUID();
-    const request: FrameRequest = { requestId, session, frame, deadline: Date.now() + this.options.timeoutMs };
+    const request: FrameRequest = { requestId, session, frame, deadline: (this.deps.now ?? Date.now)() + this.options.timeoutMs };
     return new Promise<ServerFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);

@@ -1,0 +1,124 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
+import type { NotificationRequest } from "../events/notification-request.js";
+import { notificationTopic } from "../events/topics.js";
+import { publishTo } from "../ports/event-bus.js";
+import type { NotificationSink } from "../ports/notification-sink.js";
+import type { UserId } from "../protocol/ids.js";
+import { createLogger } from "../runtime/logger.js";
+import { Metrics } from "../runtime/metrics.js";
+import { ManualClock } from "../testing/clock.js";
+import { Notifier } from "./notifier.js";
+
+const CLUSTER = "test";
+const INTERVAL_MS = 60_000;
+
+/** A push provider that records what it accepts and rejects the users a test names. */
+class RecordingSink implements NotificationSink {
+  readonly sent: { userId: UserId; seq: number }[] = [];
+  readonly rejecting = new Set<UserId>();
+
+  notify(notification: NotificationRequest): Promise<void> {
+    if (this.rejecting.has(notification.userId)) return Promise.reject(new Error("provider said no"));
+    this.sent.push({ userId: notification.userId, seq: notification.seq });
+    return Promise.resolve();
+  }
+}
+
+let clock: ManualClock;
+let bus: MemoryEventBus;
+let sink: RecordingSink;
+let metrics: Metrics;
+let notifier: Notifier;
+
+beforeEach(async () => {
+  clock = new ManualClock();
+  bus = new MemoryEventBus((error) => {
+    throw error;
+  });
+  sink = new RecordingSink();
+  metrics = new Metrics();
+  notifier = new Notifier({ clusterName: CLUSTER, minIntervalMs: INTERVAL_MS }, { bus, sink, metrics, logger: createLogger("silent"), now: clock.now });
+  await notifier.start();
+});
+
+afterEach(async () => {
+  await notifier.stop();
+  await bus.close();
+});
+
+/** Publishes a request for `userId` and lets the notifier handle it. */
+async function request(userId: UserId, seq: number): Promise<void> {
+  await publishTo(bus, notificationTopic(CLUSTER), userId, { userId, groupId: "g01JZ0000000000000000000001", conversationId: "grp:g01JZ0000000000000000000001", messageId: `m${seq}`, senderId: "olive", seq });
+  // The in-memory bus and the recording sink settle on promise callbacks: done by the next macrotask.
+  await new Promise(setImmediate);
+}
+
+async function outcomes(): Promise<Record<string, number>> {
+  const { values } = await metrics.notifications.get();
+  return Object.fromEntries(values.map((v) => [String(v.labels.outcome), v.value]));
+}
+
+describe("Notifier", () => {
+  it("hands a user's first notification to the push provider", async () => {
+    await request("otto", 1);
+    expect(sink.sent).toEqual([{ userId: "otto", seq: 1 }]);
+    expect(await outcomes()).toEqual({ sent: 1 });
+  });
+
+  it("sends at most one notification per user per interval and drops the rest for good", async () => {
+    await request("otto", 1);
+    clock.advance(1);
+    await request("otto", 2);
+    clock.advance(INTERVAL_MS - 2);
+    await request("otto", 3);
+    expect(sink.sent).toEqual([{ userId: "otto", seq: 1 }]);
+
+    // The interval runs from the last notification sent, not from the dropped ones.
+    clock.advance(1);
+    await request("otto", 4);
+    expect(sink.sent).toEqual([
+      { userId: "otto", seq: 1 },
+      { userId: "otto", seq: 4 },
+    ]);
+    expect(await outcomes()).toEqual({ sent: 2, rate_limited: 2 });
+  });
+
+  it("limits each user on their own", async () => {
+    await request("otto", 1);
+    await request("olga", 1);
+    await request("otto", 2);
+    expect(sink.sent).toEqual([
+      { userId: "otto", seq: 1 },
+      { userId: "olga", seq: 1 },
+    ]);
+  });
+
+  it("counts a notification the provider rejected, keeps serving other users, and holds the user to the interval all the same", async () => {
+    sink.rejecting.add("otto");
+    await request("otto", 1);
+    await request("olga", 1);
+    sink.rejecting.clear();
+    await request("otto", 2);
+    expect(sink.sent).toEqual([{ userId: "olga", seq: 1 }]);
+    expect(await outcomes()).toEqual({ failed: 1, sent: 1, rate_limited: 1 });
+  });
+
+  it("never lifts a limit early when it forgets old entries to bound its memory", async () => {
+    // Forgetting starts at 10,000 remembered users.
+    const users = Array.from({ length: 10_000 }, (_, i) => `u${i}`);
+    for (const userId of users) await publishTo(bus, notificationTopic(CLUSTER), userId, { userId, groupId: "g01JZ0000000000000000000001", conversationId: "grp:g01JZ0000000000000000000001", messageId: "m1", senderId: "olive", seq: 1 });
+    await new Promise(setImmediate);
+    clock.advance(INTERVAL_MS / 2);
+    await request("newcomer", 1);
+    await request("u0", 2);
+    expect(sink.sent.filter((s) => s.userId === "u0")).toEqual([{ userId: "u0", seq: 1 }]);
+
+    clock.advance(INTERVAL_MS / 2);
+    await request("u0", 3);
+    expect(sink.sent.filter((s) => s.userId === "u0")).toEqual([
+      { userId: "u0", seq: 1 },
+      { userId: "u0", seq: 3 },
+    ]);
+  });
+});
