@@ -24,7 +24,9 @@ import type { TokenAuthority } from "../auth/tokens.js";
 import { expectReply, ParleyClient } from "../client/parley-client.js";
 import type { Message } from "../protocol/frames.js";
 import type { ProbeReply } from "./probe.js";
-import { ServerProcess, type StartOptions } from "./server-process.js";
+import { CliProcess, type DevStartOptions } from "./cli-process.js";
+import { waitForProgress } from "./flows.js";
+import { readMetrics } from "./metrics-scrape.js";
 import { benchText, kib, percentiles as allPercentiles, perSecond, round2, type Percentiles as AllPercentiles } from "./stats.js";
 
 export interface GroupFanoutOptions {
@@ -46,7 +48,7 @@ export interface GroupFanoutOptions {
 /** What the phase needs from the benchmark around it. */
 export interface GroupFanoutContext {
   /** Start options of the other phases (raised limits, node flags, log file) for a server labelled `label`. */
-  startOptions: (label: string) => StartOptions;
+  startOptions: (label: string) => DevStartOptions;
   stopTimeoutMs: number;
   progress: (text: string) => void;
   setPhase: (text: string) => void;
@@ -117,8 +119,8 @@ function waitPercent(before: { waitNs: number } | null, after: { waitNs: number 
 }
 
 /** Starts measuring the load; the returned function ends the measurement. */
-async function measureLoad(server: ServerProcess): Promise<() => Promise<Load>> {
-  const before = await server.probe(false, true);
+async function measureLoad(server: CliProcess): Promise<() => Promise<Load>> {
+  const before = await server.probe({ resetLoopDelay: true });
   const benchLoop = monitorEventLoopDelay({ resolution: 5 });
   benchLoop.enable();
   const benchBefore = process.cpuUsage();
@@ -131,7 +133,7 @@ async function measureLoad(server: ServerProcess): Promise<() => Promise<Load>> 
     const serverSchedAfter = schedstat(server.pid);
     const benchSchedAfter = schedstat("self");
     benchLoop.disable();
-    const after = await server.probe(false);
+    const after = await server.probe();
     const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
     const serverUs = after.cpu.user + after.cpu.system - before.cpu.user - before.cpu.system;
     return {
@@ -151,16 +153,9 @@ async function measureLoad(server: ServerProcess): Promise<() => Promise<Load>> 
 }
 
 /** Counters and histogram sums from the server's /metrics, for the figures the server measures itself. */
-async function scrapeMetrics(httpUrl: string): Promise<Record<string, number>> {
-  const wanted = /^(parley_group_deliveries_total|parley_group_delivery_delay_seconds_(sum|count)|parley_notifications_total|parley_gateway_connections |parley_gateway_disconnects_total)/;
-  const response = await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
-  const figures: Record<string, number> = {};
-  for (const line of (await response.text()).split("\n")) {
-    if (!wanted.test(line)) continue;
-    const space = line.lastIndexOf(" ");
-    figures[line.slice(0, space)] = Number(line.slice(space + 1));
-  }
-  return figures;
+function scrapeMetrics(httpUrl: string): Promise<Record<string, number>> {
+  const wanted = /^(parley_group_deliveries_total|parley_group_delivery_delay_seconds_(sum|count)|parley_notifications_total|parley_gateway_connections$|parley_gateway_disconnects_total)/;
+  return readMetrics(httpUrl, (series) => wanted.test(series), 10_000);
 }
 
 function metric(figures: Record<string, number>, name: string): number {
@@ -296,7 +291,7 @@ class Members {
   }
 
   /** Connects `userIds`, `batch` at a time; a failed connection is counted, not retried. */
-  async connectAll(userIds: readonly string[], batch: number, server: ServerProcess, deadline: Deadline, progress: (text: string) => void): Promise<void> {
+  async connectAll(userIds: readonly string[], batch: number, server: CliProcess, deadline: Deadline, progress: (text: string) => void): Promise<void> {
     const started = performance.now();
     let lastReport = started;
     for (let first = 0; first < userIds.length; first += batch) {
@@ -335,25 +330,9 @@ class Deadline {
   }
 }
 
-/**
- * Waits until `done()`, giving up when `progressOf()` has not moved for `stallMs` or the
- * phase deadline passes; returns whether it got there.
- */
-async function waitFor(done: () => boolean, progressOf: () => number, stallMs: number, deadline: Deadline, pollMs = 5): Promise<boolean> {
-  let last = progressOf();
-  let lastChange = performance.now();
-  while (!done()) {
-    if (deadline.remainingMs <= 0) return false;
-    await sleep(pollMs);
-    const now = progressOf();
-    if (now !== last) {
-      last = now;
-      lastChange = performance.now();
-    } else if (performance.now() - lastChange > stallMs) {
-      return false;
-    }
-  }
-  return true;
+/** Waits until `done()`, giving up when `progressOf()` has not moved for `stallMs` or the phase deadline passes; returns whether it got there. */
+function waitFor(done: () => boolean, progressOf: () => number, stallMs: number, deadline: Deadline): Promise<boolean> {
+  return waitForProgress(done, progressOf, stallMs, deadline.at, 5);
 }
 
 /** The owner sends the recorder's messages back to back (pipelined, each acked by the server). */
@@ -408,7 +387,7 @@ export interface SetupFigures {
 }
 
 interface Stage {
-  server: ServerProcess;
+  server: CliProcess;
   httpUrl: string;
   owner: ParleyClient;
   groupId: string;
@@ -434,8 +413,9 @@ async function stage(
     PARLEY_MAX_GROUP_MEMBERS: String(Math.max(10_000, options.members)),
     ...env,
   };
-  const { server, websocketUrl, httpUrl } = await ServerProcess.start({ ...base, env: fullEnv, logLevel: options.logLevel });
-  const members = new Members(websocketUrl, server.tokens());
+  const server = await CliProcess.dev({ ...base, env: fullEnv, logLevel: options.logLevel });
+  const httpUrl = server.url;
+  const members = new Members(server.websocketUrl, server.tokens());
   try {
     context.progress(`group ${label}: server pid ${server.pid}, ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ")}`);
     const owner = await members.connect(OWNER);

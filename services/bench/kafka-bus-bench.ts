@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Events per second through KafkaEventBus, publish -> subscriber, against a real broker:
- *   node dist/services/adapters/kafka/bus-bench.js [--brokers 127.0.0.1:29092] [--events 20000] [--in-flight 1000]
+ *   node dist/services/bench/kafka-bus-bench.js [--brokers 127.0.0.1:29092] [--events 20000] [--in-flight 1000]
+ * The brokers default to hack/infra.sh's (PARLEY_TEST_KAFKA_BROKERS, else its endpoints.env).
  * First one publish at a time (each awaited), then `--in-flight` publishers at once. Works
  * under its own random topic and group prefix and deletes them afterwards. A measurement,
  * not a test.
@@ -9,9 +10,10 @@
 import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import kafkajs from "kafkajs";
 import { KafkaEventBus } from "../adapters/kafka/kafka-event-bus.js";
-import { deleteGroupsWithPrefix, deleteTopicsWithPrefix } from "../adapters/kafka/topic-admin.js";
+import { deleteKafkaPrefix } from "./backend-cleanup.js";
+import { runWindowed } from "./flows.js";
+import { readInfraEndpoint } from "./infra-endpoints.js";
 
 export interface BenchResult {
   events: number;
@@ -33,14 +35,11 @@ export async function benchBus(bus: KafkaEventBus, topic: string, events: number
     if (++received === events) allReceived();
   });
   const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: inFlight }, async () => {
-      while (next < events) {
-        const n = next++;
-        await bus.publish(topic, `user-${n % 1000}`, { ...VALUE, n });
-      }
-    }),
+  await runWindowed(
+    events,
+    inFlight,
+    () => true,
+    (n) => bus.publish(topic, `user-${n % 1000}`, { ...VALUE, n }),
   );
   const published = performance.now();
   await done;
@@ -51,12 +50,12 @@ export async function benchBus(bus: KafkaEventBus, topic: string, events: number
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      brokers: { type: "string", default: process.env.PARLEY_TEST_KAFKA_BROKERS ?? "127.0.0.1:29092" },
+      brokers: { type: "string" },
       events: { type: "string", default: "20000" },
       "in-flight": { type: "string", default: "1000" },
     },
   });
-  const brokers = values.brokers.split(",");
+  const brokers = (values.brokers ?? readInfraEndpoint("PARLEY_TEST_KAFKA_BROKERS", "Kafka with 'hack/infra.sh up kafka', or pass --brokers")).split(",");
   const events = Number(values.events);
   const namespace = `bench-${randomUUID().slice(0, 8)}`;
   const bus = await KafkaEventBus.connect({
@@ -82,11 +81,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await bus.close();
-    const admin = new kafkajs.Kafka({ clientId: namespace, brokers, logLevel: kafkajs.logLevel.NOTHING }).admin();
-    await admin.connect();
-    await deleteGroupsWithPrefix(admin, `${namespace}.`);
-    await deleteTopicsWithPrefix(admin, `${namespace}.`);
-    await admin.disconnect();
+    await deleteKafkaPrefix(brokers, `${namespace}.`);
   }
 }
 

@@ -21,29 +21,29 @@
  * It fails only when it cannot measure (a process does not start or dies, the run passes
  * its time limit), never because of a number.
  */
-import { Command, InvalidArgumentError, Option } from "commander";
-import { execFileSync } from "node:child_process";
+import { Command, Option } from "commander";
 import { randomBytes } from "node:crypto";
-import { cpus, loadavg } from "node:os";
+import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import kafkajs from "kafkajs";
 import type { Admin } from "kafkajs";
-import WebSocket from "ws";
 import { connectCassandra } from "../adapters/cassandra/cassandra-options.js";
-import { deleteGroupsWithPrefix, deleteTopicsWithPrefix } from "../adapters/kafka/topic-admin.js";
 import { createS3Client } from "../adapters/s3/s3-blob-store.js";
 import { TokenAuthority } from "../auth/tokens.js";
-import { expectReply, ParleyClient } from "../client/parley-client.js";
-import type { InboxEvent, Message } from "../protocol/frames.js";
-import type { ProbeReply } from "./probe.js";
+import { ParleyClient } from "../client/parley-client.js";
+import { deleteKafkaPrefix, unlinkKeys } from "./backend-cleanup.js";
+import { CliProcess, killAllCliProcesses, RAISED_LIMITS, type StopResult } from "./cli-process.js";
+import { wholeNumber } from "./command-line.js";
+import { lagTargets, LagSampler } from "./consumer-lag.js";
+import { describeEnvironment, environment } from "./environment.js";
+import { describeFlows, driveFlows, type Flow, type FlowFigures, type StallLimit } from "./flows.js";
+import { describeGroup, GROUP_MEMBERS_PER_FRAME, sendToGroup, setUpGroup, type GroupFigures, type GroupFixture, type GroupSetup } from "./group-flows.js";
 import { readInfraEndpoint } from "./infra-endpoints.js";
-import { allProcessesCpuMs, cpuMsOf, machineCpuTicks, pidListeningOn } from "./process-stats.js";
-import { killAllServeProcesses, ServeProcess, type ServeStopResult } from "./serve-process.js";
-import { benchText, percentiles, perSecond, round2, type Percentiles } from "./stats.js";
-
-const { Kafka, logLevel: KafkaLogLevel } = kafkajs;
+import { readMetricsOrNone } from "./metrics-scrape.js";
+import { describePhase, PhaseMeter, type PhaseFigures, type Watched } from "./phase-meter.js";
+import { pidListeningOn } from "./process-stats.js";
+import { benchText, round2 } from "./stats.js";
 
 interface Options {
   messages: number;
@@ -71,9 +71,6 @@ const ABORT_STOP_MS = 5_000;
 const DELIVERY_STALL_MS = 20_000;
 const WARMUP_MESSAGES = 200;
 const GROUP_WARMUP_MESSAGES = 20;
-/** Members named per group.create / group.add frame: each costs the groups service a few Paxos rounds, and the gateway gives up after 10 s. */
-const GROUP_MEMBERS_PER_FRAME = 50;
-const CONNECT_BATCH = 50;
 /** How often the consumer groups' backlog is sampled during a phase. */
 const LAG_SAMPLE_MS = 250;
 /** The idle phase before the runs: every process's baseline CPU (consumers polling, heartbeats). */
@@ -86,6 +83,8 @@ let phase = "starting";
 function progress(text: string): void {
   process.stderr.write(`[bench:real ${new Date().toISOString().slice(11, 23)}] ${text}\n`);
 }
+
+const STALL: StallLimit = { stallMs: DELIVERY_STALL_MS, progress };
 
 interface Endpoints {
   kafkaBrokers: string;
@@ -159,9 +158,7 @@ function serverEnv(endpoints: Endpoints, names: RunNames, jwtSecret: string): Re
     PARLEY_S3_REGION: endpoints.s3Region,
     PARLEY_S3_BUCKET: names.bucket,
     PARLEY_SHUTDOWN_GRACE_MS: "2000",
-    PARLEY_FRAMES_PER_SECOND: "100000",
-    PARLEY_FRAME_BURST: "100000",
-    PARLEY_MAX_CONNECTIONS: "1000000",
+    ...RAISED_LIMITS,
   };
 }
 
@@ -170,720 +167,48 @@ function reportedEnv(env: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter(([name]) => name !== "PARLEY_JWT_SECRET" && name !== "PARLEY_S3_SECRET_KEY"));
 }
 
-// ---- figures ----------------------------------------------------------------------
+// ---- runs -----------------------------------------------------------------------------
 
-// ---- where the queues are -----------------------------------------------------------
-
-interface LagTarget {
-  label: string;
-  groupId: string;
-  /** The group's topic, or the prefix of its topics. */
-  topic: string;
-  prefix: boolean;
-}
-
-interface LagFigures {
-  samples: number;
-  /** Events published but not yet committed by the group, summed over its partitions. */
-  max: number;
-  mean: number;
-}
-
-/** The consumer groups of the run's services, as KafkaEventBus names them (`<prefix><group>@<topic>`). */
-function lagTargets(cluster: string): LagTarget[] {
-  const p = `parley.${cluster}.`;
-  const target = (label: string, group: string, topic: string, prefix = false): LagTarget => ({
-    label,
-    groupId: `${p}${group}@${p}${topic}${prefix ? "*" : ""}`,
-    topic: `${p}${topic}`,
-    prefix,
-  });
-  return [
-    target("chat requests", "service-chat", "requests.chat"),
-    target("groups requests", "service-groups", "requests.groups"),
-    target("group fan-out", "fanout", "group.", true),
-    target("activity → presence", "presence", "activity"),
-    target("activity → fan-out scores", "fanout-activity", "activity"),
-  ];
-}
-
-/**
- * Samples the backlog of each service's consumer group while a phase runs: published
- * offsets minus committed ones (the bus commits after each fetched batch, and at least
- * every second within a long one, so this is the queue in front of a consumer to within
- * a batch). Shows which consumer the work waits for.
- */
-class LagSampler {
-  private timer: NodeJS.Timeout | undefined;
-  private sampling: Promise<void> = Promise.resolve();
-  private figures = new Map<string, { samples: number; max: number; sum: number }>();
-
-  constructor(
-    private readonly admin: Admin,
-    private readonly targets: LagTarget[],
-    private readonly intervalMs: number,
-  ) {}
-
-  start(): void {
-    this.figures = new Map(this.targets.map((t) => [t.label, { samples: 0, max: 0, sum: 0 }]));
-    this.timer = setInterval(() => {
-      this.sampling = this.sampling.then(() => this.sample());
-    }, this.intervalMs);
-  }
-
-  async stop(): Promise<Record<string, LagFigures>> {
-    clearInterval(this.timer);
-    await this.sampling;
-    const result: Record<string, LagFigures> = {};
-    for (const [label, f] of this.figures) {
-      if (f.samples > 0) result[label] = { samples: f.samples, max: f.max, mean: Math.round((f.sum / f.samples) * 10) / 10 };
-    }
-    return result;
-  }
-
-  private async sample(): Promise<void> {
-    let topics: string[] | null = null;
-    await Promise.all(
-      this.targets.map(async (target) => {
-        try {
-          if (target.prefix) topics ??= await this.admin.listTopics();
-          const names = target.prefix ? (topics ?? []).filter((t) => t.startsWith(target.topic)) : [target.topic];
-          if (names.length === 0) return;
-          const [committed, ...ends] = await Promise.all([
-            this.admin.fetchOffsets({ groupId: target.groupId, topics: names }),
-            ...names.map((topic) => this.admin.fetchTopicOffsets(topic)),
-          ]);
-          let lag = 0;
-          names.forEach((topic, k) => {
-            const done = new Map((committed.find((c) => c.topic === topic)?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-            for (const { partition, high } of ends[k] ?? []) {
-              const at = done.get(partition) ?? -1;
-              if (at >= 0) lag += Math.max(0, Number(high) - at);
-            }
-          });
-          const f = this.figures.get(target.label);
-          if (f) {
-            f.samples += 1;
-            f.sum += lag;
-            f.max = Math.max(f.max, lag);
-          }
-        } catch {
-          // a sample lost: the figure has fewer samples
-        }
-      }),
-    );
-  }
-}
-
-// ---- where the CPU goes -------------------------------------------------------------
-
-interface Watched {
-  label: string;
-  pid: number;
-}
-
-interface CpuSnapshot {
-  at: number;
-  machine: { busy: number; total: number } | null;
-  processes: Map<string, number | null>;
-  bench: NodeJS.CpuUsage;
-  loops: Map<string, ProbeReply | null>;
-  all: Map<number, { name: string; ms: number }>;
-  redisCalls: Map<string, number> | null;
-}
-
-interface PhaseFigures {
-  wallMs: number;
-  /** CPU of each process, in percent of one core (100 = one core busy all the time). */
-  cpuPercent: Record<string, number>;
-  /** All cores together, in percent of one core: at most cores × 100. */
-  machineBusyPercent: number | null;
-  /** Busy CPU not accounted for by the processes above (other work on the machine). */
-  otherPercent: number | null;
-  /** The busiest of those other processes, in percent of one core. */
-  otherTop: { pid: number; name: string; percent: number }[];
-  /** Event-loop delay of each Parley process during the phase, ms. */
-  eventLoopDelayMs: Record<string, ProbeReply["loopDelayMs"]>;
-  /** Backlog of the services' consumer groups, sampled during the phase. */
-  consumerLag: Record<string, LagFigures>;
-  /** Commands the Redis server ran during the phase (all its clients), by command, busiest first. */
-  redisCommands: Record<string, number>;
-  loadAverage: number[];
-}
-
-/** CPU per process (ours and the back ends'), machine totals and event-loop delay, between two snapshots. */
-class PhaseMeter {
-  constructor(
-    private readonly watched: Watched[],
-    private readonly servers: ServeProcess[],
-    private readonly lag: LagSampler | null,
-    private readonly redis: Redis | null,
-  ) {}
-
-  /** Calls per command so far, from INFO commandstats. */
-  private async redisCalls(): Promise<Map<string, number> | null> {
-    if (!this.redis) return null;
-    try {
-      const info = await this.redis.info("commandstats");
-      const calls = new Map<string, number>();
-      for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls.set(match[1] ?? "", Number(match[2]));
-      return calls;
-    } catch {
-      return null;
-    }
-  }
-
-  async snapshot(): Promise<CpuSnapshot> {
-    const loops = new Map<string, ProbeReply | null>();
-    await Promise.all(
-      this.servers.map(async (server) => {
-        loops.set(server.label, await server.probe(true).catch(() => null));
-      }),
-    );
-    return {
-      at: performance.now(),
-      machine: machineCpuTicks(),
-      processes: new Map(this.watched.map((w) => [w.label, cpuMsOf(w.pid)])),
-      bench: process.cpuUsage(),
-      loops,
-      all: allProcessesCpuMs(),
-      redisCalls: await this.redisCalls(),
-    };
-  }
-
-  async since(before: CpuSnapshot, consumerLag: Record<string, LagFigures> = {}): Promise<PhaseFigures> {
-    const loops = new Map<string, ProbeReply | null>();
-    await Promise.all(
-      this.servers.map(async (server) => {
-        loops.set(server.label, await server.probe(false).catch(() => null));
-      }),
-    );
-    const at = performance.now();
-    const wallMs = at - before.at;
-    const machine = machineCpuTicks();
-    const cores = cpus().length;
-    const cpuPercent: Record<string, number> = {};
-    let accounted = 0;
-    for (const { label, pid } of this.watched) {
-      const start = before.processes.get(label);
-      const end = cpuMsOf(pid);
-      if (start === null || start === undefined || end === null) continue;
-      const percent = wallMs > 0 ? ((end - start) / wallMs) * 100 : 0;
-      cpuPercent[label] = Math.round(percent);
-      accounted += percent;
-    }
-    const bench = process.cpuUsage(before.bench);
-    const benchPercent = wallMs > 0 ? (bench.user + bench.system) / 10 / wallMs : 0;
-    cpuPercent.bench = Math.round(benchPercent);
-    accounted += benchPercent;
-    let machineBusyPercent: number | null = null;
-    if (before.machine && machine && machine.total > before.machine.total) {
-      machineBusyPercent = Math.round(((machine.busy - before.machine.busy) / (machine.total - before.machine.total)) * cores * 100);
-    }
-    const known = new Set([process.pid, ...this.watched.map((w) => w.pid)]);
-    const otherTop: PhaseFigures["otherTop"] = [];
-    for (const [pid, { name, ms }] of allProcessesCpuMs()) {
-      const start = before.all.get(pid);
-      if (known.has(pid) || start === undefined || wallMs <= 0) continue;
-      const percent = Math.round(((ms - start.ms) / wallMs) * 100);
-      if (percent >= 2) otherTop.push({ pid, name, percent });
-    }
-    otherTop.sort((a, b) => b.percent - a.percent);
-    otherTop.splice(5);
-    const eventLoopDelayMs: Record<string, ProbeReply["loopDelayMs"]> = {};
-    for (const [label, reply] of loops) if (reply) eventLoopDelayMs[label] = reply.loopDelayMs;
-    const redisCommands: Record<string, number> = {};
-    const redisAfter = await this.redisCalls();
-    if (before.redisCalls && redisAfter) {
-      const deltas = [...redisAfter].map(([command, calls]) => [command, calls - (before.redisCalls?.get(command) ?? 0)] as const);
-      // The INFO calls of this meter itself are left out.
-      for (const [command, calls] of deltas.sort((a, b) => b[1] - a[1])) if (calls > 0 && command !== "info") redisCommands[command] = calls;
-    }
-    return {
-      wallMs: Math.round(wallMs),
-      cpuPercent,
-      machineBusyPercent,
-      otherPercent: machineBusyPercent === null ? null : Math.max(0, Math.round(machineBusyPercent - accounted)),
-      otherTop,
-      eventLoopDelayMs,
-      consumerLag,
-      redisCommands,
-      loadAverage: loadavg().map(round2),
-    };
-  }
-
-  async measure<T>(work: () => Promise<T>): Promise<{ value: T; figures: PhaseFigures }> {
-    const before = await this.snapshot();
-    this.lag?.start();
-    let value: T;
-    try {
-      value = await work();
-    } catch (error) {
-      await this.lag?.stop();
-      throw error;
-    }
-    const consumerLag = (await this.lag?.stop()) ?? {};
-    return { value, figures: await this.since(before, consumerLag) };
-  }
-}
-
-// ---- 1:1 throughput -------------------------------------------------------------------
-
-interface Flow {
-  from: ParleyClient;
-  to: ParleyClient;
-  /** clientMessageId prefix; the message's index follows it. */
-  prefix: string;
-}
-
-interface FlowState {
-  sentAt: Float64Array;
-  ackMs: Float64Array;
-  endToEndMs: Float64Array;
-  acked: number;
-  errors: number;
-  firstError: string | null;
-  delivered: number;
-  lastAckAt: number;
-  lastDeliveryAt: number;
-}
-
-interface ThroughputResult {
+interface ThroughputResult extends FlowFigures {
   label: string;
   flows: number;
   messagesPerFlow: number;
   window: number;
   textBytes: number;
-  acked: number;
-  errors: number;
-  firstError: string | null;
-  delivered: number;
-  /** Acked messages that never reached the recipient within the stall limit. */
-  missing: number;
-  /** From the first send to the last ack. */
-  ackPhaseMs: number;
-  /** From the first send to the last delivery. */
-  durationMs: number;
-  acksPerSecond: number;
-  deliveriesPerSecond: number;
-  /** Send call to ack, at the sender. */
-  ackLatencyMs: Percentiles | null;
-  /** Send call to the recipient's message event. */
-  endToEndLatencyMs: Percentiles | null;
   phase: PhaseFigures;
-}
-
-function newFlowState(n: number): FlowState {
-  return {
-    sentAt: new Float64Array(n).fill(NaN),
-    ackMs: new Float64Array(n).fill(NaN),
-    endToEndMs: new Float64Array(n).fill(NaN),
-    acked: 0,
-    errors: 0,
-    firstError: null,
-    delivered: 0,
-    lastAckAt: 0,
-    lastDeliveryAt: 0,
-  };
-}
-
-/** Counts `flow`'s messages arriving at the recipient; returns the detach function. */
-function watchDeliveries(flow: Flow, state: FlowState, n: number): () => void {
-  const senderId = flow.from.userId;
-  const listener = (event: InboxEvent): void => {
-    if (event.type !== "message" || event.message.senderId !== senderId) return;
-    const id = event.message.clientMessageId;
-    if (!id.startsWith(flow.prefix)) return;
-    const now = performance.now();
-    const i = Number(id.slice(flow.prefix.length));
-    if (!Number.isInteger(i) || i < 0 || i >= n || !Number.isNaN(state.endToEndMs[i] ?? 0)) return;
-    state.endToEndMs[i] = now - (state.sentAt[i] ?? NaN);
-    state.delivered += 1;
-    state.lastDeliveryAt = now;
-  };
-  flow.to.on("event", listener);
-  return () => flow.to.off("event", listener);
-}
-
-/** Runs `send(i)` for i in [0, n), keeping `window` of them in flight. */
-async function pumpWindow(n: number, window: number, open: () => boolean, send: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < n && open()) await send(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(window, n) }, lane));
-}
-
-/** Sends `n` messages keeping `window` unacked sends in flight. */
-function pump(flow: Flow, state: FlowState, n: number, window: number, text: string): Promise<void> {
-  const to = flow.to.userId;
-  return pumpWindow(
-    n,
-    window,
-    () => flow.from.readyState === WebSocket.OPEN,
-    async (i) => {
-      const sentAt = performance.now();
-      state.sentAt[i] = sentAt;
-      try {
-        await flow.from.send(to, text, flow.prefix + String(i));
-        const now = performance.now();
-        state.ackMs[i] = now - sentAt;
-        state.acked += 1;
-        state.lastAckAt = now;
-      } catch (error) {
-        state.errors += 1;
-        state.firstError ??= error instanceof Error ? error.message : String(error);
-      }
-    },
-  );
-}
-
-/** Waits until `delivered()` reaches `expected`, or until it stops progressing for DELIVERY_STALL_MS. */
-async function waitForProgress(delivered: () => number, expected: number, what: string): Promise<void> {
-  let last = delivered();
-  let lastChange = performance.now();
-  while (delivered() < expected) {
-    await sleep(10);
-    const now = delivered();
-    if (now !== last) {
-      last = now;
-      lastChange = performance.now();
-    } else if (performance.now() - lastChange > DELIVERY_STALL_MS) {
-      progress(`${what} stalled at ${now} of ${expected}; giving up after ${DELIVERY_STALL_MS} ms`);
-      return;
-    }
-  }
 }
 
 async function runThroughput(meter: PhaseMeter, label: string, flows: Flow[], n: number, window: number, text: string): Promise<ThroughputResult> {
-  const runs = flows.map((flow) => ({ flow, state: newFlowState(n) }));
-  const states = runs.map((run) => run.state);
-  const detach = runs.map(({ flow, state }) => watchDeliveries(flow, state, n));
-  const sum = (pick: (s: FlowState) => number): number => states.reduce((total, s) => total + pick(s), 0);
-  let start = 0;
-  const { figures } = await meter.measure(async () => {
-    start = performance.now();
-    try {
-      await Promise.all(runs.map(({ flow, state }) => pump(flow, state, n, window, text)));
-      await waitForProgress(() => sum((s) => s.delivered), sum((s) => s.acked), `${label}: deliveries`);
-    } finally {
-      for (const off of detach) off();
-    }
-  });
-
-  const concat = (pick: (s: FlowState) => Float64Array): Float64Array => {
-    const all = new Float64Array(n * states.length);
-    states.forEach((s, k) => {
-      all.set(pick(s), k * n);
-    });
-    return all;
-  };
-  const acked = sum((s) => s.acked);
-  const delivered = sum((s) => s.delivered);
-  const ackPhaseMs = acked > 0 ? Math.max(...states.map((s) => s.lastAckAt)) - start : 0;
-  const durationMs = delivered > 0 ? Math.max(...states.map((s) => s.lastDeliveryAt)) - start : 0;
-  return {
-    label,
-    flows: flows.length,
-    messagesPerFlow: n,
-    window,
-    textBytes: text.length,
-    acked,
-    errors: sum((s) => s.errors),
-    firstError: states.find((s) => s.firstError !== null)?.firstError ?? null,
-    delivered,
-    missing: acked - delivered,
-    ackPhaseMs: round2(ackPhaseMs),
-    durationMs: round2(durationMs),
-    acksPerSecond: perSecond(acked, ackPhaseMs),
-    deliveriesPerSecond: perSecond(delivered, durationMs),
-    ackLatencyMs: percentiles(concat((s) => s.ackMs)),
-    endToEndLatencyMs: percentiles(concat((s) => s.endToEndMs)),
-    phase: figures,
-  };
+  const { value, figures } = await meter.measure(() => driveFlows(flows, n, window, text, label, STALL));
+  return { label, flows: flows.length, messagesPerFlow: n, window, textBytes: text.length, ...value, phase: figures };
 }
 
-// ---- group fan-out ------------------------------------------------------------------------
-
-interface GroupSetup {
-  members: number;
-  onGatewayA: number;
-  onGatewayB: number;
-  connectMs: number;
-  /** group.create with the first members, then group.add frames for the rest. */
-  createMs: number;
-  addFrames: number;
-  addMs: number;
-  /** The first message of the new group: send until every member had it (its topic is new to the fan-out consumer). */
-  firstMessageMs: number | null;
-  firstMessageDelivered: number;
-}
-
-interface GroupResult {
+interface GroupResult extends GroupFigures {
   label: string;
-  members: number;
-  /** Members sending at once, each with its own window. */
-  senders: number;
-  messages: number;
-  window: number;
-  textBytes: number;
-  acked: number;
-  errors: number;
-  firstError: string | null;
-  expectedDeliveries: number;
-  delivered: number;
-  missing: number;
-  duplicates: number;
-  deliveredByTier: { realtime: number; batched: number };
-  /** From the first send to the last ack. */
-  ackPhaseMs: number;
-  /** From the first send to the last delivery. */
-  durationMs: number;
-  acksPerSecond: number;
-  deliveriesPerSecond: number;
-  /** Send call to ack, at the sender. */
-  ackLatencyMs: Percentiles | null;
-  /** Send call to one member's group.messages frame, over every delivery. */
-  deliveryLatencyMs: Percentiles | null;
-  /** Send call to the moment the last member had the message, per message. */
-  lastMemberLatencyMs: Percentiles | null;
-  /** Ack at the sender to the moment the last member had the message, per message: the fan-out after the store. */
-  ackToLastMemberMs: Percentiles | null;
   phase: PhaseFigures;
 }
 
-/** Counts group messages arriving at the members; per message, delivery times. */
-class GroupWatch {
-  readonly sentAt: Float64Array;
-  readonly ackMs: Float64Array;
-  readonly lastMemberMs: Float64Array;
-  readonly latencies: number[] = [];
-  private readonly counts: Uint32Array;
-  private readonly seen: Uint8Array[];
-  delivered = 0;
-  duplicates = 0;
-  readonly byTier = { realtime: 0, batched: 0 };
-  lastDeliveryAt = 0;
-  private readonly detachers: (() => void)[] = [];
-
-  constructor(
-    private readonly groupId: string,
-    private readonly prefix: string,
-    private readonly n: number,
-    members: ParleyClient[],
-  ) {
-    this.sentAt = new Float64Array(n).fill(NaN);
-    this.ackMs = new Float64Array(n).fill(NaN);
-    this.lastMemberMs = new Float64Array(n).fill(NaN);
-    this.counts = new Uint32Array(n);
-    this.seen = members.map(() => new Uint8Array(n));
-    members.forEach((client, k) => {
-      const listener = (messages: Message[], tier: "realtime" | "batched"): void => {
-        this.record(k, members.length, messages, tier);
-      };
-      client.on("groupMessages", listener);
-      this.detachers.push(() => client.off("groupMessages", listener));
-    });
-  }
-
-  detach(): void {
-    for (const off of this.detachers) off();
-  }
-
-  private record(member: number, members: number, messages: Message[], tier: "realtime" | "batched"): void {
-    const now = performance.now();
-    const seen = this.seen[member];
-    if (!seen) return;
-    for (const message of messages) {
-      if (message.groupId !== this.groupId || !message.clientMessageId.startsWith(this.prefix)) continue;
-      const i = Number(message.clientMessageId.slice(this.prefix.length));
-      if (!Number.isInteger(i) || i < 0 || i >= this.n) continue;
-      if (seen[i] === 1) {
-        this.duplicates += 1;
-        continue;
-      }
-      seen[i] = 1;
-      const latency = now - (this.sentAt[i] ?? NaN);
-      this.latencies.push(latency);
-      this.delivered += 1;
-      this.byTier[tier] += 1;
-      this.lastDeliveryAt = now;
-      this.counts[i] = (this.counts[i] ?? 0) + 1;
-      if (this.counts[i] === members) this.lastMemberMs[i] = latency;
-    }
-  }
-}
-
-interface GroupFixture {
-  groupId: string;
-  owner: ParleyClient;
-  members: ParleyClient[];
-  setup: GroupSetup;
-}
-
-async function setUpGroup(options: Options, connect: Connector, gatewayA: ServeProcess, gatewayB: ServeProcess, text: string): Promise<GroupFixture> {
-  const size = options.groupMembers;
-  phase = "group: connecting members";
-  progress(`group: connecting ${size} members, alternately to gateway A and B`);
-  const connectStarted = performance.now();
-  const owner = await connect(gatewayA, "g-owner", false);
-  const members: ParleyClient[] = [owner];
-  for (let first = 1; first < size; first += CONNECT_BATCH) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(CONNECT_BATCH, size - first) }, (_, k) => {
-        const i = first + k;
-        return connect(i % 2 === 0 ? gatewayA : gatewayB, `g-member-${i}`, false);
-      }),
-    );
-    members.push(...batch);
-  }
-  const connectMs = performance.now() - connectStarted;
-  const others = members.slice(1).map((client) => client.userId);
-
-  phase = "group: creating the group";
-  const firstMembers = others.slice(0, GROUP_MEMBERS_PER_FRAME - 1);
-  const createStarted = performance.now();
-  const created = expectReply(await owner.request({ type: "group.create", name: "bench", members: firstMembers }), "group").group;
-  const createMs = performance.now() - createStarted;
-  progress(`group: created ${created.groupId} with ${firstMembers.length + 1} members in ${Math.round(createMs)} ms`);
-  const addStarted = performance.now();
-  let addFrames = 0;
-  for (let i = firstMembers.length; i < others.length; i += GROUP_MEMBERS_PER_FRAME) {
-    const chunk = others.slice(i, i + GROUP_MEMBERS_PER_FRAME);
-    const frameStarted = performance.now();
-    const info = expectReply(await owner.request({ type: "group.add", groupId: created.groupId, members: chunk }), "group").group;
-    addFrames += 1;
-    progress(`group: added ${chunk.length} members (${info.memberCount} now) in ${Math.round(performance.now() - frameStarted)} ms`);
-  }
-  const addMs = performance.now() - addStarted;
-
-  // The group's topic is new: the fan-out consumer finds it (a topic refresh and a
-  // consumer restart) before the first message goes out.
-  phase = "group: first message";
-  const first = new GroupWatch(created.groupId, "first-", 1, members);
-  const firstStarted = performance.now();
-  first.sentAt[0] = firstStarted;
-  await owner.groupSend(created.groupId, text, "first-0");
-  await waitForProgress(() => first.delivered, members.length, "group: first message deliveries");
-  first.detach();
-  const firstMessageMs = first.delivered === members.length ? performance.now() - firstStarted : null;
-  progress(`group: first message reached ${first.delivered} of ${members.length} members in ${Math.round(performance.now() - firstStarted)} ms`);
-
-  return {
-    groupId: created.groupId,
-    owner,
-    members,
-    setup: {
-      members: members.length,
-      onGatewayA: members.filter((_, i) => i % 2 === 0).length,
-      onGatewayB: members.filter((_, i) => i % 2 === 1).length,
-      connectMs: Math.round(connectMs),
-      createMs: Math.round(createMs),
-      addFrames,
-      addMs: Math.round(addMs),
-      firstMessageMs: firstMessageMs === null ? null : Math.round(firstMessageMs),
-      firstMessageDelivered: first.delivered,
-    },
-  };
-}
-
-/** `n` messages to the group from the first `senderCount` members (the owner first), `window` in flight per sender. */
-async function runGroup(
-  meter: PhaseMeter,
-  label: string,
-  group: GroupFixture,
-  prefix: string,
-  n: number,
-  senderCount: number,
-  window: number,
-  text: string,
-): Promise<GroupResult> {
-  const watch = new GroupWatch(group.groupId, prefix, n, group.members);
-  const senders = group.members.slice(0, Math.max(1, Math.min(senderCount, n, group.members.length)));
-  let acked = 0;
-  let errors = 0;
-  let firstError: string | null = null;
-  let lastAckAt = 0;
-  let start = 0;
-  const { figures } = await meter.measure(async () => {
-    start = performance.now();
-    try {
-      // Sender k sends messages k, k + senders, k + 2 × senders, ...
-      await Promise.all(
-        senders.map((sender, k) =>
-          pumpWindow(
-            Math.ceil((n - k) / senders.length),
-            window,
-            () => sender.readyState === WebSocket.OPEN,
-            async (j) => {
-              const i = k + j * senders.length;
-              const sentAt = performance.now();
-              watch.sentAt[i] = sentAt;
-              try {
-                await sender.groupSend(group.groupId, text, prefix + String(i));
-                const now = performance.now();
-                watch.ackMs[i] = now - sentAt;
-                acked += 1;
-                lastAckAt = now;
-              } catch (error) {
-                errors += 1;
-                firstError ??= error instanceof Error ? error.message : String(error);
-              }
-            },
-          ),
-        ),
-      );
-      await waitForProgress(() => watch.delivered, acked * group.members.length, "group deliveries");
-    } finally {
-      watch.detach();
-    }
-  });
-  const expectedDeliveries = acked * group.members.length;
-  const ackPhaseMs = acked > 0 ? lastAckAt - start : 0;
-  const durationMs = watch.delivered > 0 ? watch.lastDeliveryAt - start : 0;
-  return {
-    label,
-    members: group.members.length,
-    senders: senders.length,
-    messages: n,
-    window,
-    textBytes: text.length,
-    acked,
-    errors,
-    firstError,
-    expectedDeliveries,
-    delivered: watch.delivered,
-    missing: expectedDeliveries - watch.delivered,
-    duplicates: watch.duplicates,
-    deliveredByTier: { ...watch.byTier },
-    ackPhaseMs: round2(ackPhaseMs),
-    durationMs: round2(durationMs),
-    acksPerSecond: perSecond(acked, ackPhaseMs),
-    deliveriesPerSecond: perSecond(watch.delivered, durationMs),
-    ackLatencyMs: percentiles(watch.ackMs),
-    deliveryLatencyMs: percentiles(Float64Array.from(watch.latencies)),
-    lastMemberLatencyMs: percentiles(watch.lastMemberMs),
-    ackToLastMemberMs: percentiles(watch.lastMemberMs.map((ms, i) => ms - (watch.ackMs[i] ?? NaN))),
-    phase: figures,
-  };
+async function runGroup(meter: PhaseMeter, label: string, group: GroupFixture, prefix: string, n: number, senders: number, window: number, text: string): Promise<GroupResult> {
+  const { value, figures } = await meter.measure(() => sendToGroup(group, prefix, n, senders, window, text, STALL));
+  return { label, ...value, phase: figures };
 }
 
 // ---- processes, clients, clean-up ----------------------------------------------------------
 
-type Connector = (gateway: ServeProcess, userId: string, autoSync: boolean) => Promise<ParleyClient>;
+type Connector = (gateway: CliProcess, userId: string, autoSync: boolean) => Promise<ParleyClient>;
 
 interface Started {
-  servers: ServeProcess[];
-  gatewayA: ServeProcess;
-  gatewayB: ServeProcess;
+  servers: CliProcess[];
+  gatewayA: CliProcess;
+  gatewayB: CliProcess;
   startMs: Record<string, number>;
 }
 
-async function startProcesses(env: Record<string, string>, names: RunNames, options: Options, servers: ServeProcess[]): Promise<Started> {
+async function startProcesses(env: Record<string, string>, names: RunNames, options: Options, servers: CliProcess[]): Promise<Started> {
   const startMs: Record<string, number> = {};
-  const start = async (service: string, label: string, extra: Record<string, string> = {}): Promise<ServeProcess> => {
+  const start = async (service: string, label: string, extra: Record<string, string> = {}): Promise<CliProcess> => {
     const started = performance.now();
-    const server = await ServeProcess.start({
+    const server = await CliProcess.serve({
       service,
       label,
       env: { ...env, ...extra },
@@ -948,16 +273,9 @@ async function removeRunState(endpoints: Endpoints, names: RunNames): Promise<Cl
       }
     }),
     attempt("Kafka topics and consumer groups", async () => {
-      // An admin client of its own: see deleteTopicsWithPrefix.
-      const admin = new Kafka({ clientId: "bench-cleanup", brokers: endpoints.kafkaBrokers.split(","), logLevel: KafkaLogLevel.NOTHING }).admin();
-      await admin.connect();
-      try {
-        const prefix = `parley.${names.cluster}.`;
-        report.consumerGroupsDeleted = (await deleteGroupsWithPrefix(admin, prefix)).length;
-        report.topicsDeleted = (await deleteTopicsWithPrefix(admin, prefix)).length;
-      } finally {
-        await admin.disconnect();
-      }
+      const deleted = await deleteKafkaPrefix(endpoints.kafkaBrokers.split(","), `parley.${names.cluster}.`);
+      report.consumerGroupsDeleted = deleted.consumerGroups;
+      report.topicsDeleted = deleted.topics;
     }),
     attempt("S3 bucket", async () => {
       const s3 = createS3Client({ endPoint: endpoints.s3Endpoint, accessKey: endpoints.s3AccessKey, secretKey: endpoints.s3SecretKey, region: endpoints.s3Region });
@@ -977,12 +295,7 @@ async function removeRunState(endpoints: Endpoints, names: RunNames): Promise<Cl
       const redis = new Redis(endpoints.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
       try {
         await redis.connect();
-        let cursor = "0";
-        do {
-          const [next, keys] = await redis.scan(cursor, "MATCH", `parley:${names.cluster}:*`, "COUNT", 1000);
-          cursor = next;
-          if (keys.length > 0) report.redisKeysRemoved += await redis.unlink(...keys);
-        } while (cursor !== "0");
+        report.redisKeysRemoved = await unlinkKeys(redis, `parley:${names.cluster}:*`);
       } finally {
         redis.disconnect();
       }
@@ -991,130 +304,37 @@ async function removeRunState(endpoints: Endpoints, names: RunNames): Promise<Cl
   return report;
 }
 
-/** A few series from a process's /metrics: counters and gauges (no histogram buckets). */
-async function scrapeMetrics(url: string): Promise<Record<string, number>> {
-  // The services' own series; the default process and Node.js series are left out.
-  const wanted = /^parley_(?!process_|nodejs_)\w+(\{[^}]*\})? /;
-  try {
-    const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) });
-    const figures: Record<string, number> = {};
-    for (const line of (await response.text()).split("\n")) {
-      if (!wanted.test(line) || /_bucket\{/.test(line)) continue;
-      const space = line.lastIndexOf(" ");
-      const value = Number(line.slice(space + 1));
-      if (value !== 0) figures[line.slice(0, space)] = value;
-    }
-    return figures;
-  } catch (error) {
-    progress(`could not read ${url}/metrics: ${error instanceof Error ? error.message : String(error)}`);
-    return {};
-  }
+/** A few series from a process's /metrics: the services' own counters and gauges (no histogram buckets, no zeros). */
+function scrapeMetrics(url: string): Promise<Record<string, number>> {
+  // The default process and Node.js series are left out.
+  const wanted = /^parley_(?!process_|nodejs_)\w+(\{[^}]*\})?$/;
+  return readMetricsOrNone(url, (series, value) => wanted.test(series) && !/_bucket\{/.test(series) && value !== 0, progress);
 }
 
 // ---- report --------------------------------------------------------------------------------
 
-interface Environment {
-  node: string;
-  platform: string;
-  cpus: number;
-  cpuModel: string;
-  commit: string | null;
-  dirty: boolean | null;
-  loadAverageAtStart: number[];
-}
-
-function environment(): Environment {
-  const git = (args: string[]): string | null => {
-    try {
-      return execFileSync("git", ["-C", fileURLToPath(new URL("../../..", import.meta.url)), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    } catch {
-      return null;
-    }
-  };
-  const status = git(["status", "--porcelain"]);
-  return {
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? "unknown",
-    commit: git(["rev-parse", "--short", "HEAD"]),
-    dirty: status === null ? null : status.length > 0,
-    loadAverageAtStart: loadavg().map(round2),
-  };
-}
-
-function describeLatency(label: string, p: Percentiles | null): string {
-  return p === null ? `  ${label}: no samples` : `  ${label}: p50 ${p.p50} ms, p95 ${p.p95} ms, p99 ${p.p99} ms, max ${p.max} ms`;
-}
-
-function describePhase(f: PhaseFigures): string[] {
-  const cpu = Object.entries(f.cpuPercent)
-    .sort(([, a], [, b]) => b - a)
-    .map(([label, percent]) => `${label} ${percent}`)
-    .join(", ");
-  const loops = Object.entries(f.eventLoopDelayMs)
-    .map(([label, d]) => `${label} ${d.p99}/${d.max}`)
-    .join(", ");
-  const lags = Object.entries(f.consumerLag)
-    .filter(([, l]) => l.max > 0)
-    .map(([label, l]) => `${label} ${l.max}/${l.mean}`)
-    .join(", ");
-  const redis = Object.entries(f.redisCommands)
-    .slice(0, 4)
-    .map(([command, calls]) => `${command} ${calls}`)
-    .join(", ");
-  const others = f.otherTop.map((o) => `${o.percent} ${o.name.slice(0, 60)}`).join("; ");
-  return [
-    `  CPU, % of one core: ${cpu}${f.otherPercent === null ? "" : `, other ${f.otherPercent}`}; machine ${String(f.machineBusyPercent)}% of ${cpus().length * 100}%`,
-    ...(others === "" ? [] : [`  busiest other processes, % of one core: ${others}`]),
-    `  event-loop delay p99/max ms (5 ms sampling included): ${loops}; load average ${f.loadAverage.join(" ")}`,
-    ...(lags === "" ? [] : [`  consumer backlog, max/mean events: ${lags}`]),
-    ...(redis === "" ? [] : [`  Redis commands (whole server): ${redis}`]),
-  ];
-}
-
 function describeThroughput(title: string, r: ThroughputResult): string[] {
   return [
     `${title} (${r.flows} flow${r.flows > 1 ? "s" : ""} × ${r.messagesPerFlow} messages, window ${r.window} per sender, ${r.textBytes}-byte text)`,
-    `  acks:        ${r.acksPerSecond} messages/s (${r.acked} acked in ${Math.round(r.ackPhaseMs)} ms${r.errors > 0 ? `, ${r.errors} errors: ${r.firstError ?? ""}` : ""})`,
-    `  deliveries:  ${r.deliveriesPerSecond} messages/s (${r.delivered} delivered in ${Math.round(r.durationMs)} ms${r.missing > 0 ? `, ${r.missing} MISSING` : ""})`,
-    describeLatency("send → ack       ", r.ackLatencyMs),
-    describeLatency("send → delivered ", r.endToEndLatencyMs),
+    ...describeFlows(r),
     ...describePhase(r.phase),
   ];
 }
 
+/** Members alternate between the gateways, the owner (0) on A. */
+function onGateway(index: number, gatewayA: CliProcess, gatewayB: CliProcess): CliProcess {
+  return index % 2 === 0 ? gatewayA : gatewayB;
+}
+
 function describeGroupSetup(setup: GroupSetup): string {
   return (
-    `Group of ${setup.members} members, ${setup.onGatewayA} on gateway A and ${setup.onGatewayB} on B: connected in ${setup.connectMs} ms; ` +
+    `Group of ${setup.members} members, ${Math.ceil(setup.members / 2)} on gateway A and ${Math.floor(setup.members / 2)} on B: connected in ${setup.connectMs} ms; ` +
     `group.create (${Math.min(GROUP_MEMBERS_PER_FRAME, setup.members)} members) ${setup.createMs} ms, ${setup.addFrames} group.add frames ${setup.addMs} ms; ` +
     `first message to all members ${String(setup.firstMessageMs)} ms`
   );
 }
 
-function describeGroup(r: GroupResult): string[] {
-  const from = r.senders === 1 ? "from the owner" : `from ${r.senders} members at once`;
-  return [
-    `Group fan-out, ${r.label} (${r.members} members; ${r.messages} messages ${from}, window ${r.window} per sender, ${r.textBytes}-byte text)`,
-    `  acks:        ${r.acksPerSecond} messages/s (${r.acked} acked in ${Math.round(r.ackPhaseMs)} ms${r.errors > 0 ? `, ${r.errors} errors: ${r.firstError ?? ""}` : ""})`,
-    `  deliveries:  ${r.deliveriesPerSecond} per second (${r.delivered} of ${r.expectedDeliveries} in ${Math.round(r.durationMs)} ms; realtime ${r.deliveredByTier.realtime}, batched ${r.deliveredByTier.batched}${r.missing > 0 ? `, ${r.missing} MISSING` : ""}${r.duplicates > 0 ? `, ${r.duplicates} duplicates` : ""})`,
-    describeLatency("send → ack           ", r.ackLatencyMs),
-    describeLatency("send → each member   ", r.deliveryLatencyMs),
-    describeLatency("send → last member   ", r.lastMemberLatencyMs),
-    describeLatency("ack → last member    ", r.ackToLastMemberMs),
-    ...describePhase(r.phase),
-  ];
-}
-
 // ---- command line -----------------------------------------------------------------------------
-
-function count(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-    return parsed;
-  };
-}
 
 function parseOptions(argv: string[]): Options {
   const env = (name: string): string => `PARLEY_BENCH_REAL_${name}`;
@@ -1125,18 +345,18 @@ function parseOptions(argv: string[]): Options {
         "then one JSON line, stops the processes and removes what the run created. Never fails on a figure; exits " +
         "non-zero only when it cannot measure or passes --timeout.",
     )
-    .addOption(new Option("--messages <n>", "1:1 messages alice → bob in the main run (0 skips the 1:1 runs)").env(env("MESSAGES")).argParser(count(0, 1_000_000)).default(2_000))
-    .addOption(new Option("--window <n>", "unacked sends kept in flight per sender").env(env("WINDOW")).argParser(count(1, 10_000)).default(32))
-    .addOption(new Option("--serial-messages <n>", "1:1 messages sent one at a time (window 1), for the round-trip time (0 skips)").env(env("SERIAL_MESSAGES")).argParser(count(0, 100_000)).default(200))
+    .addOption(new Option("--messages <n>", "1:1 messages alice → bob in the main run (0 skips the 1:1 runs)").env(env("MESSAGES")).argParser(wholeNumber(0, 1_000_000)).default(2_000))
+    .addOption(new Option("--window <n>", "unacked sends kept in flight per sender").env(env("WINDOW")).argParser(wholeNumber(1, 10_000)).default(32))
+    .addOption(new Option("--serial-messages <n>", "1:1 messages sent one at a time (window 1), for the round-trip time (0 skips)").env(env("SERIAL_MESSAGES")).argParser(wholeNumber(0, 100_000)).default(200))
     .addOption(new Option("--no-two-way", "skip the run with alice and bob sending at once"))
-    .addOption(new Option("--pairs <n>", "pairs of users (sender on A, recipient on B) sending at once, --messages in all (0 or 1 skips)").env(env("PAIRS")).argParser(count(0, 1_000)).default(8))
-    .addOption(new Option("--group-members <n>", "members of the fan-out group, the owner included (0 skips the group run)").env(env("GROUP_MEMBERS")).argParser(count(0, 10_000)).default(200))
-    .addOption(new Option("--group-messages <n>", "messages the owner posts to the group").env(env("GROUP_MESSAGES")).argParser(count(1, 100_000)).default(300))
-    .addOption(new Option("--group-window <n>", "unacked group sends kept in flight").env(env("GROUP_WINDOW")).argParser(count(1, 10_000)).default(16))
-    .addOption(new Option("--group-senders <n>", "members posting at once in the second group run (the first has the owner alone; 1 skips it)").env(env("GROUP_SENDERS")).argParser(count(1, 1_000)).default(4))
-    .addOption(new Option("--chat-processes <n>", "`parley serve chat` processes (they split the chat request topic's 3 partitions)").env(env("CHAT_PROCESSES")).argParser(count(1, 3)).default(1))
-    .addOption(new Option("--text-bytes <n>", "length of each message's text").env(env("TEXT_BYTES")).argParser(count(1, 4096)).default(64))
-    .addOption(new Option("--timeout <seconds>", "kill everything, clean up and exit 1 after this long").env(env("TIMEOUT")).argParser(count(30, 86_400)).default(900))
+    .addOption(new Option("--pairs <n>", "pairs of users (sender on A, recipient on B) sending at once, --messages in all (0 or 1 skips)").env(env("PAIRS")).argParser(wholeNumber(0, 1_000)).default(8))
+    .addOption(new Option("--group-members <n>", "members of the fan-out group, the owner included (0 skips the group run)").env(env("GROUP_MEMBERS")).argParser(wholeNumber(0, 10_000)).default(200))
+    .addOption(new Option("--group-messages <n>", "messages the owner posts to the group").env(env("GROUP_MESSAGES")).argParser(wholeNumber(1, 100_000)).default(300))
+    .addOption(new Option("--group-window <n>", "unacked group sends kept in flight").env(env("GROUP_WINDOW")).argParser(wholeNumber(1, 10_000)).default(16))
+    .addOption(new Option("--group-senders <n>", "members posting at once in the second group run (the first has the owner alone; 1 skips it)").env(env("GROUP_SENDERS")).argParser(wholeNumber(1, 1_000)).default(4))
+    .addOption(new Option("--chat-processes <n>", "`parley serve chat` processes (they split the chat request topic's 3 partitions)").env(env("CHAT_PROCESSES")).argParser(wholeNumber(1, 3)).default(1))
+    .addOption(new Option("--text-bytes <n>", "length of each message's text").env(env("TEXT_BYTES")).argParser(wholeNumber(1, 4096)).default(64))
+    .addOption(new Option("--timeout <seconds>", "kill everything, clean up and exit 1 after this long").env(env("TIMEOUT")).argParser(wholeNumber(30, 86_400)).default(900))
     .addOption(new Option("--server-node-options <flags>", 'extra Node.js flags for the parley processes (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")'))
     .addOption(new Option("--server-log <file>", "append the parley processes' stdout and stderr to <file>"))
     .showHelpAfterError()
@@ -1153,13 +373,13 @@ function parseOptions(argv: string[]): Options {
 async function main(): Promise<number> {
   const options = parseOptions(process.argv);
   const started = performance.now();
-  const env = environment();
+  const env = { ...environment(), loadAverageAtStart: loadavg().map(round2) };
   const endpoints = readEndpoints();
   const names = runNames();
   const jwtSecret = `bench-real-${randomBytes(24).toString("hex")}`;
   const tokens = new TokenAuthority(jwtSecret);
   const childEnv = serverEnv(endpoints, names, jwtSecret);
-  const servers: ServeProcess[] = [];
+  const servers: CliProcess[] = [];
   const clients: ParleyClient[] = [];
   let closing = false;
   let unexpectedCloses = 0;
@@ -1188,7 +408,7 @@ async function main(): Promise<number> {
       statsRedis?.disconnect();
       for (const client of clients) client.close().catch(() => undefined);
       await Promise.all(servers.map((s) => s.stop(ABORT_STOP_MS)));
-      killAllServeProcesses(); // any still starting
+      killAllCliProcesses(); // any still starting
       try {
         process.stderr.write(`clean-up: ${JSON.stringify(await cleanUpOnce())}\n`);
       } catch (error) {
@@ -1234,7 +454,7 @@ async function main(): Promise<number> {
       if (pid !== null) infra.push({ label, pid });
       else progress(`could not find the ${label} process (port ${listenPort}); its CPU is counted as "other"`);
     }
-    lagAdmin = new Kafka({ clientId: `bench-lag-${names.id}`, brokers: endpoints.kafkaBrokers.split(","), logLevel: KafkaLogLevel.NOTHING }).admin();
+    lagAdmin = new kafkajs.Kafka({ clientId: `bench-lag-${names.id}`, brokers: endpoints.kafkaBrokers.split(","), logLevel: kafkajs.logLevel.NOTHING }).admin();
     await lagAdmin.connect();
     statsRedis = new Redis(endpoints.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
     await statsRedis.connect();
@@ -1337,7 +557,14 @@ async function main(): Promise<number> {
     // ---- groups ----
     let group: { setup: GroupSetup; warmup: GroupResult; runs: GroupResult[] } | null = null;
     if (options.groupMembers >= 2) {
-      const fixture = await setUpGroup(options, connect, gatewayA, gatewayB, text);
+      progress("group: members alternate between gateway A and B, the owner on A");
+      const fixture = await setUpGroup(options.groupMembers, text, {
+        ...STALL,
+        setPhase: (text) => {
+          phase = text;
+        },
+        connect: (index, userId) => connect(onGateway(index, gatewayA, gatewayB), userId, false),
+      });
       alive();
       phase = "group: warm-up";
       const warmupCount = Math.min(GROUP_WARMUP_MESSAGES, options.groupMessages);
@@ -1371,7 +598,7 @@ async function main(): Promise<number> {
     statsRedis.disconnect();
     await Promise.race([Promise.all(clients.map((c) => c.close())), sleep(5_000)]);
     progress("stopping the processes (SIGTERM)");
-    const stopped: ServeStopResult[] = await Promise.all(servers.map((s) => s.stop(STOP_TIMEOUT_MS)));
+    const stopped: StopResult[] = await Promise.all(servers.map((s) => s.stop(STOP_TIMEOUT_MS)));
     phase = "cleaning up";
     progress(`removing ${names.keyspace}, topics and groups parley.${names.cluster}.*, bucket ${names.bucket}, Redis keys parley:${names.cluster}:*`);
     const cleaned = await cleanUpOnce();
@@ -1382,7 +609,7 @@ async function main(): Promise<number> {
     );
     const lines = [
       "",
-      `Parley benchmark, production shape — commit ${env.commit ?? "unknown"}${env.dirty === true ? " (uncommitted changes)" : ""}, Node ${env.node}, ${env.cpus} × ${env.cpuModel}`,
+      `Parley benchmark, production shape — ${describeEnvironment(env)}`,
       `back ends: Kafka ${endpoints.kafkaBrokers} (3 partitions, RF 1), Cassandra ${endpoints.cassandraContactPoints} (RF 1, LOCAL_QUORUM), Redis ${endpoints.redisUrl}, S3 ${endpoints.s3Endpoint}`,
       `run ${names.cluster}: parley serve gateway ×2, chat${options.chatProcesses > 1 ? ` ×${options.chatProcesses}` : ""}, groups, presence; started in ${startupMs} ms (${Object.entries(startMs)
         .map(([label, ms]) => `${label} ${ms}`)
@@ -1401,7 +628,7 @@ async function main(): Promise<number> {
     for (const r of oneToOne) lines.push(...describeThroughput(titles[r.label] ?? r.label, r), "");
     if (group) {
       lines.push(describeGroupSetup(group.setup), "");
-      for (const r of group.runs) lines.push(...describeGroup(r), "");
+      for (const r of group.runs) lines.push(...describeGroup(r.label, r), ...describePhase(r.phase), "");
     }
     const problems = servers.filter((s) => s.warnCount + s.errorCount > 0);
     for (const s of problems) lines.push(`  ${s.label} logged ${s.warnCount} warnings and ${s.errorCount} errors, first ones:`, ...s.problems.slice(0, 3).map((l) => `    ${l}`));

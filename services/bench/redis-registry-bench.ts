@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Throughput of RedisConnectionRegistry against a real Redis:
- *   node dist/services/adapters/redis/registry-bench.js [--url redis://127.0.0.1:26379 | --cluster host:port,...]
+ *   node dist/services/bench/redis-registry-bench.js [--url redis://127.0.0.1:26379 | --cluster host:port,...]
+ * Without either, the standalone server of hack/infra.sh (PARLEY_TEST_REDIS_URL, else its endpoints.env).
  * Registers users x devices routes spread over gateways, refreshes them as the gateways'
  * heartbeat rounds do, then looks routes up; prints operations per second. Works under
  * its own random key prefix and deletes it afterwards. A measurement, not a test.
@@ -9,10 +10,12 @@
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { Cluster, type Redis } from "ioredis";
 import type { DeviceRoute } from "../ports/connection-registry.js";
 import { closeClient, createRedisClient, type RedisClient } from "../adapters/redis/redis-client.js";
 import { RedisConnectionRegistry } from "../adapters/redis/redis-connection-registry.js";
+import { unlinkKeys } from "./backend-cleanup.js";
+import { runWindowed } from "./flows.js";
+import { readInfraEndpoint } from "./infra-endpoints.js";
 
 interface BenchOptions {
   users: number;
@@ -61,7 +64,7 @@ export async function benchRegistry(client: RedisClient, options: BenchOptions):
     };
   } finally {
     await registry.close();
-    await deletePrefix(client, keyPrefix);
+    await unlinkKeys(client, `${keyPrefix}*`);
   }
 }
 
@@ -71,27 +74,16 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-async function inParallel<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-}
-
-async function deletePrefix(client: RedisClient, prefix: string): Promise<void> {
-  const nodes: Redis[] = client instanceof Cluster ? client.nodes("master") : [client];
-  for (const node of nodes) {
-    let cursor = "0";
-    do {
-      const [next, keys] = await node.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      await Promise.all(keys.map((key) => client.unlink(key)));
-      cursor = next;
-    } while (cursor !== "0");
-  }
+/** Calls `work` on every item, `concurrency` calls in flight at once. */
+function inParallel<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  return runWindowed(
+    items.length,
+    concurrency,
+    () => true,
+    async (i) => {
+      await work(items[i] as T);
+    },
+  );
 }
 
 async function main(): Promise<void> {
@@ -106,7 +98,7 @@ async function main(): Promise<void> {
       lookups: { type: "string", default: "100000" },
     },
   });
-  const client = createRedisClient(values.cluster ? { clusterNodes: values.cluster } : { url: values.url ?? "redis://127.0.0.1:26379" });
+  const client = createRedisClient(values.cluster ? { clusterNodes: values.cluster } : { url: values.url ?? readInfraEndpoint("PARLEY_TEST_REDIS_URL", "Redis with 'hack/infra.sh up redis', or pass --url") });
   try {
     const figures = await benchRegistry(client, {
       users: Number(values.users),

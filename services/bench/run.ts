@@ -7,19 +7,18 @@
  * measure (the server does not start, crashes, or the run passes its time limit), never
  * because of a number.
  */
-import { Command, InvalidArgumentError, Option } from "commander";
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { Command, Option } from "commander";
+import { loadavg, tmpdir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
-import WebSocket from "ws";
 import { ParleyClient } from "../client/parley-client.js";
-import type { InboxEvent } from "../protocol/frames.js";
+import { CliProcess, killAllCliProcesses, RAISED_LIMITS, type DevStartOptions, type StopResult } from "./cli-process.js";
+import { wholeNumber } from "./command-line.js";
+import { describeEnvironment, environment, filesystemOf } from "./environment.js";
+import { describeFlows, driveFlows, type Flow, type FlowFigures } from "./flows.js";
 import { describeGroupFanout, groupFanoutBenchmark, type GroupFanoutReport } from "./group-fanout.js";
+import { readMetricsOrNone } from "./metrics-scrape.js";
 import type { ProbeReply } from "./probe.js";
-import { killAllServers, ServerProcess, type StartOptions, type StopResult } from "./server-process.js";
-import { benchText, kib, percentiles, perSecond, round2, type Percentiles } from "./stats.js";
+import { benchText, kib, perSecond, round2 } from "./stats.js";
 
 interface Options {
   messages: number;
@@ -38,12 +37,7 @@ interface Options {
 }
 
 /** Server settings for every run: rate limits out of the way, room for many connections. */
-const SERVER_ENV: Record<string, string> = {
-  PARLEY_FRAMES_PER_SECOND: "100000",
-  PARLEY_FRAME_BURST: "100000",
-  PARLEY_MAX_CONNECTIONS: "1000000",
-  PARLEY_SHUTDOWN_GRACE_MS: "5000",
-};
+const SERVER_ENV: Record<string, string> = { ...RAISED_LIMITS, PARLEY_SHUTDOWN_GRACE_MS: "5000" };
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 15_000;
 /** A throughput run whose deliveries make no progress for this long is reported as incomplete. */
@@ -71,173 +65,30 @@ function cpuPercent(before: ProbeReply, after: ProbeReply, wallMs: number): numb
 
 // ---- throughput ---------------------------------------------------------------
 
-interface Flow {
-  from: ParleyClient;
-  to: ParleyClient;
-  /** clientMessageId prefix; the message's index follows it. */
-  prefix: string;
-}
-
-interface FlowState {
-  sentAt: Float64Array;
-  ackMs: Float64Array;
-  endToEndMs: Float64Array;
-  acked: number;
-  errors: number;
-  firstError: string | null;
-  delivered: number;
-  lastAckAt: number;
-  lastDeliveryAt: number;
-}
-
-interface ThroughputResult {
+interface ThroughputResult extends FlowFigures {
   directions: number;
   messagesPerDirection: number;
   window: number;
   textBytes: number;
-  acked: number;
-  errors: number;
-  firstError: string | null;
-  delivered: number;
-  /** Acked messages that never reached the recipient within the stall limit. */
-  missing: number;
-  /** From the first send to the last ack. */
-  ackPhaseMs: number;
-  /** From the first send to the last delivery. */
-  durationMs: number;
-  acksPerSecond: number;
-  deliveriesPerSecond: number;
-  /** Send call to ack, at the sender. */
-  ackLatencyMs: Percentiles | null;
-  /** Send call to the recipient's message event. */
-  endToEndLatencyMs: Percentiles | null;
   serverCpuPercent: number;
   benchCpuPercent: number;
   serverEventLoopDelayMs: ProbeReply["loopDelayMs"];
 }
 
-function newFlowState(n: number): FlowState {
-  return {
-    sentAt: new Float64Array(n).fill(NaN),
-    ackMs: new Float64Array(n).fill(NaN),
-    endToEndMs: new Float64Array(n).fill(NaN),
-    acked: 0,
-    errors: 0,
-    firstError: null,
-    delivered: 0,
-    lastAckAt: 0,
-    lastDeliveryAt: 0,
-  };
-}
-
-/** Counts `flow`'s messages arriving at the recipient; returns the detach function. */
-function watchDeliveries(flow: Flow, state: FlowState, n: number): () => void {
-  const senderId = flow.from.userId;
-  const listener = (event: InboxEvent): void => {
-    if (event.type !== "message" || event.message.senderId !== senderId) return;
-    const id = event.message.clientMessageId;
-    if (!id.startsWith(flow.prefix)) return;
-    const now = performance.now();
-    const i = Number(id.slice(flow.prefix.length));
-    if (!Number.isInteger(i) || i < 0 || i >= n || !Number.isNaN(state.endToEndMs[i] ?? 0)) return;
-    state.endToEndMs[i] = now - (state.sentAt[i] ?? NaN);
-    state.delivered += 1;
-    state.lastDeliveryAt = now;
-  };
-  flow.to.on("event", listener);
-  return () => flow.to.off("event", listener);
-}
-
-/** Sends `n` messages keeping `window` unacked sends in flight. */
-async function pump(flow: Flow, state: FlowState, n: number, window: number, text: string): Promise<void> {
-  let next = 0;
-  const to = flow.to.userId;
-  const lane = async (): Promise<void> => {
-    while (next < n && flow.from.readyState === WebSocket.OPEN) {
-      const i = next++;
-      const sentAt = performance.now();
-      state.sentAt[i] = sentAt;
-      try {
-        await flow.from.send(to, text, flow.prefix + String(i));
-        const now = performance.now();
-        state.ackMs[i] = now - sentAt;
-        state.acked += 1;
-        state.lastAckAt = now;
-      } catch (error) {
-        state.errors += 1;
-        state.firstError ??= error instanceof Error ? error.message : String(error);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(window, n) }, lane));
-}
-
-/** Waits until every acked message was delivered, or until deliveries stop progressing. */
-async function waitForDeliveries(states: FlowState[]): Promise<void> {
-  const delivered = (): number => states.reduce((sum, s) => sum + s.delivered, 0);
-  const acked = states.reduce((sum, s) => sum + s.acked, 0);
-  let last = delivered();
-  let lastChange = performance.now();
-  while (delivered() < acked) {
-    await sleep(10);
-    const now = delivered();
-    if (now !== last) {
-      last = now;
-      lastChange = performance.now();
-    } else if (performance.now() - lastChange > DELIVERY_STALL_MS) {
-      progress(`deliveries stalled at ${now} of ${acked} acked messages; giving up after ${DELIVERY_STALL_MS} ms`);
-      return;
-    }
-  }
-}
-
-async function runThroughput(server: ServerProcess, flows: Flow[], n: number, window: number, text: string): Promise<ThroughputResult> {
-  const runs = flows.map((flow) => ({ flow, state: newFlowState(n) }));
-  const states = runs.map((run) => run.state);
-  const detach = runs.map(({ flow, state }) => watchDeliveries(flow, state, n));
-  const probeBefore = await server.probe(false, true);
+async function runThroughput(server: CliProcess, flows: Flow[], n: number, window: number, text: string): Promise<ThroughputResult> {
+  const probeBefore = await server.probe({ resetLoopDelay: true });
   const benchCpuBefore = process.cpuUsage();
   const start = performance.now();
-  try {
-    await Promise.all(runs.map(({ flow, state }) => pump(flow, state, n, window, text)));
-    await waitForDeliveries(states);
-  } finally {
-    for (const off of detach) off();
-  }
+  const figures = await driveFlows(flows, n, window, text, phase, { stallMs: DELIVERY_STALL_MS, progress });
   const wallMs = performance.now() - start;
   const benchCpu = process.cpuUsage(benchCpuBefore);
-  const probeAfter = await server.probe(false);
-
-  const sum = (pick: (s: FlowState) => number): number => states.reduce((total, s) => total + pick(s), 0);
-  const concat = (pick: (s: FlowState) => Float64Array): Float64Array => {
-    const all = new Float64Array(n * states.length);
-    states.forEach((s, k) => {
-      all.set(pick(s), k * n);
-    });
-    return all;
-  };
-  const acked = sum((s) => s.acked);
-  const delivered = sum((s) => s.delivered);
-  const lastAck = Math.max(...states.map((s) => s.lastAckAt));
-  const lastDelivery = Math.max(...states.map((s) => s.lastDeliveryAt));
-  const ackPhaseMs = acked > 0 ? lastAck - start : 0;
-  const durationMs = delivered > 0 ? lastDelivery - start : 0;
+  const probeAfter = await server.probe();
   return {
     directions: flows.length,
     messagesPerDirection: n,
     window,
     textBytes: text.length,
-    acked,
-    errors: sum((s) => s.errors),
-    firstError: states.find((s) => s.firstError !== null)?.firstError ?? null,
-    delivered,
-    missing: acked - delivered,
-    ackPhaseMs: round2(ackPhaseMs),
-    durationMs: round2(durationMs),
-    acksPerSecond: perSecond(acked, ackPhaseMs),
-    deliveriesPerSecond: perSecond(delivered, durationMs),
-    ackLatencyMs: percentiles(concat((s) => s.ackMs)),
-    endToEndLatencyMs: percentiles(concat((s) => s.endToEndMs)),
+    ...figures,
     serverCpuPercent: cpuPercent(probeBefore, probeAfter, wallMs),
     benchCpuPercent: wallMs > 0 ? Math.round((benchCpu.user + benchCpu.system) / 10 / wallMs) : 0,
     serverEventLoopDelayMs: probeAfter.loopDelayMs,
@@ -254,7 +105,8 @@ interface ThroughputReport {
 
 async function throughputBenchmark(options: Options): Promise<ThroughputReport> {
   phase = "throughput: starting the server";
-  const { server, websocketUrl, httpUrl } = await ServerProcess.start(serverStartOptions("throughput", options));
+  const server = await CliProcess.dev(serverStartOptions("throughput", options));
+  const websocketUrl = server.websocketUrl;
   const clients: ParleyClient[] = [];
   let closing = false;
   try {
@@ -301,7 +153,7 @@ async function throughputBenchmark(options: Options): Promise<ThroughputReport> 
       );
       progress(`both ways: ${twoWay.acksPerSecond} acks/s, ${twoWay.deliveriesPerSecond} deliveries/s in total`);
     }
-    const serverMetrics = await scrapeMetrics(httpUrl);
+    const serverMetrics = await scrapeMetrics(server.url);
     closing = true;
     await Promise.all(clients.map((c) => c.close()));
     phase = "throughput: stopping the server";
@@ -313,7 +165,7 @@ async function throughputBenchmark(options: Options): Promise<ThroughputReport> 
   }
 }
 
-function serverStartOptions(label: string, options: Options): StartOptions {
+function serverStartOptions(label: string, options: Options): DevStartOptions {
   return {
     label,
     env: SERVER_ENV,
@@ -365,7 +217,8 @@ interface MemoryReport {
 
 async function memoryBenchmark(options: Options): Promise<MemoryReport> {
   phase = "memory: starting the server";
-  const { server, websocketUrl, httpUrl } = await ServerProcess.start(serverStartOptions("memory", options));
+  const server = await CliProcess.dev(serverStartOptions("memory", options));
+  const websocketUrl = server.websocketUrl;
   const clients: ParleyClient[] = [];
   let unexpectedCloses = 0;
   try {
@@ -390,7 +243,7 @@ async function memoryBenchmark(options: Options): Promise<MemoryReport> {
     await sleep(500);
 
     phase = "memory: baseline";
-    const before = await server.probe(true);
+    const before = await server.probe({ gc: true });
     await sleep(1_000);
     const rssBefore = server.rssKiB();
     progress(`server RSS before: ${String(rssBefore)} KiB; heap used ${kib(before.memory.heapUsed)} KiB`);
@@ -422,7 +275,7 @@ async function memoryBenchmark(options: Options): Promise<MemoryReport> {
     /** RSS and heap after a settle and a full GC. */
     const settle = async (): Promise<{ rss: number | null; probe: ProbeReply }> => {
       await sleep(SETTLE_MS);
-      const probe = await server.probe(true);
+      const probe = await server.probe({ gc: true });
       await sleep(1_000);
       return { rss: server.rssKiB(), probe };
     };
@@ -442,7 +295,7 @@ async function memoryBenchmark(options: Options): Promise<MemoryReport> {
 
     phase = "memory: settling";
     const { rss: rssSettled, probe: settled } = await settle();
-    const metrics = await scrapeMetrics(httpUrl);
+    const metrics = await scrapeMetrics(server.url);
     progress(`after settle and GC: server RSS ${String(rssSettled)} KiB; heap used ${kib(settled.memory.heapUsed)} KiB`);
 
     const opened = clients.length;
@@ -526,99 +379,33 @@ interface ServerFacts {
   shutdownKilled: boolean;
 }
 
-function serverFacts(server: ServerProcess, stopped: StopResult): ServerFacts {
+function serverFacts(server: CliProcess, stopped: StopResult): ServerFacts {
   return {
     command: server.command,
     env: SERVER_ENV,
     warnLogs: server.warnCount,
     errorLogs: server.errorCount,
     problemLogs: server.problems,
-    shutdownMs: Math.round(stopped.ms),
+    shutdownMs: stopped.ms,
     shutdownExit: server.describeExit(),
     shutdownKilled: stopped.killed,
   };
 }
 
 /** A few series from the server's /metrics: connections, disconnects, rate limiting, invalid frames. */
-async function scrapeMetrics(httpUrl: string): Promise<Record<string, number>> {
+function scrapeMetrics(httpUrl: string): Promise<Record<string, number>> {
   const wanted = /^(parley_gateway_connections|parley_gateway_disconnects_total|parley_gateway_upgrades_rejected_total|parley_gateway_frames_received_total\{type="(rate_limited|invalid)"\}|parley_chat_messages_stored_total)/;
-  try {
-    const response = await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
-    const figures: Record<string, number> = {};
-    for (const line of (await response.text()).split("\n")) {
-      if (!wanted.test(line)) continue;
-      const space = line.lastIndexOf(" ");
-      figures[line.slice(0, space)] = Number(line.slice(space + 1));
-    }
-    return figures;
-  } catch (error) {
-    progress(`could not read ${httpUrl}/metrics: ${error instanceof Error ? error.message : String(error)}`);
-    return {};
-  }
+  return readMetricsOrNone(httpUrl, (series) => wanted.test(series), progress);
 }
 
 // ---- report -----------------------------------------------------------------------
 
-interface Environment {
-  node: string;
-  platform: string;
-  cpus: number;
-  cpuModel: string;
-  commit: string | null;
-  dirty: boolean | null;
-  dataDirFilesystem: string | null;
-}
-
-function environment(): Environment {
-  const git = (args: string[]): string | null => {
-    try {
-      return execFileSync("git", ["-C", fileURLToPath(new URL("../../..", import.meta.url)), ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    } catch {
-      return null;
-    }
-  };
-  const status = git(["status", "--porcelain"]);
-  return {
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model ?? "unknown",
-    commit: git(["rev-parse", "--short", "HEAD"]),
-    dirty: status === null ? null : status.length > 0,
-    dataDirFilesystem: filesystemOf(tmpdir()),
-  };
-}
-
-/** The filesystem type holding `path` (SQLite's fsync cost depends on it), from /proc/mounts. */
-function filesystemOf(path: string): string | null {
-  try {
-    let best: { mount: string; type: string } | null = null;
-    for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
-      const [, mount, type] = line.split(" ");
-      if (mount === undefined || type === undefined) continue;
-      const covers = path === mount || path.startsWith(mount.endsWith("/") ? mount : mount + "/");
-      if (covers && (best === null || mount.length > best.mount.length)) best = { mount, type };
-    }
-    return best ? `${best.type} on ${best.mount} (${path})` : null;
-  } catch {
-    return null;
-  }
-}
-
-function describeLatency(label: string, p: Percentiles | null): string {
-  return p === null ? `  ${label}: no samples` : `  ${label}: p50 ${p.p50} ms, p95 ${p.p95} ms, p99 ${p.p99} ms, max ${p.max} ms`;
-}
-
 function describeThroughput(title: string, r: ThroughputResult): string[] {
-  const lines = [
+  return [
     `${title} (${r.directions === 1 ? "alice → bob" : "alice ⇄ bob"}, ${r.messagesPerDirection} messages${r.directions > 1 ? " each way" : ""}, window ${r.window}, ${r.textBytes}-byte text)`,
-    `  acks:        ${r.acksPerSecond} messages/s (${r.acked} acked in ${Math.round(r.ackPhaseMs)} ms${r.errors > 0 ? `, ${r.errors} errors: ${r.firstError ?? ""}` : ""})`,
-    `  deliveries:  ${r.deliveriesPerSecond} messages/s (${r.delivered} delivered in ${Math.round(r.durationMs)} ms${r.missing > 0 ? `, ${r.missing} MISSING` : ""})`,
-    describeLatency("send → ack       ", r.ackLatencyMs),
-    describeLatency("send → delivered ", r.endToEndLatencyMs),
+    ...describeFlows(r),
     `  CPU: server ${r.serverCpuPercent}% of a core, benchmark ${r.benchCpuPercent}%; server event-loop delay p50 ${r.serverEventLoopDelayMs.p50} ms, p99 ${r.serverEventLoopDelayMs.p99} ms, max ${r.serverEventLoopDelayMs.max} ms`,
   ];
-  return lines;
 }
 
 function describeMemory(m: MemoryResult, server: ServerFacts): string[] {
@@ -643,14 +430,6 @@ function describeServerLogs(label: string, server: ServerFacts): string[] {
 
 // ---- command line -----------------------------------------------------------------
 
-function count(min: number, max: number): (value: string) => number {
-  return (value) => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min || parsed > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
-    return parsed;
-  };
-}
-
 function parseOptions(argv: string[]): Options {
   const program = new Command("parley-bench")
     .description(
@@ -658,17 +437,17 @@ function parseOptions(argv: string[]): Options {
         "throughput, latency, server memory per idle connection and group fan-out. Prints a report, then one JSON line.\n" +
         "Never fails on a figure; exits non-zero only when it cannot measure or passes --timeout.",
     )
-    .addOption(new Option("--messages <n>", "messages per direction in each throughput run (0 skips throughput)").env("PARLEY_BENCH_MESSAGES").argParser(count(0, 10_000_000)).default(20_000))
-    .addOption(new Option("--window <n>", "unacked sends kept in flight per sender").env("PARLEY_BENCH_WINDOW").argParser(count(1, 100_000)).default(64))
-    .addOption(new Option("--connections <n>", "idle connections for the memory figure (0 skips it)").env("PARLEY_BENCH_CONNECTIONS").argParser(count(0, 1_000_000)).default(2_000))
-    .addOption(new Option("--connect-batch <n>", "idle connections opened at once").env("PARLEY_BENCH_CONNECT_BATCH").argParser(count(1, 10_000)).default(100))
-    .addOption(new Option("--text-bytes <n>", "length of each message's text").env("PARLEY_BENCH_TEXT_BYTES").argParser(count(1, 4096)).default(64))
+    .addOption(new Option("--messages <n>", "messages per direction in each throughput run (0 skips throughput)").env("PARLEY_BENCH_MESSAGES").argParser(wholeNumber(0, 10_000_000)).default(20_000))
+    .addOption(new Option("--window <n>", "unacked sends kept in flight per sender").env("PARLEY_BENCH_WINDOW").argParser(wholeNumber(1, 100_000)).default(64))
+    .addOption(new Option("--connections <n>", "idle connections for the memory figure (0 skips it)").env("PARLEY_BENCH_CONNECTIONS").argParser(wholeNumber(0, 1_000_000)).default(2_000))
+    .addOption(new Option("--connect-batch <n>", "idle connections opened at once").env("PARLEY_BENCH_CONNECT_BATCH").argParser(wholeNumber(1, 10_000)).default(100))
+    .addOption(new Option("--text-bytes <n>", "length of each message's text").env("PARLEY_BENCH_TEXT_BYTES").argParser(wholeNumber(1, 4096)).default(64))
     .addOption(new Option("--no-two-way", "skip the run with both users sending at once"))
-    .addOption(new Option("--group-members <n>", "members of the group in the fan-out phase, owner included, each its own connection from this process (a file descriptor here and in the server: mind ulimit -n)").env("PARLEY_BENCH_GROUP_MEMBERS").argParser(count(2, 100_000)).default(10_000))
-    .addOption(new Option("--group-messages <n>", "group messages the owner sends back to back in the realtime and batched fan-out runs").env("PARLEY_BENCH_GROUP_MESSAGES").argParser(count(1, 10_000)).default(20))
+    .addOption(new Option("--group-members <n>", "members of the group in the fan-out phase, owner included, each its own connection from this process (a file descriptor here and in the server: mind ulimit -n)").env("PARLEY_BENCH_GROUP_MEMBERS").argParser(wholeNumber(2, 100_000)).default(10_000))
+    .addOption(new Option("--group-messages <n>", "group messages the owner sends back to back in the realtime and batched fan-out runs").env("PARLEY_BENCH_GROUP_MESSAGES").argParser(wholeNumber(1, 10_000)).default(20))
     .addOption(new Option("--group-log-level <level>", "the fan-out servers' log level (at info the log sink writes a line per notification)").choices(["fatal", "error", "warn", "info", "debug"]).default("warn"))
     .addOption(new Option("--no-group", "skip the group fan-out phase"))
-    .addOption(new Option("--timeout <seconds>", "kill everything and exit 1 after this long").env("PARLEY_BENCH_TIMEOUT").argParser(count(10, 86_400)).default(300))
+    .addOption(new Option("--timeout <seconds>", "kill everything and exit 1 after this long").env("PARLEY_BENCH_TIMEOUT").argParser(wholeNumber(10, 86_400)).default(300))
     .addOption(new Option("--server-node-options <flags>", 'extra Node.js flags for the server children, for investigations (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof")'))
     .addOption(new Option("--server-log <file>", "append the server children's stdout and stderr to <file>"))
     .showHelpAfterError()
@@ -683,19 +462,19 @@ async function main(): Promise<number> {
   const options = parseOptions(process.argv);
   const deadline = setTimeout(() => {
     process.stderr.write(`parley-bench: timed out after ${options.timeout} s during "${phase}"; killing the server\n`);
-    killAllServers();
+    killAllCliProcesses();
     process.exit(1);
   }, options.timeout * 1000);
   const interrupt = (): void => {
     process.stderr.write(`parley-bench: interrupted during "${phase}"\n`);
-    killAllServers();
+    killAllCliProcesses();
     process.exit(130);
   };
   process.on("SIGINT", interrupt);
   process.on("SIGTERM", interrupt);
 
   const started = performance.now();
-  const env = environment();
+  const env = { ...environment(), dataDirFilesystem: filesystemOf(tmpdir()) };
   const loadStart = loadavg();
   try {
     const throughput = options.messages > 0 ? await throughputBenchmark(options) : null;
@@ -705,7 +484,7 @@ async function main(): Promise<number> {
 
     const lines = [
       "",
-      `Parley benchmark — commit ${env.commit ?? "unknown"}${env.dirty === true ? " (uncommitted changes)" : ""}, Node ${env.node}, ${env.cpus} × ${env.cpuModel}`,
+      `Parley benchmark — ${describeEnvironment(env)}`,
       `data directory on ${env.dataDirFilesystem ?? "unknown filesystem"}; server env ${Object.entries(SERVER_ENV).map(([k, v]) => `${k}=${v}`).join(" ")}`,
       "",
     ];
@@ -735,7 +514,7 @@ async function main(): Promise<number> {
     return 0;
   } catch (error) {
     process.stderr.write(`parley-bench: failed during "${phase}": ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    killAllServers();
+    killAllCliProcesses();
     return 1;
   } finally {
     clearTimeout(deadline);
