@@ -44,7 +44,7 @@ export interface ExternalState {
   ensureCassandra(view: ClusterView, credentials: Credentials): Promise<CassandraOutcome>;
   /** Creates the bucket when missing; true when it did. */
   ensureBucket(view: ClusterView, credentials: Credentials): Promise<{ created: boolean }>;
-  /** reclaimPolicy Delete: deletes every topic under the cluster's prefix. */
+  /** reclaimPolicy Delete: deletes every topic under the cluster's prefix, and its consumer groups that are empty. */
   deleteTopics(view: ClusterView): Promise<string[]>;
   /** reclaimPolicy Delete: drops the keyspace; false when it did not exist. */
   dropKeyspace(view: ClusterView, credentials: Credentials): Promise<boolean>;
