@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, Option } from "commander";
 import type { CommandSpec } from "./command-spec.js";
 import { parseDuration } from "./durations.js";
 
@@ -15,7 +15,7 @@ export const tokenCommand: CommandSpec = {
     command
       .description("print a token for <user>, signed with PARLEY_JWT_SECRET or the data directory's dev secret")
       .argument("<user>", "user id: 1-64 characters of A-Z a-z 0-9 _ . @ -")
-      .option("--ttl <duration>", "how long the token is valid: 30s, 15m, 12h, 7d", parseDuration, 24 * 3600)
+      .addOption(new Option("--ttl <duration>", "how long the token is valid: 30s, 15m, 12h, 7d").argParser(parseDuration).default(24 * 3600, "24h"))
       .action(async (user: string, options: TokenOptions) => {
         const { runToken } = await import("./token-run.js");
         await runToken(user, options);
