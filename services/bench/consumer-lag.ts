@@ -3,6 +3,9 @@
  * phase runs (real-backends.ts): shows which consumer the work waits for.
  */
 import type { Admin } from "kafkajs";
+import { kafkaConsumerGroupId } from "../adapters/kafka/kafka-event-bus.js";
+import { topicPrefix } from "../events/cluster-names.js";
+import { activityTopic, CONSUMER_GROUPS, groupTopics, requestTopic, type Topic, type TopicFamily } from "../events/topics.js";
 
 export interface LagTarget {
   label: string;
@@ -21,19 +24,18 @@ export interface LagFigures {
 
 /** The consumer groups of the run's services, as KafkaEventBus names them (`<prefix><group>@<topic>`). */
 export function lagTargets(cluster: string): LagTarget[] {
-  const p = `parley.${cluster}.`;
-  const target = (label: string, group: string, topic: string, prefix = false): LagTarget => ({
-    label,
-    groupId: `${p}${group}@${p}${topic}${prefix ? "*" : ""}`,
-    topic: `${p}${topic}`,
-    prefix,
-  });
+  const groupPrefix = topicPrefix(cluster);
+  const target = (label: string, group: string, topic: Topic<unknown> | TopicFamily<unknown>): LagTarget => {
+    const selector = "name" in topic ? topic.name : { prefix: topic.prefix };
+    const prefix = typeof selector !== "string";
+    return { label, groupId: kafkaConsumerGroupId(groupPrefix, group, selector), topic: prefix ? selector.prefix : selector, prefix };
+  };
   return [
-    target("chat requests", "service-chat", "requests.chat"),
-    target("groups requests", "service-groups", "requests.groups"),
-    target("group fan-out", "fanout", "group.", true),
-    target("activity → presence", "presence", "activity"),
-    target("activity → fan-out scores", "fanout-activity", "activity"),
+    target("chat requests", CONSUMER_GROUPS.frameRequests("chat"), requestTopic(cluster, "chat")),
+    target("groups requests", CONSUMER_GROUPS.frameRequests("groups"), requestTopic(cluster, "groups")),
+    target("group fan-out", CONSUMER_GROUPS.fanout, groupTopics(cluster)),
+    target("activity → presence", CONSUMER_GROUPS.presence, activityTopic(cluster)),
+    target("activity → fan-out scores", CONSUMER_GROUPS.fanoutActivity, activityTopic(cluster)),
   ];
 }
 

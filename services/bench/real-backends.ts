@@ -44,6 +44,7 @@ import { readMetricsOrNone } from "./metrics-scrape.js";
 import { describePhase, PhaseMeter, type PhaseFigures, type Watched } from "./phase-meter.js";
 import { pidListeningOn } from "./process-stats.js";
 import { benchText, round2 } from "./stats.js";
+import { redisKeyPrefix, topicPrefix } from "../events/cluster-names.js";
 
 interface Options {
   messages: number;
@@ -273,7 +274,7 @@ async function removeRunState(endpoints: Endpoints, names: RunNames): Promise<Cl
       }
     }),
     attempt("Kafka topics and consumer groups", async () => {
-      const deleted = await deleteKafkaPrefix(endpoints.kafkaBrokers.split(","), `parley.${names.cluster}.`);
+      const deleted = await deleteKafkaPrefix(endpoints.kafkaBrokers.split(","), topicPrefix(names.cluster));
       report.consumerGroupsDeleted = deleted.consumerGroups;
       report.topicsDeleted = deleted.topics;
     }),
@@ -295,7 +296,7 @@ async function removeRunState(endpoints: Endpoints, names: RunNames): Promise<Cl
       const redis = new Redis(endpoints.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
       try {
         await redis.connect();
-        report.redisKeysRemoved = await unlinkKeys(redis, `parley:${names.cluster}:*`);
+        report.redisKeysRemoved = await unlinkKeys(redis, `${redisKeyPrefix(names.cluster)}*`);
       } finally {
         redis.disconnect();
       }

@@ -170,7 +170,7 @@ describe("services in separate processes on the real back ends", { timeout: 60_0
     const download = await fetch(new URL(url, assets.url));
     expect(download.status).toBe(200);
     expect(new Uint8Array(await download.arrayBuffer())).toEqual(new Uint8Array(image));
-    expect((await link("mallory")).status).toBe(403);
+    expect((await link("mallory")).status).toBe(404);
   });
 
   it("moves clients of a stopped gateway to the other one, which syncs them with nothing lost", async () => {

@@ -188,9 +188,8 @@ export class KafkaEventBus implements EventBus {
   async subscribe(selector: TopicSelector, group: string, handler: EventHandler): Promise<Subscription> {
     if (this.closed) throw new Error("event bus is closed");
     const isPrefix = typeof selector !== "string";
-    const name = isPrefix ? `${selector.prefix}*` : selector;
     const subscription = new KafkaSubscription(this, {
-      groupId: `${this.groupPrefix}${group}@${name}`,
+      groupId: kafkaConsumerGroupId(this.groupPrefix, group, selector),
       clusterPrefix: isPrefix ? this.topicPrefix + selector.prefix : undefined,
       handler,
     });
@@ -634,4 +633,13 @@ function isRetriable(error: unknown): boolean {
 
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((value, i) => value === b[i]);
+}
+
+/**
+ * The Kafka consumer group of a subscription: `<groupPrefix><group>@<topic>`, or
+ * `@<prefix>*` for a prefix subscription. One group per (group, topic) so that a role's
+ * subscriptions to different topics rebalance independently.
+ */
+export function kafkaConsumerGroupId(groupPrefix: string, group: string, selector: TopicSelector): string {
+  return `${groupPrefix}${group}@${typeof selector === "string" ? selector : `${selector.prefix}*`}`;
 }
