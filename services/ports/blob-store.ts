@@ -1,11 +1,31 @@
+import type { Readable } from "node:stream";
+
 /**
  * Immutable objects under opaque keys (S3-compatible storage in production). Keys are
  * produced by Parley, never taken from clients, and must match BLOB_KEY_PATTERN.
+ *
+ * Large objects go through the streaming methods (putStream, openRead): they hold no more
+ * than a bounded buffer per transfer, however large the object. put and get hold the
+ * whole object in memory and are for small ones.
  */
 export interface BlobStore {
   put(key: string, bytes: Uint8Array, contentType: string): Promise<void>;
   /** The object, or null when no object has that key. */
   get(key: string): Promise<StoredBlob | null>;
+  /**
+   * Stores what `source` yields, reading it only as fast as the store writes (a failing
+   * source rejects the put and stores nothing under `key`). Readers see the old object or
+   * the whole new one, never part of it.
+   */
+  putStream(key: string, source: Readable, contentType: string): Promise<void>;
+  /**
+   * A stream of the object, or of `range` of it (first and last byte, inclusive, within
+   * the object), with the object's size and type; null when no object has that key. The
+   * caller must consume or destroy the stream.
+   */
+  openRead(key: string, range?: ByteRange): Promise<BlobReadStream | null>;
+  /** Renames the object at `from` to `to`, replacing any object there. `from` must exist. */
+  move(from: string, to: string): Promise<void>;
   has(key: string): Promise<boolean>;
   delete(key: string): Promise<void>;
   close(): Promise<void>;
@@ -13,6 +33,19 @@ export interface BlobStore {
 
 export interface StoredBlob {
   bytes: Uint8Array;
+  contentType: string;
+}
+
+/** Bytes `start` to `end` of an object, both inclusive (as HTTP ranges count). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface BlobReadStream {
+  stream: Readable;
+  /** The size of the whole object, whatever range was asked for. */
+  size: number;
   contentType: string;
 }
 
@@ -28,4 +61,12 @@ export class InvalidBlobKeyError extends Error {
 
 export function assertBlobKey(key: string): void {
   if (!BLOB_KEY_PATTERN.test(key)) throw new InvalidBlobKeyError(key);
+}
+
+/** Refuses a range that is not within an object of `size` bytes. */
+export function assertRangeWithin(range: ByteRange, size: number, key: string): void {
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start || end >= size) {
+    throw new RangeError(`bytes ${start}-${end} are not within ${key} (${size} bytes)`);
+  }
 }

@@ -1,5 +1,6 @@
 import { readdir } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { describeBlobStoreContract, INVALID_BLOB_KEYS } from "../../ports/contract/blob-store.contract.js";
 import { makeTempDir, type TempDir } from "../../testing/temp-dir.js";
@@ -54,6 +55,17 @@ describe("FsBlobStore", () => {
     await store.delete("a/b");
     await store.put("c", Uint8Array.from([3]), "text/plain");
     expect(await listTree(join(parent.path, "nested", "root"))).toEqual(["a", "c.blob", "c.type"]);
+  });
+
+  it("leaves no temporary files behind when a streamed put fails", async () => {
+    const failing = Readable.from(
+      (function* () {
+        yield Buffer.alloc(1024);
+        throw new Error("the client went away");
+      })(),
+    );
+    await expect(store.putStream("a/b", failing, "image/png")).rejects.toThrow("the client went away");
+    expect(await listTree(join(parent.path, "nested", "root"))).toEqual(["a"]);
   });
 
   it("keeps objects across instances on the same root", async () => {

@@ -1,7 +1,10 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { dirname, join, resolve, sep } from "node:path";
-import { assertBlobKey, type BlobStore, type StoredBlob } from "../../ports/blob-store.js";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { assertBlobKey, assertRangeWithin, type BlobReadStream, type BlobStore, type ByteRange, type StoredBlob } from "../../ports/blob-store.js";
 
 /**
  * The embedded blob store: one `<key>.blob` file per object under a root directory, with
@@ -17,15 +20,13 @@ export class FsBlobStore implements BlobStore {
   }
 
   async put(key: string, bytes: Uint8Array, contentType: string): Promise<void> {
-    const path = this.pathOf(key);
-    await mkdir(dirname(path), { recursive: true });
-    // Write then rename, so a reader never sees half an object.
-    const temporary = `${path}.${randomUUID()}.tmp`;
-    await writeFile(`${temporary}.type`, contentType);
-    await writeFile(temporary, bytes);
-    // Type first: once `.blob` exists (has() is true), get() finds both files.
-    await rename(`${temporary}.type`, `${path}.type`);
-    await rename(temporary, `${path}.blob`);
+    await this.write(key, contentType, (temporary) => writeFile(temporary, bytes));
+  }
+
+  async putStream(key: string, source: Readable, contentType: string): Promise<void> {
+    // pipeline: the file is written as fast as the disk takes it, and a failing source
+    // (or disk) destroys both ends.
+    await this.write(key, contentType, (temporary) => pipeline(source, createWriteStream(temporary, { flags: "wx" })));
   }
 
   async get(key: string): Promise<StoredBlob | null> {
@@ -37,6 +38,37 @@ export class FsBlobStore implements BlobStore {
       if (isNotFound(error)) return null;
       throw error;
     }
+  }
+
+  async openRead(key: string, range?: ByteRange): Promise<BlobReadStream | null> {
+    const path = this.pathOf(key);
+    let handle: FileHandle;
+    try {
+      // The open file stays the object read even if a put replaces it meanwhile (rename).
+      handle = await open(`${path}.blob`, "r");
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+    try {
+      const [{ size }, contentType] = await Promise.all([handle.stat(), readFile(`${path}.type`, "utf8")]);
+      if (range) assertRangeWithin(range, size, key);
+      const stream = handle.createReadStream({ start: range?.start ?? 0, ...(range ? { end: range.end } : {}), autoClose: true });
+      return { stream, size, contentType };
+    } catch (error) {
+      await handle.close();
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const source = this.pathOf(from);
+    const target = this.pathOf(to);
+    await mkdir(dirname(target), { recursive: true });
+    // Type first, as in put: once the `.blob` arrives, get() finds both files.
+    await rename(`${source}.type`, `${target}.type`);
+    await rename(`${source}.blob`, `${target}.blob`);
   }
 
   async has(key: string): Promise<boolean> {
@@ -56,6 +88,23 @@ export class FsBlobStore implements BlobStore {
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** Writes the content to a temporary file, then renames, so a reader never sees half an object. */
+  private async write(key: string, contentType: string, content: (temporary: string) => Promise<void>): Promise<void> {
+    const path = this.pathOf(key);
+    await mkdir(dirname(path), { recursive: true });
+    const temporary = `${path}.${randomUUID()}.tmp`;
+    try {
+      await writeFile(`${temporary}.type`, contentType);
+      await content(temporary);
+    } catch (error) {
+      await Promise.all([rm(temporary, { force: true }), rm(`${temporary}.type`, { force: true })]);
+      throw error;
+    }
+    // Type first: once `.blob` exists (has() is true), get() finds both files.
+    await rename(`${temporary}.type`, `${path}.type`);
+    await rename(temporary, `${path}.blob`);
   }
 
   private pathOf(key: string): string {

@@ -2,7 +2,7 @@ import { Agent as HttpAgent, IncomingMessage } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { Readable } from "node:stream";
 import { Client, S3Error } from "minio";
-import { assertBlobKey, type BlobStore, type StoredBlob } from "../../ports/blob-store.js";
+import { assertBlobKey, assertRangeWithin, type BlobReadStream, type BlobStore, type ByteRange, type StoredBlob } from "../../ports/blob-store.js";
 
 /** Where and how to reach the S3-compatible server, and which bucket holds the blobs. */
 export interface S3BlobStoreOptions {
@@ -130,6 +130,83 @@ export class S3BlobStore implements BlobStore {
     await this.client.putObject(this.bucket, name, body, body.byteLength, { "Content-Type": contentType });
   }
 
+  /**
+   * Objects up to PART_BYTES go up in one PUT; larger ones as a multipart upload of
+   * PART_BYTES parts sent one at a time, so a transfer holds at most one part in memory
+   * and reads its source no faster than S3 takes it. (minio's putObject with a stream
+   * would buffer up to sixteen parts ahead, and never settles when its source fails.) A
+   * failed multipart upload is aborted, so S3 keeps no parts of it.
+   */
+  async putStream(key: string, source: Readable, contentType: string): Promise<void> {
+    const name = objectNameOf(key);
+    const headers = { "Content-Type": contentType };
+    const parts = chunksOf(source, PART_BYTES);
+    const first = await parts.next();
+    const second = first.done === true ? first : await parts.next();
+    if (second.done === true) {
+      const body = first.done === true ? Buffer.alloc(0) : first.value;
+      await this.client.putObject(this.bucket, name, body, body.byteLength, headers);
+      return;
+    }
+    const uploadId = await this.client.initiateNewMultipartUpload(this.bucket, name, headers);
+    try {
+      const etags: { part: number; etag: string }[] = [];
+      const send = async (part: Buffer): Promise<void> => {
+        const partNumber = etags.length + 1;
+        const headers = { "Content-Length": part.byteLength };
+        const { etag } = await this.client.uploadPart({ bucketName: this.bucket, objectName: name, uploadID: uploadId, partNumber, headers }, part);
+        etags.push({ part: partNumber, etag });
+      };
+      if (first.done !== true) await send(first.value);
+      await send(second.value);
+      for await (const part of parts) await send(part);
+      await this.client.completeMultipartUpload(this.bucket, name, uploadId, etags);
+    } catch (error) {
+      source.destroy();
+      await this.client.abortMultipartUpload(this.bucket, name, uploadId).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async openRead(key: string, range?: ByteRange): Promise<BlobReadStream | null> {
+    const name = objectNameOf(key);
+    if (range) assertRangeWithin(range, Number.MAX_SAFE_INTEGER, key);
+    let response: Readable;
+    try {
+      response = range
+        ? await this.client.getPartialObject(this.bucket, name, range.start, range.end - range.start + 1)
+        : await this.client.getObject(this.bucket, name);
+    } catch (error) {
+      if (isMissingObject(error)) return null;
+      // S3 answers 416 InvalidRange for a range that starts past the end.
+      if (range && error instanceof S3Error && error.code === "InvalidRange") throw new RangeError(`bytes ${range.start}-${range.end} are not within ${key}`, { cause: error });
+      throw error;
+    }
+    const headers = response instanceof IncomingMessage ? response.headers : {};
+    const contentType = headers["content-type"];
+    // A partial answer names the whole size after the slash of Content-Range.
+    const total = range ? /\/(\d+)$/.exec(headers["content-range"] ?? "")?.[1] : headers["content-length"];
+    if (contentType === undefined || total === undefined) {
+      response.destroy();
+      throw new Error(`S3 returned ${name} without a Content-Type or size`);
+    }
+    const size = Number(total);
+    if (range && range.end >= size) {
+      // S3 shortens a range that runs past the end; the port refuses it instead.
+      response.destroy();
+      assertRangeWithin(range, size, key);
+    }
+    return { stream: response, size, contentType };
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const source = objectNameOf(from);
+    const target = objectNameOf(to);
+    // S3 has no rename: a server-side copy (type included), then the source goes.
+    await this.client.copyObject(this.bucket, target, `/${this.bucket}/${source}`);
+    await this.client.removeObject(this.bucket, source);
+  }
+
   async get(key: string): Promise<StoredBlob | null> {
     const name = objectNameOf(key);
     let response: Readable;
@@ -213,6 +290,30 @@ export class S3BlobStore implements BlobStore {
     this.agent.destroy();
     return Promise.resolve();
   }
+}
+
+/**
+ * The size of each part of a multipart upload: S3's smallest (every part but the last must
+ * have at least 5 MiB), which is also the most a transfer buffers.
+ */
+export const PART_BYTES = 5 * 1024 * 1024;
+
+/** The bytes of `source` in buffers of `size` bytes (the last one shorter), read as they are needed. */
+async function* chunksOf(source: Readable, size: number): AsyncGenerator<Buffer, void, undefined> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of source) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    pending.push(bytes);
+    pendingBytes += bytes.byteLength;
+    while (pendingBytes >= size) {
+      const joined = Buffer.concat(pending, pendingBytes);
+      yield joined.subarray(0, size);
+      pending = [joined.subarray(size)];
+      pendingBytes -= size;
+    }
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
 }
 
 function assertTtl(ttlSeconds: number): void {
