@@ -49,6 +49,14 @@ export interface MessageStore {
   /** Last seq and `userId`'s read mark for each conversation named (0 where none). */
   conversationStates(userId: UserId, conversationIds: readonly ConversationId[]): Promise<Map<ConversationId, ConversationState>>;
 
+  /**
+   * For each conversation named, the participants who have sent at least one message in
+   * it, if it is a direct conversation; an empty set for a direct conversation without
+   * messages and for any other id. Presence reads it: two users are contacts only when
+   * each has sent the other a message, so one side cannot make itself a contact alone.
+   */
+  directSenders(conversationIds: readonly ConversationId[]): Promise<Map<ConversationId, Set<UserId>>>;
+
   close(): Promise<void>;
 }
 

@@ -119,9 +119,15 @@ afterEach(async () => {
   await dir.remove();
 });
 
-/** Gives `a` and `b` a direct conversation with one message: they are contacts. */
+/** `from` sends `to` one direct message. */
+async function write(from: UserId, to: UserId): Promise<void> {
+  await messages.appendDirectMessage({ senderId: from, senderDeviceId: "d", recipientId: to, clientMessageId: ulid(), body: { text: "hi" }, sentAt: new Date(clock.now()) });
+}
+
+/** `a` writes to `b` and `b` answers: they are contacts. */
 async function converse(a: UserId, b: UserId): Promise<void> {
-  await messages.appendDirectMessage({ senderId: a, senderDeviceId: "d", recipientId: b, clientMessageId: ulid(), body: { text: "hi" }, sentAt: new Date(clock.now()) });
+  await write(a, b);
+  await write(b, a);
 }
 
 function activity(kind: ActivityEvent["kind"], userId: UserId, connectionId: string, conversationId?: string): ActivityEvent {
@@ -273,12 +279,43 @@ describe("visibility", () => {
     const visible = { userId: "alice", online: true, lastSeen: iso(clock.now()) };
     expect(await service.subscribe(session("bob", "b1"), ["alice"])).toEqual([visible]);
     expect(await service.subscribe(session("carol", "c1"), ["alice"])).toEqual([hidden]);
-    // A conversation without messages does not make contacts.
-    await expect(messages.conversationStates("alice", ["dm:alice:carol"])).resolves.toEqual(new Map([["dm:alice:carol", { lastSeq: 0, readSeq: 0 }]]));
 
     clock.advance(10);
     await service.handleActivity(activity("disconnect", "alice", "a1"));
     expect(router.take()).toEqual([presencePush("bob", "b1", { userId: "alice", online: false, lastSeen: iso(clock.now()) })]);
+  });
+
+  it("contacts: a stranger who wrote once sees nothing, and gets no pushes, until the other answers; then both see each other", async () => {
+    await write("mallory", "alice");
+    await service.handleActivity(activity("connect", "alice", "a1"));
+    await service.handleActivity(activity("connect", "mallory", "m1"));
+    expect(await service.subscribe(session("mallory", "m2"), ["alice"])).toEqual([hidden]);
+    clock.advance(10);
+    await service.handleActivity(activity("disconnect", "alice", "a1"));
+    expect(router.take()).toEqual([]);
+
+    await write("alice", "mallory");
+    const aliceNow = { userId: "alice", online: false, lastSeen: iso(clock.now()) };
+    expect(await service.subscribe(session("mallory", "m2"), ["alice"])).toEqual([aliceNow]);
+    expect(await service.subscribe(session("alice", "a2"), ["mallory"])).toEqual([{ userId: "mallory", online: true, lastSeen: iso(clock.now() - 10) }]);
+  });
+
+  it("contacts: being in a group together does not make contacts", async () => {
+    const groupId = "g01J0000000000000000000000A";
+    await groups.createGroup({
+      groupId,
+      name: "team",
+      createdBy: "alice",
+      createdAt: new Date(clock.now()),
+      members: [
+        { userId: "alice", role: "owner" },
+        { userId: "bob", role: "member" },
+      ],
+    });
+    await messages.appendGroupMessage({ groupId, senderId: "alice", senderDeviceId: "d", clientMessageId: ulid(), body: { text: "hi all" }, sentAt: new Date(clock.now()) });
+    await messages.appendGroupMessage({ groupId, senderId: "bob", senderDeviceId: "d", clientMessageId: ulid(), body: { text: "hi" }, sentAt: new Date(clock.now()) });
+    await service.handleActivity(activity("connect", "alice", "a1"));
+    expect(await service.subscribe(session("bob", "b1"), ["alice"])).toEqual([hidden]);
   });
 
   it("nobody: only the user themselves sees it", async () => {

@@ -36,8 +36,8 @@ export interface PresenceDependencies {
   settings: UserSettingsStore;
   router: PushRouter;
   access: ConversationAccess;
-  /** Read for "contacts" visibility: who has a direct conversation with whom. */
-  messages: Pick<MessageStore, "conversationStates">;
+  /** Read for "contacts" visibility: who has written to whom in direct conversations. */
+  messages: Pick<MessageStore, "directSenders">;
   logger: Logger;
   /** Epoch milliseconds, for typing rate limits and subscriber expiry. Default Date.now. */
   now?: () => number;
@@ -64,8 +64,9 @@ interface Watcher {
  * late close.
  *
  * Visibility is the watched user's `lastSeenVisibility`, checked on the server for every
- * view: `everyone`; `contacts`, the users who have a direct conversation with at least
- * one message with them; `nobody`. Users always see themselves. A hidden view has
+ * view: `everyone`; `contacts`, the users with whom they have exchanged direct messages,
+ * each side having sent at least one (a stranger's unanswered message does not count,
+ * or anyone could watch anyone by writing first); `nobody`. Users always see themselves. A hidden view has
  * `online` and `lastSeen` null, and a transition is not pushed to those who may not see
  * it at all (the push itself would give the transition away).
  *
@@ -185,17 +186,14 @@ export class PresenceService {
     // Watch first, then read: a change after the read is pushed, so none falls in between.
     this.watch(session, targets);
     const viewer = session.userId;
-    const [presences, settings, states] = await Promise.all([
+    const [presences, settings, senders] = await Promise.all([
       Promise.all(targets.map((target) => this.deps.presence.get(target))),
       this.deps.settings.getMany(targets),
-      this.deps.messages.conversationStates(
-        viewer,
-        targets.map((target) => directConversationId(viewer, target)),
-      ),
+      this.deps.messages.directSenders(targets.map((target) => directConversationId(viewer, target))),
     ]);
     return targets.map((target, i) => {
       const visibility = (settings.get(target) ?? DEFAULT_USER_SETTINGS).lastSeenVisibility;
-      const contact = (states.get(directConversationId(viewer, target))?.lastSeq ?? 0) > 0;
+      const contact = areContacts(viewer, target, senders);
       return viewOf(target, mayView(viewer, target, visibility, contact) ? (presences[i] ?? null) : null);
     });
   }
@@ -268,11 +266,8 @@ export class PresenceService {
     const visibility = (settings ?? (await this.deps.settings.get(target))).lastSeenVisibility;
     if (visibility !== "contacts") return new Set(viewers.filter((viewer) => mayView(viewer, target, visibility, false)));
     const others = viewers.filter((viewer) => viewer !== target);
-    const conversations = others.map((viewer) => directConversationId(target, viewer));
-    const states = others.length === 0 ? new Map<ConversationId, { lastSeq: number }>() : await this.deps.messages.conversationStates(target, conversations);
-    return new Set(
-      viewers.filter((viewer) => mayView(viewer, target, visibility, (states.get(directConversationId(target, viewer))?.lastSeq ?? 0) > 0)),
-    );
+    const senders = others.length === 0 ? new Map<ConversationId, Set<UserId>>() : await this.deps.messages.directSenders(others.map((viewer) => directConversationId(target, viewer)));
+    return new Set(viewers.filter((viewer) => mayView(viewer, target, visibility, areContacts(viewer, target, senders))));
   }
 
   private async typing(typer: UserId, conversationId: ConversationId): Promise<void> {
@@ -330,6 +325,12 @@ export class PresenceService {
     });
     return run;
   }
+}
+
+/** Contacts: each of the two has sent the other a direct message. */
+function areContacts(viewer: UserId, target: UserId, senders: ReadonlyMap<ConversationId, ReadonlySet<UserId>>): boolean {
+  const wrote = senders.get(directConversationId(viewer, target));
+  return wrote !== undefined && wrote.has(viewer) && wrote.has(target);
 }
 
 function mayView(viewer: UserId, target: UserId, visibility: LastSeenVisibility, contact: boolean): boolean {

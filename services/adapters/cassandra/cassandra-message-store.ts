@@ -102,6 +102,8 @@ export class CassandraMessageStore implements MessageStore {
       firstSeq: `INSERT INTO ${ks}.conversations (conversation_id, last_seq, pending) VALUES (?, ?, ?) IF NOT EXISTS`,
       nextSeq: `UPDATE ${ks}.conversations SET last_seq = ?, pending = ? WHERE conversation_id = ? IF last_seq = ? AND pending = null`,
       clearPending: `UPDATE ${ks}.conversations SET pending = null WHERE conversation_id = ? IF pending = ?`,
+      insertDirectSender: `INSERT INTO ${ks}.direct_senders (conversation_id, sender_id) VALUES (?, ?)`,
+      directSenders: `SELECT sender_id FROM ${ks}.direct_senders WHERE conversation_id = ?`,
       insertMessage: `INSERT INTO ${ks}.messages (conversation_id, bucket, seq, message) VALUES (?, ?, ?, ?)`,
       messageCursors: `SELECT inbox_cursors FROM ${ks}.messages WHERE conversation_id = ? AND bucket = ? AND seq = ?`,
       recordMessageCursor: `UPDATE ${ks}.messages SET inbox_cursors[?] = ? WHERE conversation_id = ? AND bucket = ? AND seq = ?`,
@@ -196,6 +198,18 @@ export class CassandraMessageStore implements MessageStore {
       }),
     );
     return new Map(states);
+  }
+
+  async directSenders(conversationIds: readonly ConversationId[]): Promise<Map<ConversationId, Set<UserId>>> {
+    const unique = [...new Set(conversationIds)];
+    const senders = await Promise.all(
+      unique.map(async (conversationId): Promise<[ConversationId, Set<UserId>]> => {
+        if (directParticipants(conversationId) === null) return [conversationId, new Set()];
+        const result = await this.execute(this.cql.directSenders, [conversationId], this.consistency.read);
+        return [conversationId, new Set(result.rows.map((row) => textOf(row, "sender_id")))];
+      }),
+    );
+    return new Map(senders);
   }
 
   async close(): Promise<void> {
@@ -313,7 +327,13 @@ export class CassandraMessageStore implements MessageStore {
   /** Step 3: the remaining writes of a pending append; anyone may run them, any number of times. */
   private async complete(conversationId: ConversationId, pending: PendingAppend, json: string): Promise<AppendedEvent[]> {
     const { message } = pending;
-    await this.execute(this.cql.insertMessage, [conversationId, messageBucket(message.seq), message.seq, JSON.stringify(message)], this.consistency.write);
+    await Promise.all([
+      this.execute(this.cql.insertMessage, [conversationId, messageBucket(message.seq), message.seq, JSON.stringify(message)], this.consistency.write),
+      // Before the inbox events: once the recipient can see the message, presence counts it.
+      message.recipientId === undefined
+        ? undefined
+        : this.execute(this.cql.insertDirectSender, [conversationId, message.senderId], this.consistency.write),
+    ]);
     const events: AppendedEvent[] = [];
     for (const userId of pending.participants) {
       events.push(await this.appendEvent(userId, messageEventId(message), { type: "message", message }));

@@ -152,6 +152,21 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    description: "message store: who has sent in each direct conversation (presence contacts)",
+    statements: (ks) => [
+      // One row per (direct conversation, sender), written with every direct message;
+      // presence reads a conversation's partition to tell whether both sides have written.
+      // Not backfilled: messages stored before this migration count from the sender's
+      // next message, so the rule errs on hiding.
+      `CREATE TABLE IF NOT EXISTS ${ks}.direct_senders (
+        conversation_id text,
+        sender_id text,
+        PRIMARY KEY ((conversation_id), sender_id)
+      )`,
+    ],
+  },
 ];
 
 export interface MigrationOptions {

@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS messages (
   PRIMARY KEY (conversation_id, seq),
   UNIQUE (sender_id, client_message_id)
 ) WITHOUT ROWID;
+-- Who has written in a conversation, by index lookup: presence's contacts rule reads it.
+-- An index (not a table of its own) covers messages stored before it existed too.
+CREATE INDEX IF NOT EXISTS messages_by_sender ON messages (conversation_id, sender_id);
 CREATE TABLE IF NOT EXISTS inbox_heads (
   user_id TEXT PRIMARY KEY,
   last_cursor INTEGER NOT NULL
@@ -68,6 +71,9 @@ export class SqliteMessageStore implements MessageStore {
     this.statements = {
       findByClientId: prepare<[string, string], { message: string }>(this.db, 
         "SELECT message FROM messages WHERE sender_id = ? AND client_message_id = ?",
+      ),
+      hasSent: prepare<[string, string], { one: number }>(this.db,
+        "SELECT 1 AS one FROM messages WHERE conversation_id = ? AND sender_id = ? LIMIT 1",
       ),
       lastSeq: prepare<[string], { last_seq: number }>(this.db, "SELECT last_seq FROM conversations WHERE conversation_id = ?"),
       setLastSeq: prepare(this.db, 
@@ -123,6 +129,15 @@ export class SqliteMessageStore implements MessageStore {
       });
     }
     return Promise.resolve(states);
+  }
+
+  directSenders(conversationIds: readonly ConversationId[]): Promise<Map<ConversationId, Set<UserId>>> {
+    const senders = new Map<ConversationId, Set<UserId>>();
+    for (const conversationId of conversationIds) {
+      const participants = directParticipants(conversationId) ?? [];
+      senders.set(conversationId, new Set(participants.filter((userId) => this.statements.hasSent.get(conversationId, userId) !== undefined)));
+    }
+    return Promise.resolve(senders);
   }
 
   recordReceipt(input: NewReceipt): Promise<RecordedReceipt | null> {

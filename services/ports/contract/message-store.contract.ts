@@ -465,6 +465,36 @@ export function describeMessageStoreContract(name: string, create: () => Promise
       });
     });
 
+    describe("directSenders", () => {
+      it("names who has written in a direct conversation: one side after a first message, both after a reply", async () => {
+        const ALICE_CAROL = directConversationId(ALICE, CAROL);
+        expect(await store.directSenders([ALICE_BOB])).toEqual(new Map([[ALICE_BOB, new Set()]]));
+        await sendAll([direct(ALICE, BOB, "1"), direct(ALICE, BOB, "2"), direct(CAROL, ALICE, "3")]);
+        expect(await store.directSenders([ALICE_BOB, ALICE_CAROL])).toEqual(
+          new Map([
+            [ALICE_BOB, new Set([ALICE])],
+            [ALICE_CAROL, new Set([CAROL])],
+          ]),
+        );
+        await store.appendDirectMessage(direct(BOB, ALICE, "4"));
+        expect((await store.directSenders([ALICE_BOB])).get(ALICE_BOB)).toEqual(new Set([ALICE, BOB]));
+      });
+
+      it("counts neither a retried send twice nor group messages, and names nobody for other ids", async () => {
+        await store.appendDirectMessage(direct(ALICE, BOB, "1"));
+        await store.appendDirectMessage(direct(ALICE, BOB, "1"));
+        await store.appendGroupMessage(groupMessage(BOB, "in the group"));
+        const states = await store.directSenders([ALICE_BOB, GROUP_CONVERSATION, directConversationId(CAROL, "dave")]);
+        expect(states).toEqual(
+          new Map([
+            [ALICE_BOB, new Set([ALICE])],
+            [GROUP_CONVERSATION, new Set()],
+            [directConversationId(CAROL, "dave"), new Set()],
+          ]),
+        );
+      });
+    });
+
     describe("durability", () => {
       it("keeps everything across a reopen and continues numbering where it stopped", async () => {
         const sent = await sendAll([direct(ALICE, BOB, "1"), direct(BOB, ALICE, "2"), direct(ALICE, CAROL, "3")]);
@@ -478,6 +508,7 @@ export function describeMessageStoreContract(name: string, create: () => Promise
         store = reopened;
         for (const user of [ALICE, BOB, CAROL]) expect(await readWholeInbox(reopened, user)).toEqual(inboxes.get(user));
         expect(await reopened.readConversation(ALICE_BOB, {}, 10)).toEqual(history);
+        expect((await reopened.directSenders([ALICE_BOB])).get(ALICE_BOB)).toEqual(new Set([ALICE, BOB]));
 
         const retry = await reopened.appendDirectMessage(direct(ALICE, BOB, "1"));
         expect(retry).toEqual({ message: sent[0]?.message, duplicate: true, events: [] });
