@@ -12,6 +12,7 @@ import { EventCollector } from "./support/event-collector.js";
 import { infraEndpoint } from "../testing/infra.js";
 import { Kafka, logLevel } from "kafkajs";
 import { connectTestClient, dropKeyspace } from "../adapters/cassandra/testing/test-keyspace.js";
+import { CassandraMessageStore } from "../adapters/cassandra/cassandra-message-store.js";
 import { deleteGroupsWithPrefix, deleteTopicsWithPrefix } from "../adapters/kafka/topic-admin.js";
 import { createS3Client } from "../adapters/s3/s3-blob-store.js";
 import { png } from "../assets/testing/media-fixtures.js";
@@ -143,6 +144,15 @@ describe("services in separate processes on the real back ends", { timeout: 60_0
   it("pushes presence across processes", async () => {
     const carol = await connect(gatewayA, "carol");
     await carol.send("dave", "are you there?");
+    // Dave answers straight in the store, so that they are contacts (each has written to
+    // the other) while he has not been seen online yet.
+    const cassandra = await connectTestClient();
+    try {
+      const store = new CassandraMessageStore(cassandra, { keyspace: env.PARLEY_CASSANDRA_KEYSPACE ?? "" });
+      await store.appendDirectMessage({ senderId: "dave", senderDeviceId: "elsewhere", recipientId: "carol", clientMessageId: "dave-answers", body: { text: "yes" }, sentAt: new Date() });
+    } finally {
+      await cassandra.shutdown();
+    }
     const state = expectReply(await carol.request({ type: "presence.subscribe", users: ["dave"] }), "presence.state");
     expect(state.users).toEqual([{ userId: "dave", online: false, lastSeen: null }]);
     const online = new Promise((resolve) => carol.once("presence", resolve));

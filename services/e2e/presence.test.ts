@@ -1,8 +1,11 @@
 import { once } from "node:events";
+import { join } from "node:path";
+import { ulid } from "ulid";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { ParleyClient } from "../client/parley-client.js";
 import type { Session } from "../protocol/session.js";
+import { SqliteMessageStore } from "../adapters/embedded/sqlite-message-store.js";
 import type { PresenceView, ServerFrame } from "../protocol/frames.js";
 import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
 
@@ -79,6 +82,19 @@ async function setVisibility(client: ParleyClient, lastSeenVisibility: "everyone
   expect(await client.request({ type: "settings.set", lastSeenVisibility })).toMatchObject({ type: "ok" });
 }
 
+/**
+ * `from` answers `to` with a direct message written straight to the platform's store, so
+ * that the two are contacts (each has written) without `from` ever being seen online.
+ */
+async function answer(p: TestPlatform, from: string, to: string): Promise<void> {
+  const store = new SqliteMessageStore(join(p.dataDir, "messages.db"));
+  try {
+    await store.appendDirectMessage({ senderId: from, senderDeviceId: "elsewhere", recipientId: to, clientMessageId: ulid(), body: { text: "hi" }, sentAt: new Date() });
+  } finally {
+    await store.close();
+  }
+}
+
 /** Resolves when the gateway has seen the connection of `userId` on `deviceId` close. */
 function disconnectOf(p: TestPlatform, userId: string, deviceId: string): Promise<void> {
   return new Promise((resolve) => {
@@ -96,6 +112,7 @@ describe("presence", () => {
     const p = await start();
     const bob = await p.connect("bob");
     await bob.send("alice", "hello");
+    await answer(p, "alice", "bob");
     const pushes = new Pushes(bob);
     expect(await subscribe(bob, ["alice"])).toEqual([{ userId: "alice", online: false, lastSeen: null }]);
 
@@ -124,6 +141,7 @@ describe("presence", () => {
     const p = await start({ heartbeatIntervalMs: 100 });
     const bob = await p.connect("bob");
     await bob.send("alice", "hello");
+    await answer(p, "alice", "bob");
     const pushes = new Pushes(bob);
     await subscribe(bob, ["alice"]);
 
@@ -144,9 +162,11 @@ describe("presence", () => {
     const p = await start();
     const bob = await p.connect("bob");
     await bob.send("alice", "hello");
+    await answer(p, "alice", "bob");
     const pushes = new Pushes(bob);
     await subscribe(bob, ["alice", "carol"]);
     await bob.send("carol", "hello");
+    await answer(p, "carol", "bob");
     expect(await bob.request({ type: "presence.unsubscribe", users: ["alice"] })).toMatchObject({ type: "ok" });
     await p.connect("alice");
     await p.connect("carol");
@@ -164,6 +184,7 @@ describe("last-seen visibility", () => {
     const bob = await p.connect("bob");
     const carol = await p.connect("carol");
     await bob.send("alice", "hello");
+    await answer(p, "alice", "bob");
     const carolPushes = new Pushes(carol);
     const bobPushes = new Pushes(bob);
 
@@ -201,6 +222,7 @@ describe("last-seen visibility", () => {
     const bob = await p.connect("bob");
     const carol = await p.connect("carol");
     await bob.send("alice", "hello");
+    await answer(p, "alice", "bob");
     const bobPushes = new Pushes(bob);
     const carolPushes = new Pushes(carol);
     expect(await subscribe(carol, ["alice"])).toEqual([hidden]);
