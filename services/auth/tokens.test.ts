@@ -1,6 +1,6 @@
 import { SignJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { InvalidTokenError, TokenAuthority } from "./tokens.js";
+import { InvalidTokenError, TokenAuthority, tokenLifetimeSeconds } from "./tokens.js";
 
 const SECRET = "a-test-secret-that-is-long-enough-0123456789";
 const key = new TextEncoder().encode(SECRET);
@@ -110,11 +110,65 @@ describe("TokenAuthority", () => {
     await expect(new TokenAuthority(SECRET).issue("alice smith", 60)).rejects.toThrow();
   });
 
+  it("issues tokens whose exp - iat is exactly the ttl", async () => {
+    const tokens = new TokenAuthority(SECRET);
+    const claims = await tokens.verify(await tokens.issue("alice", 86_400));
+    expect(claims.expiresAt.getTime() - (claims.issuedAt?.getTime() ?? 0)).toBe(86_400_000);
+  });
+
+  describe("with a maximum lifetime", () => {
+    const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+    it("accepts a token that lives exactly the maximum", async () => {
+      const tokens = new TokenAuthority(SECRET);
+      const claims = await tokens.verify(await tokens.issue("alice", 3600), { maxLifetimeSeconds: 3600 });
+      expect(claims.userId).toBe("alice");
+    });
+
+    it("refuses a token whose exp - iat passes the maximum, naming it", async () => {
+      const tokens = new TokenAuthority(SECRET);
+      const error: unknown = await tokens.verify(await tokens.issue("alice", 3601), { maxLifetimeSeconds: 3600 }).catch((reason: unknown) => reason);
+      expect(error).toBeInstanceOf(InvalidTokenError);
+      expect((error as Error).message).toBe("token lifetime exceeds the maximum of 3600 seconds: get a shorter-lived token");
+    });
+
+    it("refuses a token that expires in the year 9999", async () => {
+      const token = await handMade({ sub: "alice", iss: "parley", exp: Date.UTC(9999, 0, 1) / 1000 });
+      await expect(new TokenAuthority(SECRET).verify(token, { maxLifetimeSeconds: 86_400 })).rejects.toThrow(/lifetime exceeds/);
+    });
+
+    it("measures from now when the token has no iat", async () => {
+      const noIat = (exp: number): Promise<string> => new SignJWT({ sub: "alice", iss: "parley", exp }).setProtectedHeader({ alg: "HS256" }).sign(key);
+      const tokens = new TokenAuthority(SECRET);
+      expect((await tokens.verify(await noIat(nowSeconds() + 60), { maxLifetimeSeconds: 120 })).issuedAt).toBeUndefined();
+      await expect(tokens.verify(await noIat(nowSeconds() + 600), { maxLifetimeSeconds: 120 })).rejects.toThrow(/lifetime exceeds/);
+    });
+
+    it("is not fooled by an iat in the future", async () => {
+      const later = nowSeconds() + 30 * 86_400;
+      const token = await new SignJWT({ sub: "alice", iss: "parley", iat: later, exp: later + 60 }).setProtectedHeader({ alg: "HS256" }).sign(key);
+      await expect(new TokenAuthority(SECRET).verify(token, { maxLifetimeSeconds: 3600 })).rejects.toThrow(/lifetime exceeds/);
+    });
+  });
+
   it("refuses a secret shorter than 32 bytes", () => {
     expect(() => new TokenAuthority("s".repeat(31))).toThrow("at least 32 bytes");
     expect(() => new TokenAuthority("")).toThrow("at least 32 bytes");
     expect(() => new TokenAuthority("s".repeat(32))).not.toThrow();
     // 16 two-byte characters are 32 bytes.
     expect(() => new TokenAuthority("é".repeat(16))).not.toThrow();
+  });
+});
+
+describe("tokenLifetimeSeconds", () => {
+  const at = (seconds: number): Date => new Date(seconds * 1000);
+
+  it("is exp - iat for a token issued in the past", () => {
+    expect(tokenLifetimeSeconds({ issuedAt: at(1_000), expiresAt: at(4_600) }, 2_000_000)).toBe(3_600);
+  });
+
+  it("is exp - now without iat, or with an iat after now", () => {
+    expect(tokenLifetimeSeconds({ expiresAt: at(4_600) }, 2_000_000)).toBe(2_600);
+    expect(tokenLifetimeSeconds({ issuedAt: at(4_000), expiresAt: at(4_600) }, 2_000_000)).toBe(2_600);
   });
 });

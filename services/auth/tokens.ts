@@ -9,6 +9,16 @@ const MIN_SECRET_BYTES = 32;
 export interface TokenClaims {
   userId: UserId;
   expiresAt: Date;
+  /** From `iat`; absent when the issuer left it out. */
+  issuedAt?: Date;
+}
+
+export interface VerifyOptions {
+  /**
+   * Refuse tokens that live longer than this: a token leaked from a client is only
+   * dangerous until its `exp`, so an issuer must not be able to mint one for years.
+   */
+  maxLifetimeSeconds?: number;
 }
 
 export class InvalidTokenError extends Error {
@@ -31,26 +41,49 @@ export class TokenAuthority {
 
   async issue(userId: string, ttlSeconds: number): Promise<string> {
     const subject = UserId.parse(userId);
+    // One clock reading for both claims, so exp - iat is exactly the ttl even when a
+    // second boundary passes while signing (the lifetime check compares it).
+    const now = Math.floor(Date.now() / 1000);
     return new SignJWT({})
       .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
       .setSubject(subject)
       .setIssuer(ISSUER)
-      .setIssuedAt()
-      .setExpirationTime(`${ttlSeconds}s`)
+      .setIssuedAt(now)
+      .setExpirationTime(now + ttlSeconds)
       .sign(this.key);
   }
 
-  async verify(token: string): Promise<TokenClaims> {
+  async verify(token: string, options: VerifyOptions = {}): Promise<TokenClaims> {
+    let claims: TokenClaims;
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: [ALGORITHM], issuer: ISSUER, requiredClaims: ["exp", "sub"] });
       const userId = UserId.safeParse(payload.sub);
       if (!userId.success || payload.exp === undefined) throw new InvalidTokenError("token subject is not a valid user id");
-      return { userId: userId.data, expiresAt: new Date(payload.exp * 1000) };
+      claims = {
+        userId: userId.data,
+        expiresAt: new Date(payload.exp * 1000),
+        ...(payload.iat === undefined ? {} : { issuedAt: new Date(payload.iat * 1000) }),
+      };
     } catch (error) {
       if (error instanceof InvalidTokenError) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new InvalidTokenError("token expired");
       if (error instanceof joseErrors.JOSEError) throw new InvalidTokenError(`invalid token (${error.code})`);
       throw error;
     }
+    const max = options.maxLifetimeSeconds;
+    if (max !== undefined && tokenLifetimeSeconds(claims, Date.now()) > max) {
+      throw new InvalidTokenError(`token lifetime exceeds the maximum of ${max} seconds: get a shorter-lived token`);
+    }
+    return claims;
   }
+}
+
+/**
+ * How long a token is (or was declared to be) usable, in seconds: `exp - iat`, or
+ * `exp - now` when that is longer (no `iat`, or an `iat` in the future, which would
+ * otherwise let a long-lived token pass as a short one).
+ */
+export function tokenLifetimeSeconds(claims: Pick<TokenClaims, "expiresAt" | "issuedAt">, nowMs: number): number {
+  const from = Math.min(claims.issuedAt?.getTime() ?? nowMs, nowMs);
+  return (claims.expiresAt.getTime() - from) / 1000;
 }

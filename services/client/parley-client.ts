@@ -31,7 +31,7 @@ export interface ConnectOptions {
 }
 
 type HelloFrame = Extract<ServerFrame, { type: "hello" }>;
-type ReplyFrame = Exclude<ServerFrame, PushFrame | { type: "hello" | "reconnect" }>;
+type ReplyFrame = Exclude<ServerFrame, PushFrame | { type: "hello" | "reconnect" | "reauthenticate" }>;
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export interface ClientEvents {
@@ -42,6 +42,8 @@ export interface ClientEvents {
   presence: [presence: PresenceView];
   typing: [conversationId: string, userId: string];
   reconnect: [retryAfterMs: number];
+  /** The token expired (at `expiredAt`); the server closes with 4001 next. Connect again with a new token. */
+  reauthenticate: [expiredAt: string];
   close: [code: number, reason: string];
   /** An error frame that answers no request of this client (for example a rate limit on a raw frame). */
   serverError: [error: ParleyRequestError];
@@ -271,6 +273,9 @@ export class ParleyClient extends EventEmitter<ClientEvents> {
         return;
       case "reconnect":
         this.emit("reconnect", frame.retryAfterMs);
+        return;
+      case "reauthenticate":
+        this.emit("reauthenticate", frame.expiredAt);
         return;
       case "hello":
         return;

@@ -12,6 +12,7 @@ export type DisconnectReason =
   | "heartbeat_timeout"
   | "shutdown"
   | "frame_too_large"
+  | "token_expired"
   | "error";
 
 export interface ConnectionLimits {
@@ -22,6 +23,8 @@ export interface ConnectionLimits {
 
 /** How long a closing connection may take to finish its close handshake before it is cut. */
 const CLOSE_HANDSHAKE_TIMEOUT_MS = 5_000;
+/** setTimeout fires at once for delays above 2^31 - 1 ms (24.8 days); longer waits re-arm. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One client's WebSocket as the gateway sees it: a bounded send path, a rate limit on
@@ -35,10 +38,13 @@ export class ClientConnection {
   private rejectedInARow = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private queued = 0;
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: WebSocket,
     readonly session: Session,
+    /** Epoch milliseconds of the token's `exp`: the connection may not outlive it. */
+    readonly tokenExpiresAt: number,
     private readonly limits: ConnectionLimits,
     private readonly metrics: Metrics,
     /** Told when the gateway decides to close, which can be well before the socket closes. */
@@ -95,6 +101,33 @@ export class ClientConnection {
       });
     this.queue = this.queue.then(run, run);
     return true;
+  }
+
+  tokenExpired(now: number = Date.now()): boolean {
+    return now >= this.tokenExpiresAt;
+  }
+
+  /**
+   * Calls `onExpired` once the token's `exp` has passed. One timer per connection rather
+   * than a check on the heartbeat round: the round is 30 s by default, so a sweep would let
+   * a connection act for up to that long on an expired token, while Node.js keeps pending
+   * timers in a priority queue (O(log n) to arm, nothing to pay while they wait), which
+   * 100,000 connections do not strain. Frames are also checked on arrival
+   * (`tokenExpired`), so a timer delayed by a busy event loop lets nothing through.
+   */
+  watchTokenExpiry(onExpired: () => void): void {
+    this.stopWatchingTokenExpiry();
+    const wait = Math.min(Math.max(0, this.tokenExpiresAt - Date.now()), MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => {
+      if (this.tokenExpired()) onExpired();
+      else this.watchTokenExpiry(onExpired);
+    }, wait);
+    this.expiryTimer.unref();
+  }
+
+  stopWatchingTokenExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
   }
 
   close(code: number, reason: DisconnectReason, text: string): void {

@@ -3,7 +3,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { randomUUID } from "node:crypto";
 import WebSocket, { WebSocketServer } from "ws";
-import type { TokenAuthority } from "../auth/tokens.js";
+import type { TokenAuthority, TokenClaims } from "../auth/tokens.js";
 import { InvalidTokenError } from "../auth/tokens.js";
 import { DeliveryEnvelope } from "../events/delivery-envelope.js";
 import { activityTopic } from "../events/topics.js";
@@ -21,6 +21,7 @@ import type { ActivityEvent, ActivityKind } from "../events/activity-event.js";
 import type { FrameHandler } from "../ports/frame-handler.js";
 import type { Session } from "../protocol/session.js";
 import { readUpgradeCredentials } from "./upgrade-auth.js";
+import { checkUserLimits, LocalUserConnections, type UserLimitRefusal } from "./user-limits.js";
 
 export interface GatewayOptions {
   gatewayId: string;
@@ -30,6 +31,11 @@ export interface GatewayOptions {
   frameBurst: number;
   sendBufferBytes: number;
   maxConnections: number;
+  /** Counted across the cluster through the connection registry (see checkUserLimits). */
+  maxConnectionsPerUser: number;
+  maxDevicesPerUser: number;
+  /** Tokens that live longer (exp - iat) are refused at the upgrade. */
+  maxTokenLifetimeSeconds: number;
   heartbeatIntervalMs: number;
   shutdownGraceMs: number;
   maxGroupMembers: number;
@@ -66,6 +72,8 @@ const ROUTE_TTL_HEARTBEATS = 3;
 export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<string, ClientConnection>();
+  /** Per user: this gateway's connections, and upgrades past their token check. */
+  private readonly userConnections = new LocalUserConnections();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private listener: { stop(): Promise<void> } | undefined;
   private draining = false;
@@ -160,24 +168,59 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.refuse(socket, 400, `invalid device query parameter: ${deviceId.error.issues[0]?.message ?? "invalid"}`);
       return;
     }
-    let userId: string;
+    let claims: TokenClaims;
     try {
-      userId = (await this.deps.tokens.verify(credentials.token)).userId;
+      claims = await this.deps.tokens.verify(credentials.token, { maxLifetimeSeconds: this.options.maxTokenLifetimeSeconds });
     } catch (error) {
       if (!(error instanceof InvalidTokenError)) this.deps.logger.error({ err: error }, "token verification failed");
       this.refuse(socket, 401, error instanceof InvalidTokenError ? error.message : "invalid token");
       return;
     }
     if (socket.destroyed) return;
+    const session: Session = { userId: claims.userId, deviceId: deviceId.data, connectionId: randomUUID(), gatewayId: this.options.gatewayId };
+    // Counted before the registry is asked, so racing upgrades of one user here see each
+    // other; released whenever the TCP connection ends, upgraded or not.
+    this.userConnections.hold(session.userId, session.connectionId, session.deviceId);
+    socket.once("close", () => {
+      this.userConnections.release(session.userId, session.connectionId);
+    });
+    const overLimit = await this.checkUserLimits(session);
+    if (overLimit) {
+      this.userConnections.release(session.userId, session.connectionId);
+      this.refuse(socket, 429, overLimit.message, { limit: overLimit.limit, max: overLimit.max });
+      return;
+    }
+    // The client may have gone while the registry answered (its hold is released then).
+    if (!socket.writable) return;
     this.wss.handleUpgrade(request, socket, head, (ws) => {
-      void this.accept(ws, { userId, deviceId: deviceId.data, connectionId: randomUUID(), gatewayId: this.options.gatewayId });
+      void this.accept(ws, session, claims.expiresAt.getTime());
     });
   }
 
-  private refuse(socket: Duplex, status: 400 | 401 | 503, reason: string): void {
+  /**
+   * The user's connections across the cluster: other gateways' routes from the registry
+   * (one read of one small sorted set in Redis, O(devices of the user), so the cap is
+   * cluster-wide rather than per process) plus this gateway's own, counted exactly here.
+   * Upgrades racing on different gateways can each pass before the other registers, so the
+   * cluster-wide count may overshoot by the number of simultaneous upgrades; routes of a
+   * gateway that died count until they expire (three heartbeat rounds). When the registry
+   * cannot answer, only this gateway's connections are counted.
+   */
+  private async checkUserLimits(session: Session): Promise<UserLimitRefusal | null> {
+    let elsewhere: DeviceRoute[] = [];
+    try {
+      elsewhere = (await this.deps.registry.routesFor(session.userId)).filter((route) => route.gatewayId !== this.options.gatewayId);
+    } catch (error) {
+      this.deps.logger.warn({ err: error }, "could not count the user's connections on other gateways");
+    }
+    const held = [...elsewhere, ...this.userConnections.heldBy(session.userId, session.connectionId)];
+    return checkUserLimits(held, session.deviceId, this.options);
+  }
+
+  private refuse(socket: Duplex, status: 400 | 401 | 429 | 503, reason: string, details: Record<string, string | number> = {}): void {
     this.deps.metrics.upgradesRejected.inc({ status: String(status) });
-    const statusText = { 400: "Bad Request", 401: "Unauthorized", 503: "Service Unavailable" }[status];
-    const body = JSON.stringify({ error: reason });
+    const statusText = { 400: "Bad Request", 401: "Unauthorized", 429: "Too Many Requests", 503: "Service Unavailable" }[status];
+    const body = JSON.stringify({ error: reason, ...details });
     socket.end(
       `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
@@ -186,8 +229,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     );
   }
 
-  private async accept(ws: WebSocket, session: Session): Promise<void> {
-    const connection = new ClientConnection(ws, session, this.options, this.deps.metrics, (reason) => {
+  private async accept(ws: WebSocket, session: Session, tokenExpiresAt: number): Promise<void> {
+    const connection = new ClientConnection(ws, session, tokenExpiresAt, this.options, this.deps.metrics, (reason) => {
       this.emit("closing", session, reason);
     });
     const route = this.routeOf(session);
@@ -215,6 +258,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.deps.logger.debug({ err: error, connectionId: session.connectionId }, "connection error");
     });
     ws.on("close", () => {
+      connection.stopWatchingTokenExpiry();
+      this.userConnections.release(session.userId, session.connectionId);
       this.connections.delete(session.connectionId);
       this.deps.metrics.connections.set(this.connections.size);
       const reason = connection.closeReason ?? "client_closed";
@@ -233,6 +278,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       connection.close(CloseCode.internalError, "error", "connection registry unavailable");
       return;
     }
+    connection.watchTokenExpiry(() => {
+      this.expire(connection);
+    });
     connection.send({
       type: "hello",
       protocol: PROTOCOL_VERSION,
@@ -248,12 +296,24 @@ export class Gateway extends EventEmitter<GatewayEvents> {
         maxPageSize: MAX_PAGE_SIZE,
         maxGroupMembers: this.options.maxGroupMembers,
       },
+      tokenExpiresAt: new Date(tokenExpiresAt).toISOString(),
     });
     this.publishActivity(session, "connect");
     this.emit("connect", session);
   }
 
+  /** Tells the client to get a new token, then closes with 4001. */
+  private expire(connection: ClientConnection): void {
+    connection.send({ type: "reauthenticate", reason: "token_expired", expiredAt: new Date(connection.tokenExpiresAt).toISOString() });
+    connection.close(CloseCode.tokenExpired, "token_expired", "token expired: reconnect with a new token");
+  }
+
   private receive(connection: ClientConnection, data: WebSocket.RawData, isBinary: boolean): void {
+    // The expiry timer may lag behind a busy event loop; nothing is handled past `exp`.
+    if (connection.tokenExpired()) {
+      this.expire(connection);
+      return;
+    }
     const parsed = isBinary ? null : parseClientFrame(rawToString(data));
     const requestId = parsed === null ? undefined : parsed.ok ? parsed.frame.id : parsed.requestId;
     const admission = connection.admit();

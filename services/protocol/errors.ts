@@ -36,5 +36,7 @@ export const CloseCode = {
   internalError: 1011,
   serviceRestart: 1012,
   slowConsumer: 4000,
+  /** The connection's token reached its `exp`, right after a `reauthenticate` frame. */
+  tokenExpired: 4001,
   rateLimitExceeded: 4029,
 } as const;

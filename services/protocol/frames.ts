@@ -218,6 +218,8 @@ export type ServerFrame =
       connectionId: string;
       heartbeatIntervalMs: number;
       limits: ServerLimits;
+      /** ISO 8601: when the token expires and the server closes the connection (4001). */
+      tokenExpiresAt: string;
     }
   | { type: "ack"; id: string; message: Message; duplicate: boolean }
   | { type: "receipt.ok"; id: string; receipt: Receipt; changed: boolean }
@@ -234,7 +236,9 @@ export type ServerFrame =
   | { type: "presence"; presence: PresenceView }
   | { type: "typing"; conversationId: ConversationId; userId: UserId }
   | { type: "error"; id?: string; code: ErrorCode; message: string; retryAfterMs?: number }
-  | { type: "reconnect"; reason: "shutdown" | "drain"; retryAfterMs: number };
+  | { type: "reconnect"; reason: "shutdown" | "drain"; retryAfterMs: number }
+  /** The token expired: the server closes with 4001 right after; reconnect with a new token. */
+  | { type: "reauthenticate"; reason: "token_expired"; expiredAt: string };
 
 /** Frames the server pushes unasked, as opposed to replies that carry a request id. */
 export type PushFrame = Extract<ServerFrame, { type: "event" | "group.messages" | "presence" | "typing" }>;

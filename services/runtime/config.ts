@@ -102,6 +102,27 @@ export const SETTINGS = {
     default: 100_000,
     description: "connections one gateway accepts; further upgrades get HTTP 503",
   },
+  maxConnectionsPerUser: {
+    group: "server",
+    env: "PARLEY_MAX_CONNECTIONS_PER_USER",
+    schema: z.coerce.number().int().min(1).max(10_000),
+    default: 20,
+    description: "open connections one user may hold across the cluster; further upgrades get HTTP 429",
+  },
+  maxDevicesPerUser: {
+    group: "server",
+    env: "PARLEY_MAX_DEVICES_PER_USER",
+    schema: z.coerce.number().int().min(1).max(10_000),
+    default: 10,
+    description: "distinct device ids one user may have connected at once; an upgrade from a further device gets HTTP 429",
+  },
+  maxTokenLifetimeSeconds: {
+    group: "server",
+    env: "PARLEY_MAX_TOKEN_LIFETIME_SECONDS",
+    schema: z.coerce.number().int().min(1).max(30 * 24 * 3600),
+    default: 24 * 3600,
+    description: "longest token lifetime (exp - iat) the gateway accepts; longer-lived tokens get HTTP 401",
+  },
   heartbeatIntervalMs: {
     group: "server",
     env: "PARLEY_HEARTBEAT_INTERVAL_MS",
