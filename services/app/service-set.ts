@@ -90,7 +90,10 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
       { clusterName: config.clusterName, minIntervalMs: config.notifyMinIntervalMs },
       {
         bus: backends.bus,
-        sink: config.notifyWebhookUrl === undefined ? new LogNotificationSink(logger) : new WebhookNotificationSink(config.notifyWebhookUrl),
+        sink:
+          config.notifyWebhookUrl === undefined
+            ? new LogNotificationSink(logger)
+            : new WebhookNotificationSink({ url: config.notifyWebhookUrl, secret: config.notifyWebhookSecret ?? "" }),
         metrics,
         logger,
       },

@@ -179,6 +179,7 @@ describe("activity-paced fan-out to a 1,000-member group", () => {
       activeScoreThreshold: 2.5,
       idleBatchDelayMs,
       notifyWebhookUrl: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/notify`,
+      notifyWebhookSecret: "groups-e2e-webhook-secret-of-32-characters",
       notifyMinIntervalMs: 3_600_000,
     });
 

@@ -179,6 +179,14 @@ export const SETTINGS = {
     default: undefined,
     description: "push-provider webhook that gets a POST per notification for offline members; unset: notifications are only logged",
   },
+  notifyWebhookSecret: {
+    group: "notifications",
+    env: "PARLEY_NOTIFY_WEBHOOK_SECRET",
+    secret: true,
+    schema: z.string().min(32, "must be at least 32 characters").optional(),
+    default: undefined,
+    description: "HMAC-SHA256 key that signs each webhook POST (Parley-Signature header); required with PARLEY_NOTIFY_WEBHOOK_URL",
+  },
   notifyMinIntervalMs: {
     group: "notifications",
     env: "PARLEY_NOTIFY_MIN_INTERVAL_MS",
@@ -412,6 +420,10 @@ export function loadConfig(flags: Partial<Record<SettingName, string>>, env: Nod
       const shown = setting.secret ? "a value that is hidden" : JSON.stringify(raw);
       problems.push(`${source}: ${parsed.error.issues[0]?.message ?? "invalid"} (got ${shown})`);
     }
+  }
+  // Unsigned notifications could be forged by anyone who reaches the receiver: refused.
+  if (config.notifyWebhookUrl !== undefined && config.notifyWebhookSecret === undefined) {
+    problems.push("PARLEY_NOTIFY_WEBHOOK_SECRET: required when PARLEY_NOTIFY_WEBHOOK_URL is set (notifications are signed with it)");
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config as Config;
