@@ -5,6 +5,12 @@ import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
 export const WEBSOCKET_PATH = "/ws";
+/** Time a client has to send a request's headers (docs/operations.md). */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** Time a client has to send a whole request, body included (docs/operations.md). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** The longest a timed-out request may outlive its bound: how often Node checks them. */
+export const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 
 /** A service's own HTTP endpoints (under /v1/...). Resolves false for a request it does not serve. */
 export interface HttpApi {
@@ -24,14 +30,32 @@ export interface HttpServerOptions {
   /** What takes WebSocket upgrades on /ws; a process without one refuses them. */
   upgrades?: UpgradeHandler;
   apis?: readonly HttpApi[];
+  /** Default HEADERS_TIMEOUT_MS; tests set short ones. */
+  headersTimeoutMs?: number;
+  /** Default REQUEST_TIMEOUT_MS. */
+  requestTimeoutMs?: number;
 }
 
 /**
  * Every process's HTTP surface: health and readiness probes, Prometheus metrics, the
  * services' own endpoints and, in a gateway, the WebSocket endpoint.
  */
-export function createHttpServer({ metrics, logger, ready, upgrades, apis = [] }: HttpServerOptions): Server {
-  const server = createServer((request, response) => {
+export function createHttpServer({
+  metrics,
+  logger,
+  ready,
+  upgrades,
+  apis = [],
+  headersTimeoutMs = HEADERS_TIMEOUT_MS,
+  requestTimeoutMs = REQUEST_TIMEOUT_MS,
+}: HttpServerOptions): Server {
+  // Node does not time requests out on a timer of their own: it checks every open
+  // connection every `connectionsCheckingInterval` (30 s by default), so a 30 s request
+  // timeout fired anywhere between 30 and 60 s, and a 10 s headers timeout only at the
+  // next 30 s check. Checking every second (more often for short test timeouts) keeps
+  // each cut within a second of its documented bound, for a walk over the connections.
+  const checkingInterval = Math.max(10, Math.min(TIMEOUT_CHECK_INTERVAL_MS, Math.floor(headersTimeoutMs / 4)));
+  const server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: checkingInterval }, (request, response) => {
     route(request, response).catch((error: unknown) => {
       logger.error({ err: error, url: request.url }, "request failed");
       if (!response.headersSent) json(response, 500, { error: "internal error" });
@@ -76,8 +100,6 @@ export function createHttpServer({ metrics, logger, ready, upgrades, apis = [] }
     upgrades.handleUpgrade(request, socket, head);
   });
 
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
   return server;
 }
 
