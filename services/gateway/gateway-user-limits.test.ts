@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection-registry.js";
+import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
+import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
+import { TokenAuthority } from "../auth/tokens.js";
+import { ParleyClient } from "../client/parley-client.js";
+import type { ConnectionRegistry } from "../ports/connection-registry.js";
+import { close, createHttpServer, listen, WEBSOCKET_PATH } from "../runtime/http-server.js";
+import { createLogger } from "../runtime/logger.js";
+import { Metrics } from "../runtime/metrics.js";
+import { Gateway } from "./gateway.js";
+
+const tokens = new TokenAuthority("a-test-secret-that-is-long-enough-0123456789");
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** One gateway of a cluster whose gateways share `registry`, as they share Redis. */
+async function startGateway(gatewayId: string, registry: ConnectionRegistry, limits = { maxConnectionsPerUser: 2, maxDevicesPerUser: 2 }): Promise<string> {
+  const metrics = new Metrics();
+  const logger = createLogger("silent");
+  const gateway = new Gateway(
+    {
+      gatewayId,
+      clusterName: "test",
+      maxFrameBytes: 64 * 1024,
+      framesPerSecond: 100,
+      frameBurst: 100,
+      sendBufferBytes: 1024 * 1024,
+      maxConnections: 1000,
+      ...limits,
+      maxTokenLifetimeSeconds: 3600,
+      heartbeatIntervalMs: 30_000,
+      shutdownGraceMs: 0,
+      maxGroupMembers: 100,
+    },
+    {
+      registry,
+      deliveries: new MemoryDeliveryChannel(),
+      bus: new MemoryEventBus(() => undefined),
+      tokens,
+      handler: { handle: () => Promise.reject(new Error("no services in this test")) },
+      metrics,
+      logger,
+    },
+  );
+  await gateway.start();
+  const server = createHttpServer({ metrics, logger, ready: () => gateway.ready, upgrades: gateway });
+  const { url } = await listen(server, "127.0.0.1", 0);
+  cleanups.push(async () => {
+    await gateway.shutdown();
+    await close(server);
+  });
+  return `${url.replace(/^http/, "ws")}${WEBSOCKET_PATH}`;
+}
+
+async function connect(url: string, userId: string, deviceId: string): Promise<ParleyClient> {
+  const client = await ParleyClient.connect({ url, token: await tokens.issue(userId, 600), deviceId, autoSync: false });
+  cleanups.push(() => client.close());
+  return client;
+}
+
+describe("per-user limits across gateways", () => {
+  it("count the user's connections on other gateways through the registry", async () => {
+    const registry = new MemoryConnectionRegistry();
+    const [a, b] = [await startGateway("gw-a", registry), await startGateway("gw-b", registry)];
+    await connect(a, "alice", "phone");
+    await connect(b, "alice", "phone");
+    await expect(connect(a, "alice", "phone")).rejects.toMatchObject({ status: 429 });
+    await expect(connect(b, "alice", "phone")).rejects.toMatchObject({ status: 429 });
+    expect((await connect(b, "bob", "phone")).userId).toBe("bob");
+  });
+
+  it("count the user's devices on other gateways", async () => {
+    const registry = new MemoryConnectionRegistry();
+    const limits = { maxConnectionsPerUser: 10, maxDevicesPerUser: 2 };
+    const [a, b] = [await startGateway("gw-a", registry, limits), await startGateway("gw-b", registry, limits)];
+    await connect(a, "alice", "phone");
+    await connect(b, "alice", "laptop");
+    const refused: unknown = await connect(a, "alice", "tablet").catch((error: unknown) => error);
+    expect(refused).toMatchObject({ status: 429 });
+    expect(JSON.parse((refused as { body: string }).body)).toMatchObject({ limit: "devices_per_user", max: 2 });
+    expect((await connect(a, "alice", "laptop")).hello.deviceId).toBe("laptop");
+  });
+
+  it("fall back to this gateway's own count when the registry cannot be read", async () => {
+    const registry = new MemoryConnectionRegistry();
+    registry.routesFor = () => Promise.reject(new Error("registry down"));
+    const a = await startGateway("gw-a", registry);
+    await connect(a, "alice", "phone");
+    await connect(a, "alice", "phone");
+    await expect(connect(a, "alice", "phone")).rejects.toMatchObject({ status: 429 });
+  });
+});
