@@ -26,10 +26,21 @@ module.exports = {
       comment:
         "services/app is the composition root (it wires every service to its back ends) and " +
         "services/cli the entry point on top of it: a service or adapter that imported either " +
-        "would depend on every other service, and the composition would no longer be swappable.",
+        "would depend on every other service, and the composition would no longer be swappable. " +
+        "services/tools (generators of docs from the CLI's own specs) is an entry point on top " +
+        "of the CLI as well, so it may read it; the next rule keeps anything from building on it.",
       severity: "error",
-      from: { path: "^services/", pathNot: "^services/(app|cli)/" },
+      from: { path: "^services/", pathNot: "^services/(app|cli|tools)/" },
       to: { path: "^services/(app|cli)/" },
+    },
+    {
+      name: "tools-are-entry-points",
+      comment:
+        "services/tools holds developer tools run by npm scripts (docs generated from the CLI): " +
+        "they sit above the CLI, so production code importing one would pull the CLI into it.",
+      severity: "error",
+      from: { pathNot: "^services/tools/" },
+      to: { path: "^services/tools/" },
     },
     {
       name: "operator-uses-only-shared-services",
