@@ -3,6 +3,7 @@ import { WebhookNotificationSink } from "../adapters/webhook/webhook-notificatio
 import { AssetHttpApi } from "../assets/asset-http.js";
 import { AssetService } from "../assets/asset-service.js";
 import { assetLimitsFromConfig } from "../assets/content-type.js";
+import { transferLimitsFromConfig } from "../assets/transfer-limits.js";
 import type { TokenAuthority } from "../auth/tokens.js";
 import { CHAT_FRAME_TYPES, ChatFrameHandler } from "../chat/chat-frame-handler.js";
 import { ChatService } from "../chat/chat-service.js";
@@ -120,7 +121,9 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
     route(PRESENCE_FRAME_TYPES, new PresenceFrameHandler(presence));
   }
 
-  if (wanted.has("assets")) httpApis.push(new AssetHttpApi({ service: assets, tokens: context.tokens, logger }));
+  if (wanted.has("assets")) {
+    httpApis.push(new AssetHttpApi({ service: assets, tokens: context.tokens, logger, limits: transferLimitsFromConfig(config) }));
+  }
 
   return {
     routes,

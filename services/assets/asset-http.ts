@@ -1,12 +1,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
 import type { TokenAuthority } from "../auth/tokens.js";
 import { InvalidTokenError } from "../auth/tokens.js";
 import type { HttpApi } from "../runtime/http-server.js";
 import type { Logger } from "../runtime/logger.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { AssetId, type UserId } from "../protocol/ids.js";
-import { AssetTooLargeError, LinkRefusedError, UnsupportedContentTypeError, type AssetService } from "./asset-service.js";
-import { detectContentType, EXTENSIONS, isAllowed, type AssetKind } from "./content-type.js";
+import { AssetTooLargeError, LinkRefusedError, UnsupportedContentTypeError, UploadLengthMismatchError, type AssetService } from "./asset-service.js";
+import { parseRange } from "./byte-range.js";
+import { EXTENSIONS, isAllowed } from "./content-type.js";
+import { InFlightLimiter, type FullScope, type TransferLimits } from "./transfer-limits.js";
 
 /** The `code` of every asset HTTP error body: stable, for clients to switch on. */
 export const AssetErrorCode = {
@@ -20,6 +23,9 @@ export const AssetErrorCode = {
   lengthRequired: "length_required",
   tooLarge: "too_large",
   unsupportedMediaType: "unsupported_media_type",
+  rangeNotSatisfiable: "range_not_satisfiable",
+  tooManyRequests: "too_many_requests",
+  unavailable: ErrorCode.unavailable,
   internal: ErrorCode.internal,
 } as const;
 export type AssetErrorCode = (typeof AssetErrorCode)[keyof typeof AssetErrorCode];
@@ -27,11 +33,10 @@ export type AssetErrorCode = (typeof AssetErrorCode)[keyof typeof AssetErrorCode
 const PREFIX = "/v1/assets";
 
 /**
- * Bytes read before the type is sniffed to apply the limit of its kind while the body
- * still streams (file-type's own sample size). The authoritative detection runs on the
- * whole body.
+ * The Retry-After of a refusal for being at a cap: about how long a large upload or
+ * download takes on a good connection, so a retry is likely to find room.
  */
-const SNIFF_BYTES = 4100;
+export const RETRY_AFTER_SECONDS = 5;
 
 class HttpError extends Error {
   constructor(
@@ -49,17 +54,29 @@ export interface AssetHttpDependencies {
   service: AssetService;
   tokens: Pick<TokenAuthority, "verify">;
   logger: Logger;
+  limits: TransferLimits;
 }
 
 /**
  * The asset endpoints:
  * - `POST /v1/assets` (bearer token, raw body) uploads; 201 with the asset.
  * - `POST /v1/assets/<id>/link` (bearer token) signs a download link for the caller.
- * - `GET /v1/assets/<id>?user=…&expires=…&signature=…` downloads through such a link.
- * Every error is JSON `{ error, code }`.
+ * - `GET /v1/assets/<id>?user=…&expires=…&signature=…` downloads through such a link,
+ *   whole or one `Range: bytes=` range of it.
+ * Every error is JSON `{ error, code }`. Bodies stream both ways: neither direction holds
+ * an asset in memory. Uploads in flight and download bytes still to send are capped per
+ * user (429) and per process (503), both with Retry-After; a download whose client stops
+ * reading is cut off after the idle timeout.
  */
 export class AssetHttpApi implements HttpApi {
-  constructor(private readonly deps: AssetHttpDependencies) {}
+  private readonly uploads: InFlightLimiter;
+  private readonly downloads: InFlightLimiter;
+
+  constructor(private readonly deps: AssetHttpDependencies) {
+    const { limits } = deps;
+    this.uploads = new InFlightLimiter(limits.uploadsInFlight, limits.uploadsInFlightPerUser);
+    this.downloads = new InFlightLimiter(limits.downloadBytesInFlight, limits.downloadBytesInFlightPerUser);
+  }
 
   async handle(request: IncomingMessage, response: ServerResponse, path: string): Promise<boolean> {
     if (path !== PREFIX && !path.startsWith(`${PREFIX}/`)) return false;
@@ -96,8 +113,14 @@ export class AssetHttpApi implements HttpApi {
     const { service } = this.deps;
     if (declared > service.maxUploadBytes) throw new AssetTooLargeError(declared, service.maxUploadBytes, null);
     if (declared === 0) throw new HttpError(400, AssetErrorCode.badRequest, "the upload is empty");
-    const bytes = await this.readBody(request, declared);
-    const asset = await service.upload(userId, bytes);
+    const reservation = this.uploads.reserve(userId, 1);
+    if (!reservation.ok) throw atCap(reservation.full, "uploads");
+    let asset;
+    try {
+      asset = await service.uploadStream(userId, request, declared);
+    } finally {
+      reservation.release();
+    }
     this.deps.logger.debug({ assetId: asset.assetId, userId, size: asset.size, contentType: asset.contentType }, "asset uploaded");
     sendJson(response, 201, { assetId: asset.assetId, contentType: asset.contentType, size: asset.size, sha256: asset.sha256 });
   }
@@ -112,7 +135,8 @@ export class AssetHttpApi implements HttpApi {
   private async download(request: IncomingMessage, response: ServerResponse, rawId: string): Promise<void> {
     const assetId = parseAssetId(rawId);
     const query = new URL(request.url ?? "/", "http://localhost").searchParams;
-    const opened = await this.deps.service.openLink({
+    const { service, limits } = this.deps;
+    const opened = await service.openLink({
       assetId,
       user: query.get("user"),
       expires: query.get("expires"),
@@ -122,17 +146,54 @@ export class AssetHttpApi implements HttpApi {
     if (request.headers.authorization !== undefined && (await this.authenticate(request)) !== opened.userId) {
       throw new HttpError(403, AssetErrorCode.forbidden, "this link was made for another user");
     }
-    const { record, bytes } = opened;
+    const { record } = opened;
+    // Content-addressed bytes never change under an asset: its hash is a strong ETag.
+    const etag = `"${record.sha256}"`;
+    const ifRange = request.headers["if-range"];
+    const range = ifRange === undefined || ifRange === etag ? parseRange(request.headers.range, record.size) : { kind: "whole" as const };
+    if (range.kind === "unsatisfiable") {
+      throw new HttpError(416, AssetErrorCode.rangeNotSatisfiable, `the asset has ${record.size} bytes`, { "Content-Range": `bytes */${record.size}` });
+    }
     const extension = isAllowed(record.contentType) ? EXTENSIONS[record.contentType] : "bin";
-    response.writeHead(200, {
+    const length = range.kind === "partial" ? range.end - range.start + 1 : record.size;
+    const headers: Record<string, string> = {
       "Content-Type": record.contentType,
-      "Content-Length": String(bytes.byteLength),
+      "Content-Length": String(length),
       "Content-Disposition": `attachment; filename="${record.assetId}.${extension}"`,
       "X-Content-Type-Options": "nosniff",
       "Content-Security-Policy": "default-src 'none'; sandbox",
       "Cache-Control": `private, max-age=${opened.secondsLeft}`,
+      "Accept-Ranges": "bytes",
+      ETag: etag,
+      ...(range.kind === "partial" ? { "Content-Range": `bytes ${range.start}-${range.end}/${record.size}` } : {}),
+    };
+    const status = range.kind === "partial" ? 206 : 200;
+    if (request.method === "HEAD") {
+      response.writeHead(status, headers);
+      response.end();
+      return;
+    }
+
+    const reservation = this.downloads.reserve(opened.userId, length);
+    if (!reservation.ok) throw atCap(reservation.full, "download bytes");
+    // Released when the response ends, however it ends (finished, cut off, client gone).
+    response.once("close", reservation.release);
+    const blob = await service.read(record, range.kind === "partial" ? range : undefined);
+    response.writeHead(status, headers);
+    // The socket times out when nothing moves on it: a client that stops reading fills the
+    // socket buffers, writes stall, and the download is cut off.
+    response.setTimeout(limits.downloadIdleTimeoutMs, () => {
+      this.deps.logger.info({ assetId, userId: opened.userId, idleMs: limits.downloadIdleTimeoutMs }, "asset download cut off: the client stopped reading");
+      response.destroy();
     });
-    response.end(request.method === "HEAD" ? undefined : bytes);
+    try {
+      // pipeline: the file or S3 stream is read only as fast as the client takes it.
+      await pipeline(blob.stream, response);
+    } catch (error) {
+      // A failing store is worth a log line; a client gone or cut off is not.
+      if (blob.stream.errored !== null) throw error;
+      throw new ClientGoneError(error instanceof Error ? error.message : String(error));
+    }
   }
 
   private async authenticate(request: IncomingMessage): Promise<UserId> {
@@ -148,75 +209,9 @@ export class AssetHttpApi implements HttpApi {
     }
   }
 
-  /**
-   * Reads exactly `declared` bytes, refusing (413) as soon as the body passes the
-   * largest limit, or the limit of its kind once the first bytes show the kind.
-   */
-  private readBody(request: IncomingMessage, declared: number): Promise<Buffer> {
-    const { service } = this.deps;
-    return new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let received = 0;
-      let limit = service.maxUploadBytes;
-      let kind: AssetKind | null = null;
-      let sniffed = false;
-      let settled = false;
-
-      const finish = (outcome: () => void): void => {
-        if (settled) return;
-        settled = true;
-        request.off("data", onData).off("end", onEnd).off("error", onAbort).off("close", onClose);
-        // Stop reading: the refusal closes the connection (see fail()).
-        request.pause();
-        outcome();
-      };
-      const onData = (chunk: Buffer): void => {
-        received += chunk.byteLength;
-        if (received > limit) {
-          finish(() => { reject(new AssetTooLargeError(received, limit, kind)); });
-          return;
-        }
-        chunks.push(chunk);
-        if (!sniffed && received >= SNIFF_BYTES && received < declared) {
-          sniffed = true;
-          request.pause();
-          detectContentType(Buffer.concat(chunks, received)).then(
-            (detection) => {
-              if (settled) return;
-              if (detection.allowed) {
-                kind = detection.kind;
-                limit = service.limits[detection.kind];
-                if (declared > limit) {
-                  finish(() => { reject(new AssetTooLargeError(declared, limit, kind)); });
-                  return;
-                }
-              }
-              request.resume();
-            },
-            (error: unknown) => {
-              finish(() => { reject(error instanceof Error ? error : new Error(String(error))); });
-            },
-          );
-        }
-      };
-      const onEnd = (): void => {
-        finish(() => {
-          if (received === declared) resolve(Buffer.concat(chunks, received));
-          else reject(new HttpError(400, AssetErrorCode.badRequest, `the body has ${received} bytes; Content-Length said ${declared}`));
-        });
-      };
-      const onAbort = (error: Error): void => {
-        finish(() => { reject(new ClientGoneError(error.message)); });
-      };
-      const onClose = (): void => {
-        finish(() => { reject(new ClientGoneError("the client closed the connection during the upload")); });
-      };
-      request.on("data", onData).on("end", onEnd).on("error", onAbort).on("close", onClose);
-    });
-  }
-
   private fail(request: IncomingMessage, response: ServerResponse, error: unknown): void {
-    if (error instanceof ClientGoneError) {
+    // The client went away mid-request (an upload cut short, a download abandoned): nothing to answer.
+    if (error instanceof ClientGoneError || request.socket.destroyed) {
       response.destroy();
       return;
     }
@@ -244,6 +239,7 @@ class ClientGoneError extends Error {
 function toHttpError(error: unknown): HttpError | null {
   if (error instanceof HttpError) return error;
   if (error instanceof AssetTooLargeError) return new HttpError(413, AssetErrorCode.tooLarge, error.message);
+  if (error instanceof UploadLengthMismatchError) return new HttpError(400, AssetErrorCode.badRequest, error.message);
   if (error instanceof UnsupportedContentTypeError) return new HttpError(415, AssetErrorCode.unsupportedMediaType, error.message);
   if (error instanceof ProtocolError) {
     if (error.code === ErrorCode.notFound) return new HttpError(404, AssetErrorCode.notFound, error.message);
@@ -265,6 +261,14 @@ function toHttpError(error: unknown): HttpError | null {
     }
   }
   return null;
+}
+
+/** The refusal for a full cap: the user's own is theirs to wait out (429), the process's is ours (503). */
+function atCap(full: FullScope, what: string): HttpError {
+  const retryAfter = { "Retry-After": String(RETRY_AFTER_SECONDS) };
+  return full === "user"
+    ? new HttpError(429, AssetErrorCode.tooManyRequests, `you have as many ${what} in flight as one user may; retry later`, retryAfter)
+    : new HttpError(503, AssetErrorCode.unavailable, `this server has as many ${what} in flight as it takes; retry later`, retryAfter);
 }
 
 function allow(request: IncomingMessage, methods: readonly string[]): void {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FsBlobStore } from "../adapters/embedded/fs-blob-store.js";
 import { SqliteAssetStore } from "../adapters/embedded/sqlite-asset-store.js";
@@ -9,7 +10,7 @@ import { ProtocolError } from "../protocol/errors.js";
 import { directConversationId, groupConversationId, type ConversationId, type UserId } from "../protocol/ids.js";
 import { ManualClock } from "../testing/clock.js";
 import { makeTempDir, type TempDir } from "../testing/temp-dir.js";
-import { AssetService, AssetTooLargeError, LinkRefusedError, UnsupportedContentTypeError } from "./asset-service.js";
+import { AssetService, AssetTooLargeError, LinkRefusedError, UnsupportedContentTypeError, UploadLengthMismatchError } from "./asset-service.js";
 import { jpeg, pdf, png } from "./testing/media-fixtures.js";
 
 const SECRET = "0123456789abcdef0123456789abcdef";
@@ -40,12 +41,16 @@ describe("AssetService", () => {
     store = new SqliteAssetStore(join(dir.path, "assets.db"));
     blobs = new FsBlobStore(join(dir.path, "blobs"));
     puts = 0;
+    // Counts what reaches a content address (a move from the upload's own key).
     const counting: BlobStore = {
-      put: (key, bytes, contentType) => {
+      put: (key, bytes, contentType) => blobs.put(key, bytes, contentType),
+      putStream: (key, source, contentType) => blobs.putStream(key, source, contentType),
+      move: (from, to) => {
         puts++;
-        return blobs.put(key, bytes, contentType);
+        return blobs.move(from, to);
       },
       get: (key) => blobs.get(key),
+      openRead: (key, range) => blobs.openRead(key, range),
       has: (key) => blobs.has(key),
       delete: (key) => blobs.delete(key),
       close: () => blobs.close(),
@@ -105,6 +110,36 @@ describe("AssetService", () => {
       const objects = (await readdir(join(dir.path, "blobs", "sha256"))).filter((name) => !name.endsWith(".type"));
       expect(objects).toHaveLength(1);
       expect(objects[0]?.startsWith(first.sha256)).toBe(true);
+      // Each upload's own key is gone once its bytes reached their address (or were dropped as duplicates).
+      expect(await readdir(join(dir.path, "blobs", "uploads"))).toEqual([]);
+    });
+
+    it("streams an upload, refusing one whose body is not its declared size and keeping nothing of it", async () => {
+      const bytes = png(16, 16, 1);
+      const chunked = Readable.from(Array.from({ length: Math.ceil(bytes.byteLength / 100) }, (_, i) => bytes.subarray(i * 100, i * 100 + 100)));
+      await expect(service.uploadStream("alice", chunked, bytes.byteLength)).resolves.toMatchObject({ size: bytes.byteLength, contentType: "image/png" });
+      await expect(service.uploadStream("alice", Readable.from([bytes]), bytes.byteLength + 1)).rejects.toBeInstanceOf(UploadLengthMismatchError);
+      await expect(service.uploadStream("alice", Readable.from([bytes]), bytes.byteLength - 1)).rejects.toBeInstanceOf(UploadLengthMismatchError);
+      expect(puts).toBe(1);
+      expect(await readdir(join(dir.path, "blobs", "uploads"))).toEqual([]);
+    });
+
+    it("refuses an upload over its kind's limit from the head alone, without reading the rest", async () => {
+      const head = Buffer.from(pdf());
+      let pulled = 0;
+      const body = Readable.from(
+        (function* () {
+          yield head;
+          for (;;) {
+            pulled++;
+            yield Buffer.alloc(1024);
+          }
+        })(),
+      );
+      await expect(service.uploadStream("alice", body, 4000)).rejects.toMatchObject({ kind: "document", limit: 1000 });
+      // The head and the stream's read-ahead (16 chunks), not the rest of the declared size.
+      expect(pulled).toBeLessThan(30);
+      body.destroy();
     });
 
     it("refuses bytes of a type that is not allowed", async () => {
@@ -165,7 +200,11 @@ describe("AssetService", () => {
       clock.advance(20_000);
       const opened = await service.openLink(linkParams(link.url));
       expect(opened).toMatchObject({ record: asset, userId: "alice", secondsLeft: 40 });
-      expect(Buffer.from(opened.bytes)).toEqual(Buffer.from(bytes));
+      const read = await service.read(opened.record);
+      expect(read.size).toBe(bytes.byteLength);
+      expect(Buffer.concat(await read.stream.toArray())).toEqual(Buffer.from(bytes));
+      const range = await service.read(opened.record, { start: 1, end: 3 });
+      expect(Buffer.concat(await range.stream.toArray())).toEqual(Buffer.from(bytes).subarray(1, 4));
     });
 
     it("refuses to make a link for someone who may not read the asset", async () => {

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { monotonicFactory } from "ulid";
 import type { AssetAttachments } from "../conversations/asset-attachments.js";
 import type { ConversationAccess } from "../conversations/conversation-access.js";
 import type { AssetRecord, AssetStore } from "../ports/asset-store.js";
-import type { BlobStore } from "../ports/blob-store.js";
+import type { BlobReadStream, BlobStore, ByteRange } from "../ports/blob-store.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import type { AssetId, ConversationId, UserId } from "../protocol/ids.js";
 import { AssetLinkSigner, type LinkCheck } from "./asset-links.js";
@@ -55,6 +56,20 @@ export class AssetTooLargeError extends Error {
   }
 }
 
+/** The body ended before, or ran past, the size the upload declared (HTTP 400). */
+export class UploadLengthMismatchError extends Error {
+  constructor(readonly declared: number) {
+    super(`the body is not the ${declared} bytes its Content-Length said`);
+    this.name = "UploadLengthMismatchError";
+  }
+}
+
+/**
+ * Bytes read before the type is detected: file-type's own sample size (it needs no more
+ * than the head of a file, as its stream detection shows).
+ */
+export const SNIFF_BYTES = 4100;
+
 export type LinkRefusal = Exclude<LinkCheck, { ok: true }>["reason"] | "forbidden" | "not_found";
 
 /** A download link that does not (or no longer does) open its asset. */
@@ -94,35 +109,50 @@ export class AssetService implements AssetAttachments {
     this.signer = new AssetLinkSigner(deps.secret);
   }
 
-  /**
-   * Stores an upload from its bytes: detects the type (never trusting the client's),
-   * checks the limit of its kind, stores the bytes unless identical ones are stored
-   * already, and records a new asset owned by `userId`.
-   * Throws UnsupportedContentTypeError or AssetTooLargeError.
-   */
+  /** Stores an upload held in memory: see uploadStream. */
   async upload(userId: UserId, bytes: Uint8Array): Promise<AssetRecord> {
-    if (bytes.byteLength > this.maxUploadBytes) throw new AssetTooLargeError(bytes.byteLength, this.maxUploadBytes, null);
-    const detection = await detectContentType(bytes);
+    return this.uploadStream(userId, Readable.from([Buffer.from(bytes)]), bytes.byteLength);
+  }
+
+  /**
+   * Stores an upload of `size` bytes as it streams in: detects the type from its head
+   * (never trusting the client's), checks the limit of its kind before reading on, then
+   * streams the bytes to a key of this upload alone while hashing them, and moves them to
+   * their content address (`sha256/<hex>`) unless identical bytes are stored there already.
+   * Records a new asset owned by `userId`. Memory stays at the head plus the stream
+   * buffers, whatever the size.
+   * Throws UnsupportedContentTypeError, AssetTooLargeError, UploadLengthMismatchError, or
+   * the body's own error (the client went away).
+   */
+  async uploadStream(userId: UserId, body: Readable, size: number): Promise<AssetRecord> {
+    if (size > this.maxUploadBytes) throw new AssetTooLargeError(size, this.maxUploadBytes, null);
+    // One iterator for the head and the rest. Left unfinished on a refusal, not returned:
+    // returning it would destroy an HTTP request, and the refusal with it.
+    const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const head = await readHead(chunks, Math.min(SNIFF_BYTES, size));
+    const detection = await detectContentType(head);
     if (!detection.allowed) throw new UnsupportedContentTypeError(detection.detected);
     const limit = this.limits[detection.kind];
-    if (bytes.byteLength > limit) throw new AssetTooLargeError(bytes.byteLength, limit, detection.kind);
-
-    const sha256 = createHash("sha256").update(bytes).digest("hex");
-    const key = blobKey(sha256);
-    // Same bytes, same key: a concurrent upload of them writes an identical object, harmlessly.
-    if (!(await this.deps.blobs.has(key))) await this.deps.blobs.put(key, bytes, detection.contentType);
+    if (size > limit) throw new AssetTooLargeError(size, limit, detection.kind);
 
     const now = this.clock();
-    const record: AssetRecord = {
-      assetId: `a${this.nextId(now.getTime())}`,
-      ownerId: userId,
-      sha256,
-      size: bytes.byteLength,
-      contentType: detection.contentType,
-      createdAt: now,
-    };
-    await this.deps.assets.create(record);
-    return record;
+    const assetId: AssetId = `a${this.nextId(now.getTime())}`;
+    const hash = createHash("sha256");
+    const temporary = `uploads/${assetId.toLowerCase()}`;
+    try {
+      await this.deps.blobs.putStream(temporary, Readable.from(measured(head, chunks, size, hash)), detection.contentType);
+      const sha256 = hash.digest("hex");
+      const key = blobKey(sha256);
+      // Same bytes, same key: a concurrent upload of them moves identical bytes there, harmlessly.
+      if (await this.deps.blobs.has(key)) await this.deps.blobs.delete(temporary);
+      else await this.deps.blobs.move(temporary, key);
+      const record: AssetRecord = { assetId, ownerId: userId, sha256, size, contentType: detection.contentType, createdAt: now };
+      await this.deps.assets.create(record);
+      return record;
+    } catch (error) {
+      await this.deps.blobs.delete(temporary).catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
@@ -173,9 +203,14 @@ export class AssetService implements AssetAttachments {
     const record = await this.deps.assets.get(assetId);
     if (record === null) throw new LinkRefusedError("not_found");
     if (!(await this.mayRead(userId, record))) throw new LinkRefusedError("forbidden");
-    const blob = await this.deps.blobs.get(blobKey(record.sha256));
-    if (blob === null) throw new Error(`asset ${assetId} has no stored bytes (blob ${blobKey(record.sha256)} is missing)`);
-    return { record, userId, bytes: blob.bytes, secondsLeft: Math.max(0, expires - Math.floor(nowMs / 1000)) };
+    return { record, userId, secondsLeft: Math.max(0, expires - Math.floor(nowMs / 1000)) };
+  }
+
+  /** A stream of an asset's bytes, or of `range` of them (within its size). */
+  async read(record: AssetRecord, range?: ByteRange): Promise<BlobReadStream> {
+    const blob = await this.deps.blobs.openRead(blobKey(record.sha256), range);
+    if (blob === null) throw new Error(`asset ${record.assetId} has no stored bytes (blob ${blobKey(record.sha256)} is missing)`);
+    return blob;
   }
 
   private async mayRead(userId: UserId, record: AssetRecord): Promise<boolean> {
@@ -191,9 +226,38 @@ export interface OpenedAsset {
   record: AssetRecord;
   /** The user the link was made for. */
   userId: UserId;
-  bytes: Uint8Array;
   /** Seconds until the link expires: how long the response may be cached. */
   secondsLeft: number;
+}
+
+/** Reads at least `want` bytes from the start of a body (fewer only if it ends first). */
+async function readHead(chunks: AsyncIterator<Buffer>, want: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let have = 0;
+  while (have < want) {
+    const next = await chunks.next();
+    if (next.done === true) break;
+    parts.push(next.value);
+    have += next.value.byteLength;
+  }
+  return Buffer.concat(parts, have);
+}
+
+/**
+ * The head, then the rest of the body, hashed as they pass; fails as soon as the body runs
+ * past `size`, or ends short of it, so a mismatched upload is never stored.
+ */
+async function* measured(head: Buffer, rest: AsyncIterator<Buffer>, size: number, hash: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
+  let received = 0;
+  const pass = (chunk: Buffer): Buffer => {
+    received += chunk.byteLength;
+    if (received > size) throw new UploadLengthMismatchError(size);
+    hash.update(chunk);
+    return chunk;
+  };
+  if (head.byteLength > 0) yield pass(head);
+  for (let next = await rest.next(); next.done !== true; next = await rest.next()) yield pass(next.value);
+  if (received !== size) throw new UploadLengthMismatchError(size);
 }
 
 export function blobKey(sha256: string): string {

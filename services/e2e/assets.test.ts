@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AssetLinkSigner } from "../assets/asset-links.js";
 import { jpeg, pdf, png } from "../assets/testing/media-fixtures.js";
 import { ParleyRequestError, type ParleyClient } from "../client/parley-client.js";
@@ -285,6 +286,192 @@ describe("size limits", () => {
       expect((await upload(bigger, "alice", png())).status).toBe(201);
     } finally {
       await bigger.dispose();
+    }
+  });
+});
+
+/** A request written by hand on its own connection, so a test can stop reading or sending mid-way. */
+async function rawConnection(on: TestPlatform): Promise<Socket> {
+  const { hostname, port } = new URL(on.url);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  return socket;
+}
+
+/**
+ * Sends a GET on its own connection and reads no more than the status line: the download
+ * has started (and holds its bytes in flight) while its client reads nothing.
+ */
+async function stalledDownload(on: TestPlatform, link: URL): Promise<Socket> {
+  const socket = await rawConnection(on);
+  socket.write(`GET ${link.pathname}${link.search} HTTP/1.1\r\nHost: parley\r\n\r\n`);
+  await new Promise<void>((resolve) => socket.once("readable", resolve));
+  const statusLine = socket.read(15) as Buffer | null;
+  expect(statusLine?.toString("latin1")).toBe("HTTP/1.1 200 OK");
+  return socket;
+}
+
+/** Everything the server sends until it closes the connection, however it closes it. */
+async function receivedUntilClosed(socket: Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+  socket.on("error", () => undefined);
+  socket.resume();
+  await new Promise<void>((resolve) => socket.once("close", () => { resolve(); }));
+  return Buffer.concat(chunks);
+}
+
+/** A PNG padded to `size` bytes: detected as an image, large enough to stream. */
+function bigPng(size: number): Buffer {
+  const head = Buffer.from(png(8, 8, 3));
+  return Buffer.concat([head, Buffer.alloc(size - head.byteLength, 0x5a)]);
+}
+
+describe("range requests", () => {
+  let bytes: Buffer;
+  let link: URL;
+  let asset: UploadedAsset;
+
+  beforeAll(async () => {
+    bytes = Buffer.concat([Buffer.from(png(8, 8, 11)), randomBytes(100_000)]);
+    asset = await uploaded("alice", bytes);
+    link = await linkFor("alice", asset.assetId);
+  });
+
+  it("serves one range with 206, its Content-Range and exactly its bytes", async () => {
+    const response = await fetch(link, { headers: { Range: "bytes=10-19" } });
+    expect(response.status).toBe(206);
+    expect(response.headers.get("content-range")).toBe(`bytes 10-19/${bytes.byteLength}`);
+    expect(response.headers.get("content-length")).toBe("10");
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(bytes.subarray(10, 20));
+
+    const tail = await fetch(link, { headers: { Range: "bytes=-5" } });
+    expect(tail.status).toBe(206);
+    expect(tail.headers.get("content-range")).toBe(`bytes ${bytes.byteLength - 5}-${bytes.byteLength - 1}/${bytes.byteLength}`);
+    expect(Buffer.from(await tail.arrayBuffer())).toEqual(bytes.subarray(bytes.byteLength - 5));
+
+    const rest = await fetch(link, { headers: { Range: "bytes=50000-" } });
+    expect(rest.status).toBe(206);
+    expect(Buffer.from(await rest.arrayBuffer())).toEqual(bytes.subarray(50_000));
+  });
+
+  it("says it takes ranges, with a strong ETag, on a whole download", async () => {
+    const response = await fetch(link);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("accept-ranges")).toBe("bytes");
+    expect(response.headers.get("etag")).toBe(`"${asset.sha256}"`);
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(bytes);
+  });
+
+  it("answers a range past the end with 416 and the size", async () => {
+    const response = await fetch(link, { headers: { Range: `bytes=${bytes.byteLength}-` } });
+    await expectError(response, 416, "range_not_satisfiable");
+    expect(response.headers.get("content-range")).toBe(`bytes */${bytes.byteLength}`);
+  });
+
+  it("sends the whole asset for several ranges, or a range under an If-Range that no longer matches", async () => {
+    const several = await fetch(link, { headers: { Range: "bytes=0-1,5-6" } });
+    expect(several.status).toBe(200);
+    expect(Buffer.from(await several.arrayBuffer())).toEqual(bytes);
+    const stale = await fetch(link, { headers: { Range: "bytes=0-1", "If-Range": '"not-this-one"' } });
+    expect(stale.status).toBe(200);
+    await stale.body?.cancel();
+    const current = await fetch(link, { headers: { Range: "bytes=0-1", "If-Range": `"${asset.sha256}"` } });
+    expect(current.status).toBe(206);
+    await current.body?.cancel();
+  });
+});
+
+describe("caps on transfers in flight", () => {
+  it("answers a user's upload past their cap 429 and anyone's past the process cap 503, both with Retry-After", async () => {
+    const capped = await startTestPlatform({ assetUploadsInFlight: 1, assetUploadsInFlightPerUser: 1 });
+    try {
+      const held = bigPng(1024 * 1024);
+      const socket = await rawConnection(capped);
+      const headers = `Host: parley\r\nConnection: close\r\nAuthorization: Bearer ${await capped.token("alice")}\r\nContent-Length: ${held.byteLength}`;
+      socket.write(`POST /v1/assets HTTP/1.1\r\n${headers}\r\n\r\n`);
+      socket.write(held.subarray(0, 64 * 1024));
+      // The held upload is in flight once alice's next one is refused.
+      const refused = await vi.waitFor(async () => {
+        const response = await upload(capped, "alice", png());
+        expect(response.status).toBe(429);
+        return response;
+      });
+      expect(refused.headers.get("retry-after")).toBe("5");
+      await expectError(refused, 429, "too_many_requests");
+      const full = await upload(capped, "bob", png());
+      expect(full.headers.get("retry-after")).toBe("5");
+      await expectError(full, 503, "unavailable");
+
+      // The held upload completes; then there is room again.
+      socket.write(held.subarray(64 * 1024));
+      const answer = (await receivedUntilClosed(socket)).toString("latin1");
+      expect(answer).toMatch(/^HTTP\/1\.1 201 /);
+      expect(answer).toContain(`"size":${held.byteLength}`);
+      expect((await upload(capped, "bob", png())).status).toBe(201);
+    } finally {
+      await capped.dispose();
+    }
+  });
+
+  it("answers downloads past the bytes in flight 429 (user) or 503 (process), and cuts off a client that stops reading", async () => {
+    const capped = await startTestPlatform({
+      jwtSecret: SECRET,
+      assetDownloadBytesInFlight: 1,
+      assetDownloadBytesInFlightPerUser: 1,
+      assetDownloadIdleTimeoutMs: 500,
+      assetMaxImageBytes: 256 * 1024 * 1024,
+    });
+    try {
+      // Far larger than the loopback socket buffers (autotuned up to 32 MiB here), so a
+      // client that reads nothing stalls the server.
+      const bytes = bigPng(128 * 1024 * 1024);
+      const response = await upload(capped, "alice", bytes);
+      expect(response.status).toBe(201);
+      const { assetId } = (await response.json()) as UploadedAsset;
+      const linkResponse = await fetch(`${capped.url}/v1/assets/${assetId}/link`, { method: "POST", headers: { Authorization: `Bearer ${await capped.token("alice")}` } });
+      const link = new URL(((await linkResponse.json()) as { url: string }).url, capped.url);
+
+      const stalled = await stalledDownload(capped, link);
+      const refused = await fetch(link);
+      expect(refused.headers.get("retry-after")).toBe("5");
+      await expectError(refused, 429, "too_many_requests");
+
+      // The stalled download is cut off after the idle timeout, which frees its bytes.
+      const after = await vi.waitFor(
+        async () => {
+          const again = await fetch(link, { headers: { Range: "bytes=0-9" } });
+          expect(again.status).toBe(206);
+          return again;
+        },
+        { timeout: 10_000, interval: 100 },
+      );
+      expect(Buffer.from(await after.arrayBuffer())).toEqual(bytes.subarray(0, 10));
+      const received = await receivedUntilClosed(stalled);
+      expect(received.byteLength).toBeLessThan(bytes.byteLength);
+    } finally {
+      await capped.dispose();
+    }
+  });
+
+  it("answers a download past the process's bytes in flight 503 while another user's is stalled", async () => {
+    const capped = await startTestPlatform({ jwtSecret: SECRET, assetDownloadBytesInFlight: 1, assetDownloadIdleTimeoutMs: 60_000, assetMaxImageBytes: 256 * 1024 * 1024 });
+    try {
+      const bytes = bigPng(128 * 1024 * 1024);
+      const response = await upload(capped, "alice", bytes);
+      const { assetId } = (await response.json()) as UploadedAsset;
+      const signer = new AssetLinkSigner(SECRET);
+      const linkOf = (userId: string): URL => new URL(signer.path(signer.sign({ assetId, userId, expires: Math.floor(Date.now() / 1000) + 60 })), capped.url);
+
+      const stalled = await stalledDownload(capped, linkOf("alice"));
+      // Alice owns the asset; bob's link is refused for the process's sake, not his own.
+      await sendAssets(await capped.connect("alice"), "bob", [assetId]);
+      const refused = await fetch(linkOf("bob"), { headers: { Range: "bytes=0-0" } });
+      expect(refused.headers.get("retry-after")).toBe("5");
+      await expectError(refused, 503, "unavailable");
+      stalled.destroy();
+    } finally {
+      await capped.dispose();
     }
   });
 });
