@@ -67,6 +67,14 @@ describe("buildDeployment", () => {
     expect(env.every((e) => e.value === undefined || !/secret|password/i.test(e.name))).toBe(true);
   });
 
+  it("gives the groups pods, and only them, the webhook signing secret by reference", () => {
+    const view = viewOf(messagingCluster("demo", "team", defaultedSpec({ notifyWebhookSecret: { secretKeyRef: { name: "hooks", key: "hmac" } } })));
+    const secretOf = (service: "groups" | "chat") =>
+      (container(buildDeployment(view, service)).env ?? []).find((e) => e.name === "PARLEY_NOTIFY_WEBHOOK_SECRET");
+    expect(secretOf("groups")).toEqual({ name: "PARLEY_NOTIFY_WEBHOOK_SECRET", valueFrom: { secretKeyRef: { name: "hooks", key: "hmac" } } });
+    expect(secretOf("chat")).toBeUndefined();
+  });
+
   it("gives gateways their pod name as gateway id and a grace period that covers the reconnect notice", () => {
     const spec = defaultedSpec({ gateway: { ...defaultedSpec().gateway, settings: { PARLEY_SHUTDOWN_GRACE_MS: "25000" } } });
     const deployment = buildDeployment(viewOf(messagingCluster("demo", "team", spec)), "gateway");

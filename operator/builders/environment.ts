@@ -64,6 +64,8 @@ export function containerEnv(view: ClusterView, service: Service): EnvVar[] {
     ...fromSecret("redisPassword", spec.redis.password),
     ...fromSecret("s3AccessKey", spec.objectStorage.accessKey),
     ...fromSecret("s3SecretKey", spec.objectStorage.secretKey),
+    // The notifier runs in the groups pods; no other service signs webhooks.
+    ...(service === "groups" ? fromSecret("notifyWebhookSecret", spec.notifyWebhookSecret) : []),
   ];
   // The pod's name is its gateway id in the connection registry.
   if (service === "gateway") env.push({ name: settingEnv("gatewayId"), valueFrom: { fieldRef: { fieldPath: "metadata.name" } } });

@@ -124,6 +124,9 @@ export const specSchema = obj(
       default: "info",
     }),
     jwtSecret: secretRef("HS256 secret (at least 32 characters) that signs client tokens (PARLEY_JWT_SECRET)"),
+    notifyWebhookSecret: secretRef(
+      "HMAC key (at least 32 characters) that signs each notification webhook POST (PARLEY_NOTIFY_WEBHOOK_SECRET), given to the groups pods; required when groups.settings sets PARLEY_NOTIFY_WEBHOOK_URL",
+    ),
     gateway: obj(
       "The WebSocket gateways: a Deployment running `parley serve gateway`, a Service on port 80 (WebSocket at /ws) and a PodDisruptionBudget.",
       {
@@ -279,7 +282,16 @@ export const specSchema = obj(
       { enum: ["Retain", "Delete"], default: "Retain" },
     ),
   },
-  { required: ["jwtSecret", "kafka", "cassandra", "redis", "objectStorage"] },
+  {
+    required: ["jwtSecret", "kafka", "cassandra", "redis", "objectStorage"],
+    "x-kubernetes-validations": [
+      {
+        rule: "!has(self.groups) || !has(self.groups.settings) || !('PARLEY_NOTIFY_WEBHOOK_URL' in self.groups.settings) || has(self.notifyWebhookSecret)",
+        message: "groups.settings sets PARLEY_NOTIFY_WEBHOOK_URL: set notifyWebhookSecret too (notifications are signed)",
+        fieldPath: ".notifyWebhookSecret",
+      },
+    ],
+  },
 );
 
 const conditionSchema = obj(
