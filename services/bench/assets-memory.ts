@@ -12,7 +12,6 @@
 import { Command } from "commander";
 import { request } from "node:http";
 import { connect, type Socket } from "node:net";
-import { png } from "../assets/testing/media-fixtures.js";
 import { CliProcess, killAllCliProcesses, RAISED_LIMITS } from "./cli-process.js";
 import { wholeNumber } from "./command-line.js";
 
@@ -32,10 +31,24 @@ function progress(text: string): void {
   process.stderr.write(`[assets-memory ${new Date().toISOString().slice(11, 23)}] ${text}\n`);
 }
 
-/** A PNG padded to `bytes`: detected as an image, as large as the run wants. */
+/**
+ * `bytes` bytes that the server takes for a PNG: the signature, an IHDR chunk and the
+ * header of an IDAT chunk holding the rest (type detection reads no further; nobody
+ * decodes the image).
+ */
 function bigPng(bytes: number): Buffer {
-  const head = Buffer.from(png(8, 8, 1));
-  return Buffer.concat([head, Buffer.alloc(bytes - head.byteLength, 0x5a)]);
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const ihdr = Buffer.alloc(4 + 4 + 13 + 4);
+  ihdr.writeUInt32BE(13, 0);
+  ihdr.write("IHDR", 4, "latin1");
+  ihdr.writeUInt32BE(1, 8); // width
+  ihdr.writeUInt32BE(1, 12); // height
+  ihdr.writeUInt8(8, 16); // bit depth
+  const idatLength = bytes - signature.byteLength - ihdr.byteLength - 8;
+  const idat = Buffer.alloc(8);
+  idat.writeUInt32BE(idatLength, 0);
+  idat.write("IDAT", 4, "latin1");
+  return Buffer.concat([signature, ihdr, idat, Buffer.alloc(idatLength, 0x5a)]);
 }
 
 /**
