@@ -4,6 +4,13 @@
 #   hack/servers/kafka.sh up|down|status|endpoints
 # Listens on 127.0.0.1:29092 (PARLEY_KAFKA_PORT), controller on 127.0.0.1:29093
 # (PARLEY_KAFKA_CONTROLLER_PORT); data, log and pid file in $PARLEY_INFRA_DIR/kafka.
+#
+# A second, separate cluster of three KRaft nodes (each broker and controller), only on
+# request, for replication faults (hack/chaos): `up 3`, `down 3 [node]`, `status 3`,
+# `endpoints 3`. Brokers on 127.0.0.1:29112, 29122, 29132, controllers on 29113, 29123,
+# 29133; data in $PARLEY_INFRA_DIR/kafka3/node-<n>. `down 3 2` stops node 2 alone (a lost
+# broker); `up 3` starts whichever nodes are not running. The single broker above is
+# untouched by it.
 set -euo pipefail
 # shellcheck disable=SC2034 # read by log() in lib.sh
 SERVER_NAME=kafka
@@ -34,12 +41,53 @@ kafka_tool() {
     -cp "$LIBS/*" "$@"
 }
 
+# The three-node cluster (`up 3`): node n listens on 291n2, its controller on 291n3.
+MULTI_NODES=(1 2 3)
+multi_port() { echo $((29102 + 10 * $1)); }
+multi_controller_port() { echo $((29103 + 10 * $1)); }
+multi_voters() {
+  local n voters=()
+  for n in "${MULTI_NODES[@]}"; do voters+=("$n@127.0.0.1:$(multi_controller_port "$n")"); done
+  (IFS=,; echo "${voters[*]}")
+}
+multi_bootstrap() {
+  local n brokers=()
+  for n in "${MULTI_NODES[@]}"; do brokers+=("127.0.0.1:$(multi_port "$n")"); done
+  (IFS=,; echo "${brokers[*]}")
+}
+
+# use_multi_node N: points PORT, DATA, CONFIG... at node N of the three-node cluster.
+NODE_ID=1
+VOTERS=""
+REPLICAS=1
+use_multi_node() {
+  NODE_ID=$1
+  PORT=$(multi_port "$1")
+  CONTROLLER_PORT=$(multi_controller_port "$1")
+  DATA="$PARLEY_INFRA_DIR/kafka3/node-$1"
+  PIDFILE="$DATA/kafka.pid"
+  CONFIG="$DATA/server.properties"
+  BOOTSTRAP="127.0.0.1:$PORT"
+  VOTERS=$(multi_voters)
+  REPLICAS=3
+}
+
 write_config() {
-  cat >"$CONFIG" <<PROPERTIES
+  local voters=${VOTERS:-1@127.0.0.1:$CONTROLLER_PORT}
+  if [[ $REPLICAS -eq 1 ]]; then
+    cat >"$CONFIG" <<PROPERTIES
 # Written by hack/servers/kafka.sh: a single node, broker and controller, for tests.
+PROPERTIES
+  else
+    cat >"$CONFIG" <<PROPERTIES
+# Written by hack/servers/kafka.sh: node $NODE_ID of three, each broker and controller, for
+# replication faults (hack/chaos). Internal topics are replicated three times, two in sync.
+PROPERTIES
+  fi
+  cat >>"$CONFIG" <<PROPERTIES
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+node.id=$NODE_ID
+controller.quorum.voters=$voters
 listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
 controller.listener.names=CONTROLLER
@@ -50,16 +98,16 @@ log.dirs=$DATA/data
 auto.create.topics.enable=false
 delete.topic.enable=true
 num.partitions=3
-default.replication.factor=1
-min.insync.replicas=1
-# One node: the internal topics cannot have more replicas; few partitions start fast.
-offsets.topic.replication.factor=1
+default.replication.factor=$REPLICAS
+min.insync.replicas=$(((REPLICAS + 1) / 2))
+# Internal topics: one replica per node (one node: no more); few partitions start fast.
+offsets.topic.replication.factor=$REPLICAS
 offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$REPLICAS
+transaction.state.log.min.isr=$(((REPLICAS + 1) / 2))
 transaction.state.log.num.partitions=6
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$REPLICAS
+share.coordinator.state.topic.min.isr=$(((REPLICAS + 1) / 2))
 # Tests join and leave consumer groups all the time: no waiting for more members, and
 # short session timeouts allowed so a crashed consumer is noticed in seconds.
 group.initial.rebalance.delay.ms=0
@@ -74,14 +122,15 @@ PROPERTIES
 
 # Formats the storage once (the data directory of another Kafka version is started afresh:
 # formatted directories are not forward-compatible).
+# The three nodes of `up 3` are formatted with one cluster id (CLUSTER_ID, else a new one).
 format_storage() {
   if [[ -f "$DATA/data/meta.properties" && "$(cat "$DATA/version" 2>/dev/null)" == "$KAFKA_VERSION" ]]; then
     return 0
   fi
   rm -rf "$DATA/data"
-  local cluster_id
+  local cluster_id=${CLUSTER_ID:-}
   # A Kafka cluster id: 16 random bytes, URL-safe base64 without padding.
-  cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  [[ -n $cluster_id ]] || cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
   [[ $cluster_id != -* ]] || cluster_id="A${cluster_id:1}"
   log "formatting storage in $DATA/data (cluster id $cluster_id)"
   kafka_tool kafka.tools.StorageTool format --config "$CONFIG" --cluster-id "$cluster_id" >"$DATA/format.log" 2>&1 ||
@@ -102,6 +151,12 @@ up() {
     report
     return 0
   fi
+  start_node
+  wait_ready
+}
+
+# Starts the broker of the current settings, detached; wait_ready waits for it.
+start_node() {
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
     die "127.0.0.1:$PORT is taken by a process this script did not start"
   fi
@@ -115,6 +170,9 @@ up() {
     -Dkafka.logs.dir="$DATA" -Dlog4j2.configurationFile="$HACK_DIR/kafka/log4j2.properties" \
     -cp "$LIBS/*" kafka.Kafka "$CONFIG" >"$DATA/kafka.out" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
+}
+
+wait_ready() {
   # Ready when an admin request goes through: listing the topics. The tool's JVM starts
   # while the broker's does (its client retries until the broker answers), but it is
   # given up if the broker dies.
@@ -136,6 +194,66 @@ up() {
   fi
   report
 }
+
+# The three-node cluster: up_multi starts the nodes not running (all at once: a controller
+# quorum forms only when two of three answer), then waits for each.
+up_multi() {
+  local n started=()
+  CLUSTER_ID=$(cat "$PARLEY_INFRA_DIR/kafka3/cluster-id" 2>/dev/null || true)
+  if [[ -z $CLUSTER_ID ]]; then
+    mkdir -p "$PARLEY_INFRA_DIR/kafka3"
+    CLUSTER_ID=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    [[ $CLUSTER_ID != -* ]] || CLUSTER_ID="A${CLUSTER_ID:1}"
+    echo "$CLUSTER_ID" >"$PARLEY_INFRA_DIR/kafka3/cluster-id"
+  fi
+  for n in "${MULTI_NODES[@]}"; do
+    use_multi_node "$n"
+    is_running "$PIDFILE" && continue
+    start_node
+    started+=("$n")
+  done
+  for n in "${started[@]}"; do
+    use_multi_node "$n"
+    wait_ready
+  done
+  for n in "${MULTI_NODES[@]}"; do use_multi_node "$n"; report; done
+}
+
+multi_command() {
+  local command=$1 node=${2:-} n
+  case "$command" in
+    up) up_multi ;;
+    down)
+      for n in "${MULTI_NODES[@]}"; do
+        [[ -z $node || $node == "$n" ]] || continue
+        use_multi_node "$n"
+        stop_pidfile "$PIDFILE"
+        log "node $n stopped"
+      done
+      ;;
+    status)
+      local down=0
+      for n in "${MULTI_NODES[@]}"; do
+        use_multi_node "$n"
+        if is_running "$PIDFILE"; then report; else log "node $n not running"; down=1; fi
+      done
+      return "$down"
+      ;;
+    endpoints)
+      for n in "${MULTI_NODES[@]}"; do use_multi_node "$n"; is_running "$PIDFILE" || return 1; done
+      echo "PARLEY_TEST_KAFKA3_BROKERS=$(multi_bootstrap)"
+      ;;
+    *)
+      echo "usage: $0 up|down|status|endpoints 3 [node]" >&2
+      exit 2
+      ;;
+  esac
+}
+
+if [[ "${2:-}" == 3 ]]; then
+  multi_command "$1" "${3:-}"
+  exit $?
+fi
 
 case "${1:-}" in
   up) up ;;
