@@ -1,0 +1,121 @@
+/**
+ * The faults of the chaos scenarios, each a bounded action on a real back end or a
+ * process, through the hack/ scripts that run the back ends: it returns when the fault is
+ * over (the server is back, the rule removed), and the scenario measures from there.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import type { ChaosCluster } from "./cluster.js";
+
+const run = promisify(execFile);
+const HACK = join(import.meta.dirname, "..", "..", "..", "hack");
+const INFRA_DIR = process.env.PARLEY_INFRA_DIR ?? join(process.env.PARLEY_CACHE ?? join(homedir(), ".cache", "parley"), "run");
+
+/** The three-node Kafka of `hack/servers/kafka.sh up 3`. */
+export const KAFKA3_BROKERS = "127.0.0.1:29112,127.0.0.1:29122,127.0.0.1:29132";
+
+export interface FaultContext {
+  cluster: ChaosCluster;
+  log: (text: string) => void;
+}
+
+export interface Fault {
+  /** Runs the fault and returns once it is over. */
+  inject: (context: FaultContext) => Promise<void>;
+  /** Which Kafka the scenario's processes use. */
+  kafka: "single" | "three";
+}
+
+async function script(args: string[], log: (text: string) => void): Promise<void> {
+  const [path, ...rest] = args;
+  if (path === undefined) throw new Error("no script");
+  log(`$ hack/${path} ${rest.join(" ")}`);
+  await run(join(HACK, path), rest, { timeout: 300_000 });
+}
+
+/** SIGKILL to the pid in a back end's pid file (a crash, no clean shutdown); resolves once it is gone. */
+async function killPidFile(relative: string, log: (text: string) => void): Promise<void> {
+  const pid = Number(readFileSync(join(INFRA_DIR, relative), "utf8").trim());
+  log(`kill -9 ${pid} (${relative})`);
+  process.kill(pid, "SIGKILL");
+  // Not our child, so no exit event: polled, until the start script would not see it running.
+  while (alive(pid)) await sleep(20);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the partition's iptables rules, synchronously: also from exit and signal handlers. */
+export function healPartition(): void {
+  execFileSync(join(HACK, "chaos", "partition.sh"), ["heal"], { stdio: "ignore" });
+}
+
+export const FAULTS: Record<string, Fault> = {
+  "kafka-restart": {
+    kafka: "single",
+    inject: async ({ log }) => {
+      // A clean stop and start: the broker's outage is the time its JVM takes to come back.
+      await script(["servers/kafka.sh", "down"], log);
+      await script(["servers/kafka.sh", "up"], log);
+    },
+  },
+  "kafka3-broker-lost": {
+    kafka: "three",
+    inject: async ({ log }) => {
+      await killPidFile("kafka3/node-1/kafka.pid", log);
+      // Node 1 stays away long enough for the producers and the group coordinator to move.
+      await sleep(10_000);
+      await script(["servers/kafka.sh", "up", "3"], log);
+    },
+  },
+  "redis-restart": {
+    kafka: "single",
+    inject: async ({ log }) => {
+      // Nothing is persisted (hack/servers/redis.sh): the restarted Redis is empty.
+      await killPidFile("redis/standalone/redis.pid", log);
+      await script(["servers/redis.sh", "up"], log);
+    },
+  },
+  "cassandra-restart": {
+    kafka: "single",
+    inject: async ({ log }) => {
+      await script(["servers/cassandra.sh", "down"], log);
+      await script(["servers/cassandra.sh", "up"], log);
+    },
+  },
+  "process-kill": {
+    kafka: "single",
+    inject: async ({ cluster }) => {
+      cluster.kill("gateway-a");
+      cluster.kill("chat");
+      cluster.kill("groups");
+      // Started again at once, as a Deployment's controller replaces a dead pod.
+      await Promise.all([cluster.startRole("gateway-a"), cluster.startRole("chat"), cluster.startRole("groups")]);
+    },
+  },
+  "kafka-partition": {
+    // On the three-node Kafka, which only this run uses: dropping the single broker's
+    // packets would stall every other test on the machine for the same 10 s.
+    kafka: "three",
+    inject: async ({ log }) => {
+      const ports = KAFKA3_BROKERS.split(",").map((broker) => broker.split(":")[1] ?? "");
+      try {
+        await script(["chaos/partition.sh", "block", ...ports], log);
+        await sleep(10_000);
+      } finally {
+        healPartition();
+        log("partition healed");
+      }
+    },
+  },
+};
