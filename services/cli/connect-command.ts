@@ -1,10 +1,5 @@
 import type { CommandSpec } from "./command-spec.js";
-
-export interface ConnectOptions extends Record<string, unknown> {
-  url: string;
-  device: string;
-  token?: string;
-}
+import type { ConnectOptions } from "./connect-run.js";
 
 export const connectCommand: CommandSpec = {
   name: "connect",

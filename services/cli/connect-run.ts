@@ -6,8 +6,13 @@ import { TokenAuthority } from "../auth/tokens.js";
 import { ParleyClient } from "../client/parley-client.js";
 import type { InboxEvent } from "../protocol/frames.js";
 import { directConversationId } from "../protocol/ids.js";
-import type { ConnectOptions } from "./connect-command.js";
 import { configFromOptions } from "./settings-options.js";
+
+export interface ConnectOptions extends Record<string, unknown> {
+  url: string;
+  device: string;
+  token?: string;
+}
 
 const HELP = "type '@bob hello' to send, '/history bob' for the last messages, '/quit' to leave";
 

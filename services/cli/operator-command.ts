@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from "commander";
 import type { CommandSpec } from "./command-spec.js";
+import type { OperatorCommandOptions } from "./operator-run.js";
 
 function port(value: string): number {
   const parsed = Number(value);
@@ -11,18 +12,6 @@ function positive(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1 || parsed > 64) throw new InvalidArgumentError("must be a whole number from 1 to 64");
   return parsed;
-}
-
-export interface OperatorCommandOptions {
-  kubeconfig?: string;
-  namespace?: string;
-  selector?: string;
-  metricsPort: number;
-  metricsHost: string;
-  leaderElect: boolean;
-  leaseNamespace?: string;
-  workers: number;
-  logLevel: string;
 }
 
 /** `parley operator`: reconciles MessagingCluster resources (operator/); it reads no settings. */

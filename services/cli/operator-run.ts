@@ -1,7 +1,18 @@
 import { startOperatorProcess } from "../../operator/run.js";
 import { createLogger } from "../runtime/logger.js";
-import type { OperatorCommandOptions } from "./operator-command.js";
 import { stopOnSignals } from "./signals.js";
+
+export interface OperatorCommandOptions {
+  kubeconfig?: string;
+  namespace?: string;
+  selector?: string;
+  metricsPort: number;
+  metricsHost: string;
+  leaderElect: boolean;
+  leaseNamespace?: string;
+  workers: number;
+  logLevel: string;
+}
 
 /** `parley operator`: runs the operator until SIGTERM or SIGINT, or until it loses the lease. */
 export async function runOperator(options: OperatorCommandOptions): Promise<void> {

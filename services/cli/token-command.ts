@@ -1,10 +1,7 @@
 import { InvalidArgumentError, Option } from "commander";
 import type { CommandSpec } from "./command-spec.js";
+import type { TokenOptions } from "./token-run.js";
 import { parseDuration } from "./durations.js";
-
-export interface TokenOptions extends Record<string, unknown> {
-  ttl: number;
-}
 
 export const tokenCommand: CommandSpec = {
   name: "token",

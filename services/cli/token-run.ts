@@ -2,7 +2,10 @@ import { resolve } from "node:path";
 import { loadOrCreateDevSecret } from "../auth/dev-secret.js";
 import { TokenAuthority } from "../auth/tokens.js";
 import { configFromOptions } from "./settings-options.js";
-import type { TokenOptions } from "./token-command.js";
+
+export interface TokenOptions extends Record<string, unknown> {
+  ttl: number;
+}
 
 /** `parley token <user>`: prints a signed token. */
 export async function runToken(user: string, options: TokenOptions): Promise<void> {
