@@ -10,6 +10,12 @@
 set -euo pipefail
 TAG=parley-chaos
 
+# A fresh machine has no iptables: install Debian's, as hack/servers/redis.sh does redis.
+if ! command -v iptables >/dev/null; then
+  echo "[chaos] installing iptables (apt-get)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null
+fi
+
 rules() { iptables -S OUTPUT | grep -- "--comment $TAG" || true; }
 
 heal() {
