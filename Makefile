@@ -23,7 +23,7 @@ $(INSTALLED): package.json package-lock.json $(NODE)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help node install build dev test typecheck lint layout unit generate bench bench-real clean infra-up infra-down infra-status
+.PHONY: help node install build dev test typecheck lint layout unit generate bench bench-real chaos chaos-short clean infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,14 +70,22 @@ infra-down: ## stop the local back ends
 infra-status: ## show which local back ends run
 	hack/infra.sh status
 
-generate: $(INSTALLED) ## regenerate the CRD, the chart's RBAC roles and the field tables in docs/operator.md
+generate: $(INSTALLED) ## regenerate the CRD, the chart's RBAC roles, the field tables in docs/operator.md and docs/configuration.md
 	npm run --silent generate
 
-bench: build ## print throughput and memory figures (not a test: nothing fails on a number)
+bench: build ## print throughput, memory and command start-up figures beside their targets (not a test: nothing fails on a number)
 	node dist/services/bench/run.js
+	node dist/services/cli/startup-bench.js
+	node dist/services/bench/assets-memory.js
 
 bench-real: build infra-up ## the same figures for parley serve processes on the real back ends
 	node dist/services/bench/real-backends.js
+
+chaos: build infra-up ## fault scenarios on the real back ends, printing the table of docs/operations.md (restarts the shared Kafka, Redis and Cassandra; needs root for iptables)
+	node dist/services/chaos/run.js
+
+chaos-short: build infra-up ## only the fault scenarios that leave the shared back ends running (process kill, partition, 3-broker Kafka)
+	node dist/services/chaos/run.js short
 
 clean: ## remove build output and installed modules
 	rm -rf dist node_modules
