@@ -44,13 +44,23 @@ const MAX_ECHOED_TYPE_LENGTH = 40;
  */
 function describeType(value: unknown): string {
   if (typeof value !== "string") return value === null ? "null" : Array.isArray(value) ? "of kind array" : `of kind ${typeof value}`;
-  const shown = value.length > MAX_ECHOED_TYPE_LENGTH ? `${value.slice(0, MAX_ECHOED_TYPE_LENGTH)}…` : value;
-  return JSON.stringify(shown);
+  return JSON.stringify(truncate(value, MAX_ECHOED_TYPE_LENGTH));
 }
 
+const MAX_ISSUES = 5;
+const MAX_ISSUE_LENGTH = 160;
+
+/**
+ * At most five issues of at most 160 characters each: zod quotes the client's own key
+ * names ("Unrecognized key: ..."), and a 10,000-character key must not come back whole.
+ */
 function describeIssues(error: z.ZodError): string {
   return error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "frame"}: ${issue.message}`)
+    .slice(0, MAX_ISSUES)
+    .map((issue) => truncate(`${issue.path.length > 0 ? issue.path.join(".") : "frame"}: ${issue.message}`, MAX_ISSUE_LENGTH))
     .join("; ");
+}
+
+function truncate(text: string, length: number): string {
+  return text.length > length ? `${text.slice(0, length)}…` : text;
 }
