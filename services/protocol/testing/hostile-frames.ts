@@ -131,8 +131,11 @@ export type WireInput =
   /** One message split over several frames; the first fragment's kind is the message's. */
   | { kind: "fragments"; parts: Uint8Array[]; binary: boolean };
 
-/** How the gateway must answer a wire input: a reply on a connection it keeps, or a close. */
-export type Outcome = { reply: true } | { close: number };
+/**
+ * How the gateway must answer a wire input: on a connection it keeps (with a first reply of
+ * this shape, or any), or by closing it with this code.
+ */
+export type Outcome = { reply: Record<string, unknown> | "any" } | { close: number };
 
 const encoder = new TextEncoder();
 
@@ -186,7 +189,7 @@ export function expectedOutcome(input: WireInput, maxFrameBytes: number): Outcom
   if (input.kind === "fragments" && input.parts.length > MAX_FRAGMENTS) return { close: 1008 };
   const binary = input.kind === "text" ? false : input.binary;
   if (!binary && !isUtf8(bytes)) return { close: 1007 };
-  return { reply: true };
+  return { reply: "any" };
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -220,29 +223,40 @@ function padTo(bytes: number): string {
 export interface CorpusEntry {
   name: string;
   input: WireInput;
+  expected: Outcome;
 }
+
+const refused = (code: string, id?: string): Outcome => ({ reply: { type: "error", code, ...(id === undefined ? {} : { id }) } });
 
 /** The inputs the adversarial run found, and their neighbours; sent as they are, every run. */
 export function regressionCorpus(maxFrameBytes: number): CorpusEntry[] {
   const sendWith = (body: string): string => `{"type":"send","id":"r1","to":"bob","clientMessageId":"c1","body":${body}}`;
   return [
-    { name: "an unknown type of 6,000 nested arrays (stopped the process once)", input: { kind: "text", text: `{"type":${deepArrays(6_000)}}` } },
-    { name: "a 12 KB body of nested arrays", input: { kind: "text", text: sendWith(deepArrays(6_000)) } },
-    { name: "a 10,000-deep type of nested objects", input: { kind: "text", text: `{"type":${deepObjects(10_000)},"id":"r2"}` } },
-    { name: "an unknown type of 10,000 characters", input: { kind: "text", text: `{"type":"${"x".repeat(10_000)}","id":"r3"}` } },
-    ...PROTOTYPE_KEYS.map((key) => ({
-      name: `a ${key} key, at the top and in the body`,
-      input: { kind: "text", text: `{${JSON.stringify(key)}:{"polluted":true},"type":"send","id":"r4","to":"bob","clientMessageId":"c1","body":{${JSON.stringify(key)}:{"polluted":true},"text":"hi"}}` },
-    }) satisfies CorpusEntry),
-    { name: "a prototype key as the type", input: { kind: "text", text: `{"type":"__proto__","id":"r5"}` } },
-    { name: "a field name of 10,000 characters", input: { kind: "text", text: `{"type":"ping","id":"r6","${"k".repeat(10_000)}":1}` } },
-    { name: "invalid UTF-8 in a text frame", input: { kind: "bytes", bytes: Uint8Array.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d]), binary: false } },
-    { name: "a frame one byte over maxFrameBytes", input: { kind: "text", text: "x".repeat(maxFrameBytes + 1) } },
-    { name: "a frame of exactly maxFrameBytes", input: { kind: "text", text: padTo(maxFrameBytes) } },
-    { name: `a message of ${MAX_FRAGMENTS + 1} empty fragments`, input: { kind: "fragments", parts: Array.from({ length: MAX_FRAGMENTS + 1 }, () => new Uint8Array(0)), binary: false } },
+    { name: "an unknown type of 6,000 nested arrays (stopped the process once)", input: { kind: "text", text: `{"type":${deepArrays(6_000)}}` }, expected: refused("unsupported_frame") },
+    { name: "a 12 KB body of nested arrays", input: { kind: "text", text: sendWith(deepArrays(6_000)) }, expected: refused("invalid_frame", "r1") },
+    { name: "a 10,000-deep type of nested objects", input: { kind: "text", text: `{"type":${deepObjects(10_000)},"id":"r2"}` }, expected: refused("unsupported_frame", "r2") },
+    { name: "an unknown type of 10,000 characters", input: { kind: "text", text: `{"type":"${"x".repeat(10_000)}","id":"r3"}` }, expected: refused("unsupported_frame", "r3") },
+    ...PROTOTYPE_KEYS.map(
+      (key): CorpusEntry => ({
+        name: `a ${key} key, at the top and in the body`,
+        input: { kind: "text", text: `{${JSON.stringify(key)}:{"polluted":true},"type":"send","id":"r4","to":"bob","clientMessageId":"c1","body":{${JSON.stringify(key)}:{"polluted":true},"text":"hi"}}` },
+        expected: refused("invalid_frame", "r4"),
+      }),
+    ),
+    { name: "a prototype key as the type", input: { kind: "text", text: `{"type":"__proto__","id":"r5"}` }, expected: refused("unsupported_frame", "r5") },
+    { name: "a field name of 10,000 characters", input: { kind: "text", text: `{"type":"ping","id":"r6","${"k".repeat(10_000)}":1}` }, expected: refused("invalid_frame", "r6") },
+    { name: "invalid UTF-8 in a text frame", input: { kind: "bytes", bytes: Uint8Array.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d]), binary: false }, expected: { close: 1007 } },
+    { name: "a frame one byte over maxFrameBytes", input: { kind: "text", text: "x".repeat(maxFrameBytes + 1) }, expected: { close: 1009 } },
+    { name: "a frame of exactly maxFrameBytes", input: { kind: "text", text: padTo(maxFrameBytes) }, expected: refused("invalid_frame", "r7") },
+    {
+      name: `a message of ${MAX_FRAGMENTS + 1} empty fragments`,
+      input: { kind: "fragments", parts: Array.from({ length: MAX_FRAGMENTS + 1 }, () => new Uint8Array(0)), binary: false },
+      expected: { close: 1008 },
+    },
     {
       name: "a character split across fragments",
       input: { kind: "fragments", parts: split(encoder.encode('{"type":"ping","id":"€"}'), [21, 22]), binary: false },
+      expected: { reply: { type: "pong", id: "€" } },
     },
   ];
 }
