@@ -94,9 +94,12 @@ export class ChaosCluster {
   async startRole(role: Role): Promise<void> {
     const service = role.startsWith("gateway") ? "gateway" : role;
     const extra: Record<string, string> = role.startsWith("gateway") ? { PARLEY_GATEWAY_ID: `${role}-${this.id}` } : {};
-    const process = await CliProcess.serve({ service, label: role, env: { ...this.env, ...extra }, startTimeoutMs: START_TIMEOUT_MS });
-    this.processes.set(role, process);
-    this.options.log(`${role} (pid ${process.pid}) listening at ${process.url}`);
+    // PARLEY_CHAOS_LOG_DIR keeps each process's log (appended across restarts) for a post-mortem.
+    const logDir = process.env.PARLEY_CHAOS_LOG_DIR;
+    const logFile = logDir === undefined || logDir === "" ? {} : { logFile: `${logDir}/${role}.log` };
+    const child = await CliProcess.serve({ service, label: role, env: { ...this.env, ...extra }, startTimeoutMs: START_TIMEOUT_MS, ...logFile });
+    this.processes.set(role, child);
+    this.options.log(`${role} (pid ${child.pid}) listening at ${child.url}`);
   }
 
   /** Processes that exited by themselves (not killed by a scenario). */

@@ -41,7 +41,11 @@ export class FrameRequestConsumer {
   private async answer(request: FrameRequest): Promise<void> {
     // A request replayed after a crash, whose gateway gave up long ago: the client has
     // retried by now. Sends are idempotent, so skipping it loses nothing.
-    if (Date.now() > request.deadline) return;
+    const lateMs = Date.now() - request.deadline;
+    if (lateMs > 0) {
+      this.deps.logger.warn({ service: this.options.service, frameType: request.frame.type, lateMs }, "skipped a frame request whose deadline had passed");
+      return;
+    }
     let frame: ServerFrame;
     try {
       frame = await this.deps.handler.handle(request.session, request.frame);

@@ -89,7 +89,8 @@ const EXPECTED_LOGS = [/Topic creation errors/, /Limiting retries for the idempo
  * - publish: an idempotent producer, acks from all in-sync replicas (-1); the topic is
  *   created on first use (partitions, replication factor and configs from the options).
  *   Publishes that arrive while one is in flight go out together in the next request,
- *   in call order, so order per key holds.
+ *   in call order, so order per key holds. After a failed send the next one goes through
+ *   a new producer (see `producerSuspect`).
  * - subscribe: one kafkajs consumer per subscription, in consumer group
  *   `<groupPrefix><group>@<topic>` (`@<prefix>*` for a prefix): Kafka groups are per topic
  *   here, as the port's groups are (and kafkajs's assigners would hand a member partitions
@@ -125,6 +126,15 @@ export class KafkaEventBus implements EventBus {
   private readonly groupStarts = new Map<string, Promise<unknown>>();
   private queue: Pending[] = [];
   private sending: Promise<void> | undefined;
+  /**
+   * A send failed, so the idempotent producer's sequence numbers may no longer match the
+   * broker's (a batch written although its answer was lost, or a broker that restarted):
+   * kafkajs then gets OUT_OF_ORDER_SEQUENCE_NUMBER for every later batch and never
+   * recovers. The next send goes through a new producer (a new producer id, sequences
+   * from 0), at the cost of a possible duplicate of the failed batch, which the caller
+   * saw fail and may retry anyway.
+   */
+  private producerSuspect = false;
   private adminReady: Promise<void> = Promise.resolve();
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
@@ -326,6 +336,10 @@ export class KafkaEventBus implements EventBus {
       }
       const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
       try {
+        if (this.producerSuspect) {
+          await this.replaceProducer();
+          this.producerSuspect = false;
+        }
         try {
           await this.producer.sendBatch({ acks: -1, topicMessages });
         } catch (error) {
@@ -339,6 +353,7 @@ export class KafkaEventBus implements EventBus {
         }
         for (const pending of batch) pending.resolve();
       } catch (error) {
+        this.producerSuspect = true;
         for (const topic of byTopic.keys()) this.topics.delete(topic);
         for (const pending of batch) pending.reject(error);
       }
