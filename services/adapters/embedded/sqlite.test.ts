@@ -40,4 +40,21 @@ describe("SQLite transactions", () => {
     })();
     expect(values()).toEqual([1, 3]);
   });
+
+  it("ends a transaction whose COMMIT fails, so later writes are committed, not swallowed", () => {
+    db = openSqlite(":memory:");
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec("CREATE TABLE parent (id INTEGER PRIMARY KEY)");
+    // A deferred foreign key is checked at COMMIT: the commit itself fails.
+    db.exec("CREATE TABLE child (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)");
+    const orphan = prepare<[number]>(db, "INSERT INTO child (parent) VALUES (?)");
+    const parent = prepare<[number]>(db, "INSERT INTO parent (id) VALUES (?)");
+    expect(() => transaction(db, () => orphan.run(7))()).toThrow(/FOREIGN KEY/);
+    expect(db.isTransaction).toBe(false);
+
+    transaction(db, () => parent.run(1))();
+    expect(db.isTransaction).toBe(false);
+    expect(prepare<[], { id: number }>(db, "SELECT id FROM parent").all()).toEqual([{ id: 1 }]);
+    expect(prepare<[], { parent: number }>(db, "SELECT parent FROM child").all()).toEqual([]);
+  });
 });

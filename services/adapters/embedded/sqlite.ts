@@ -52,10 +52,23 @@ export function transaction<Args extends unknown[], Result>(db: Sqlite, work: (.
     try {
       result = work(...args);
     } catch (error) {
-      db.exec(nested ? `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}` : "ROLLBACK");
+      // SQLite may have rolled back by itself (an I/O error, a full disk): then there is
+      // nothing left to roll back, and trying would hide the original error.
+      if (db.isTransaction) db.exec(nested ? `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}` : "ROLLBACK");
       throw error;
     }
-    db.exec(nested ? `RELEASE ${savepoint}` : "COMMIT");
+    if (nested) {
+      db.exec(`RELEASE ${savepoint}`);
+      return result;
+    }
+    try {
+      db.exec("COMMIT");
+    } catch (error) {
+      // A failed COMMIT leaves the transaction open; every later call would then run as a
+      // savepoint inside it and "succeed" without ever reaching the disk. End it here.
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw error;
+    }
     return result;
   };
 }
