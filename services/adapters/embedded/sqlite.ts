@@ -45,7 +45,7 @@ let savepoints = 0;
  */
 export function transaction<Args extends unknown[], Result>(db: Sqlite, work: (...args: Args) => Result): (...args: Args) => Result {
   return (...args) => {
-    const nested = db.isTransaction;
+    const nested = inTransaction(db);
     const savepoint = `nested_${String(++savepoints)}`;
     db.exec(nested ? `SAVEPOINT ${savepoint}` : "BEGIN");
     let result: Result;
@@ -54,7 +54,7 @@ export function transaction<Args extends unknown[], Result>(db: Sqlite, work: (.
     } catch (error) {
       // SQLite may have rolled back by itself (an I/O error, a full disk): then there is
       // nothing left to roll back, and trying would hide the original error.
-      if (db.isTransaction) db.exec(nested ? `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}` : "ROLLBACK");
+      if (inTransaction(db)) db.exec(nested ? `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}` : "ROLLBACK");
       throw error;
     }
     if (nested) {
@@ -66,11 +66,19 @@ export function transaction<Args extends unknown[], Result>(db: Sqlite, work: (.
     } catch (error) {
       // A failed COMMIT leaves the transaction open; every later call would then run as a
       // savepoint inside it and "succeed" without ever reaching the disk. End it here.
-      if (db.isTransaction) db.exec("ROLLBACK");
+      if (inTransaction(db)) db.exec("ROLLBACK");
       throw error;
     }
     return result;
   };
+}
+
+/**
+ * Asked afresh each time: SQLite opens and ends transactions behind a statement's back, and
+ * a property read would let the compiler assume it has not changed since the last read.
+ */
+function inTransaction(db: Sqlite): boolean {
+  return db.isTransaction;
 }
 
 /** Runs synchronous SQLite work so that a failure is a rejected promise, as a port's callers expect. */
