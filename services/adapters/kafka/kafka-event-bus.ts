@@ -47,7 +47,12 @@ export interface KafkaEventBusOptions {
   handlerRetryDelayMs?: number;
   /** How often prefix subscriptions look for new topics created by other processes. Default 5000 ms. */
   topicRefreshMs?: number;
-  /** A consumer that does not heartbeat for this long is taken out of its group (its partitions move). Default 30000 ms. */
+  /**
+   * A consumer that does not heartbeat for this long is taken out of its group (its partitions move).
+   * Default 10000 ms: also how long a group waits for a member that died without leaving (kill -9,
+   * or a consumer that crashed while the broker was away and rejoined as a new member), so how
+   * long its partitions go unconsumed after a process restart or a broker restart.
+   */
   sessionTimeoutMs?: number;
   /** Default 1000 ms: also bounds how long a rebalance waits for an idle member. */
   heartbeatIntervalMs?: number;
@@ -77,6 +82,9 @@ interface Pending {
   resolve: () => void;
   reject: (error: unknown) => void;
 }
+
+/** Kafka's pre-3.0 default; kafkajs's 30 s held a partition half a minute after every member crash. */
+const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 
 const LEVELS: Record<KafkaLogLevel, KafkajsLogLevel> = { error: LogLevel.ERROR, warn: LogLevel.WARN, info: LogLevel.INFO, debug: LogLevel.DEBUG };
 const LEVEL_NAMES = new Map<KafkajsLogLevel, KafkaLogLevel>(Object.entries(LEVELS).map(([name, level]) => [level, name as KafkaLogLevel]));
@@ -261,7 +269,7 @@ export class KafkaEventBus implements EventBus {
   }
 
   createConsumer(groupId: string, restartOnFailure: (error: Error) => Promise<boolean>): Consumer {
-    const sessionTimeout = this.options.sessionTimeoutMs ?? 30_000;
+    const sessionTimeout = this.options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     return this.kafka.consumer({
       groupId,
       sessionTimeout,
