@@ -1,4 +1,6 @@
+import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection-registry.js";
 import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
 import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
@@ -94,3 +96,41 @@ describe("per-user limits across gateways", () => {
     await expect(connect(a, "alice", "phone")).rejects.toMatchObject({ status: 429 });
   });
 });
+
+describe("a client that leaves while its connection is being registered", () => {
+  it("leaves no route behind", async () => {
+    const registry = new MemoryConnectionRegistry();
+    let registered!: () => void;
+    const registering = new Promise<void>((resolve) => {
+      registered = resolve;
+    });
+    let releaseRegister!: () => void;
+    let unregistered!: () => void;
+    const closeHandled = new Promise<void>((resolve) => {
+      unregistered = resolve;
+    });
+    const slowRegistry: ConnectionRegistry = Object.assign(Object.create(registry) as ConnectionRegistry, {
+      async unregister(...args: Parameters<ConnectionRegistry["unregister"]>) {
+        await registry.unregister(...args);
+        unregistered();
+      },
+      async register(...args: Parameters<ConnectionRegistry["register"]>) {
+        registered();
+        await new Promise<void>((resolve) => {
+          releaseRegister = resolve;
+        });
+        return registry.register(...args);
+      },
+    });
+    const url = await startGateway("gw-slow", slowRegistry);
+    const socket = new WebSocket(url, ["parley.v1"], { headers: { Authorization: `Bearer ${await tokens.issue("alice", 600)}` } });
+    await Promise.all([registering, once(socket, "open")]);
+    socket.terminate();
+    // The gateway handles the close (and unregisters what is not there yet) before the
+    // registration completes.
+    await closeHandled;
+    releaseRegister();
+    await expect.poll(() => registry.routesFor("alice")).toEqual([]);
+  });
+});
+

@@ -278,6 +278,15 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       connection.close(CloseCode.internalError, "error", "connection registry unavailable");
       return;
     }
+    if (ws.readyState !== WebSocket.OPEN) {
+      // The client left while its route was being registered: the close handler has run
+      // and could not remove what was not there yet. Without this the route would linger
+      // (counted against the user's caps, delivered to) and no hello or timer is wanted.
+      this.deps.registry.unregister(route).catch((error: unknown) => {
+        this.deps.logger.warn({ err: error, connectionId: session.connectionId }, "could not unregister route");
+      });
+      return;
+    }
     connection.watchTokenExpiry(() => {
       this.expire(connection);
     });
