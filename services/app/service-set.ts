@@ -122,7 +122,7 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
   }
 
   if (wanted.has("assets")) {
-    httpApis.push(new AssetHttpApi({ service: assets, tokens: context.tokens, logger, limits: transferLimitsFromConfig(config) }));
+    httpApis.push(new AssetHttpApi({ service: assets, tokens: context.tokens, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds, logger, limits: transferLimitsFromConfig(config) }));
   }
 
   return {

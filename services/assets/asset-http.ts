@@ -53,6 +53,8 @@ class HttpError extends Error {
 export interface AssetHttpDependencies {
   service: AssetService;
   tokens: Pick<TokenAuthority, "verify">;
+  /** The same bound the gateways apply (PARLEY_MAX_TOKEN_LIFETIME_SECONDS): a token refused at /ws is refused here too. */
+  maxTokenLifetimeSeconds: number;
   logger: Logger;
   limits: TransferLimits;
 }
@@ -202,7 +204,7 @@ export class AssetHttpApi implements HttpApi {
     const token = match?.[1];
     if (token === undefined) throw unauthorized("an Authorization: Bearer <token> header is required");
     try {
-      return (await this.deps.tokens.verify(token)).userId;
+      return (await this.deps.tokens.verify(token, { maxLifetimeSeconds: this.deps.maxTokenLifetimeSeconds })).userId;
     } catch (error) {
       if (error instanceof InvalidTokenError) throw unauthorized(error.message);
       throw error;

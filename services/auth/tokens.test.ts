@@ -167,7 +167,11 @@ describe("tokenLifetimeSeconds", () => {
     expect(tokenLifetimeSeconds({ issuedAt: at(1_000), expiresAt: at(4_600) }, 2_000_000)).toBe(3_600);
   });
 
-  it("is exp - now without iat, or with an iat after now", () => {
+  it("believes an iat up to a minute ahead of our clock (an issuer whose clock runs fast)", () => {
+    expect(tokenLifetimeSeconds({ issuedAt: at(2_030), expiresAt: at(2_030 + 86_400) }, 2_000_000)).toBe(86_400);
+  });
+
+  it("is exp - now without iat, or with an iat further ahead than clocks drift", () => {
     expect(tokenLifetimeSeconds({ expiresAt: at(4_600) }, 2_000_000)).toBe(2_600);
     expect(tokenLifetimeSeconds({ issuedAt: at(4_000), expiresAt: at(4_600) }, 2_000_000)).toBe(2_600);
   });

@@ -78,12 +78,17 @@ export class TokenAuthority {
   }
 }
 
+/** How far ahead of ours an issuer's clock may run before its `iat` is no longer believed. */
+const MAX_CLOCK_SKEW_MS = 60_000;
+
 /**
  * How long a token is (or was declared to be) usable, in seconds: `exp - iat`, or
- * `exp - now` when that is longer (no `iat`, or an `iat` in the future, which would
- * otherwise let a long-lived token pass as a short one).
+ * `exp - now` without an `iat` or with one further in the future than clocks drift apart
+ * (which would otherwise let a long-lived token pass as a short one). An issuer whose
+ * clock runs a little ahead still gets its full-length tokens accepted.
  */
 export function tokenLifetimeSeconds(claims: Pick<TokenClaims, "expiresAt" | "issuedAt">, nowMs: number): number {
-  const from = Math.min(claims.issuedAt?.getTime() ?? nowMs, nowMs);
+  const issued = claims.issuedAt?.getTime();
+  const from = issued !== undefined && issued <= nowMs + MAX_CLOCK_SKEW_MS ? issued : nowMs;
   return (claims.expiresAt.getTime() - from) / 1000;
 }

@@ -100,6 +100,16 @@ describe("token lifetime", () => {
     expect((await refusal(ParleyClient.connect({ url: p.websocketUrl, token: forever }))).status).toBe(401);
   });
 
+  it("refuses the same token at the asset API, for uploads and links alike", async () => {
+    const p = await start({ maxTokenLifetimeSeconds: 3600 });
+    const longLived = await p.token("alice", 3601);
+    const upload = await fetch(`${p.url}/v1/assets`, { method: "POST", headers: { Authorization: `Bearer ${longLived}` }, body: new Uint8Array([1, 2, 3]) });
+    expect(upload.status).toBe(401);
+    expect(((await upload.json()) as { error: string }).error).toContain("token lifetime exceeds the maximum of 3600 seconds");
+    const link = await fetch(`${p.url}/v1/assets/a01JZ0000000000000000000009/link`, { method: "POST", headers: { Authorization: `Bearer ${longLived}` } });
+    expect(link.status).toBe(401);
+  });
+
   it("tells hello when the token expires", async () => {
     const p = await start();
     const token = await p.token("alice", 600);
