@@ -52,4 +52,3 @@ export interface ExternalState {
   removeBucket(view: ClusterView, credentials: Credentials): Promise<boolean>;
   close(): Promise<void>;
 }
-

@@ -43,10 +43,10 @@ export class SqliteAssetStore implements AssetStore {
     this.db = openSqlite(path);
     this.migrate();
     this.statements = {
-      insert: prepare(this.db, 
+      insert: prepare(this.db,
         "INSERT INTO assets (asset_id, owner_id, sha256, size, content_type, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (asset_id) DO NOTHING",
       ),
-      get: prepare<[string], AssetRow>(this.db, 
+      get: prepare<[string], AssetRow>(this.db,
         "SELECT asset_id, owner_id, sha256, size, content_type, created_at FROM assets WHERE asset_id = ?",
       ),
       share: prepare(this.db, "INSERT INTO asset_shares (asset_id, conversation_id) VALUES (?, ?) ON CONFLICT DO NOTHING"),

@@ -31,7 +31,7 @@ export class SqliteGroupStore implements GroupStore {
     this.db.exec(SCHEMA);
     this.statements = {
       insertGroup: prepare(this.db, "INSERT INTO groups (group_id, name, created_by, created_at, member_count) VALUES (?, ?, ?, ?, 0)"),
-      getGroup: prepare<[string], { group_id: string; name: string; created_by: string; created_at: string; member_count: number }>(this.db, 
+      getGroup: prepare<[string], { group_id: string; name: string; created_by: string; created_at: string; member_count: number }>(this.db,
         "SELECT * FROM groups WHERE group_id = ?",
       ),
       setCount: prepare(this.db, "UPDATE groups SET member_count = ? WHERE group_id = ?"),
@@ -39,11 +39,11 @@ export class SqliteGroupStore implements GroupStore {
       insertMember: prepare(this.db, "INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"),
       deleteMember: prepare(this.db, "DELETE FROM group_members WHERE group_id = ? AND user_id = ?"),
       setRole: prepare(this.db, "UPDATE group_members SET role = ? WHERE group_id = ? AND user_id = ?"),
-      listMembers: prepare<[string, string, number], GroupMember & { user_id: string }>(this.db, 
+      listMembers: prepare<[string, string, number], GroupMember & { user_id: string }>(this.db,
         "SELECT user_id, role FROM group_members WHERE group_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
       ),
       allMembers: prepare<[string], { user_id: string; role: GroupRole }>(this.db, "SELECT user_id, role FROM group_members WHERE group_id = ?"),
-      groupsOf: prepare<[string], { group_id: string; name: string; role: GroupRole }>(this.db, 
+      groupsOf: prepare<[string], { group_id: string; name: string; role: GroupRole }>(this.db,
         "SELECT m.group_id, g.name, m.role FROM group_members m JOIN groups g ON g.group_id = m.group_id WHERE m.user_id = ? ORDER BY m.group_id",
       ),
     };

@@ -29,7 +29,7 @@ export class SqliteUserSettingsStore implements UserSettingsStore {
     this.migrate();
     this.statements = {
       get: prepare<[string], Row>(this.db, "SELECT user_id, last_seen_visibility FROM user_settings WHERE user_id = ?"),
-      upsert: prepare<[string, string | null]>(this.db, 
+      upsert: prepare<[string, string | null]>(this.db,
         "INSERT INTO user_settings (user_id, last_seen_visibility) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET last_seen_visibility = excluded.last_seen_visibility",
       ),
     };
