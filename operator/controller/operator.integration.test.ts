@@ -331,11 +331,13 @@ describe("the operator on a real control plane", () => {
     spec.gateway = { autoscaling: { minReplicas: 5, maxReplicas: 3 } };
     spec.redis = { url: "redis://127.0.0.1:6379", clusterNodes: ["127.0.0.1:7000"] };
     spec.groups = { settings: { PARLEY_NOTIFY_WEBHOOK_URL: "https://push.example/notify" } };
+    spec.chat = { settings: { PARLEY_NOTIFY_WEBHOOK_URL: "https://push.example/notify" } };
     const refused = await kubectl(["apply", "-n", namespace, "-f", "-"], JSON.stringify(bad));
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain("gateway.autoscaling.minReplicas must not exceed maxReplicas");
     expect(refused.stderr).toContain("set exactly one of redis.url and redis.clusterNodes");
     expect(refused.stderr).toContain("set notifyWebhookSecret too");
+    expect(refused.stderr).toContain("PARLEY_NOTIFY_WEBHOOK_URL belongs in groups.settings");
     const immutable = await kubectl(["patch", "mc", "-n", namespace, name, "--type=merge", "-p", '{"spec":{"cassandra":{"keyspace":"other"}}}']);
     expect(immutable.stderr).toContain("cassandra.keyspace cannot be changed");
     const negative = await kubectl(["patch", "mc", "-n", namespace, name, "--type=merge", "-p", '{"spec":{"chat":{"replicas":-1}}}']);

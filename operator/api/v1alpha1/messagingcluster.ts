@@ -290,6 +290,10 @@ export const specSchema = obj(
         message: "groups.settings sets PARLEY_NOTIFY_WEBHOOK_URL: set notifyWebhookSecret too (notifications are signed)",
         fieldPath: ".notifyWebhookSecret",
       },
+      {
+        rule: ["gateway", "chat", "presence", "assets"].map((service) => `(!has(self.${service}.settings) || !('PARLEY_NOTIFY_WEBHOOK_URL' in self.${service}.settings))`).join(" && "),
+        message: "PARLEY_NOTIFY_WEBHOOK_URL belongs in groups.settings: the notifier runs in the groups pods",
+      },
     ],
   },
 );
