@@ -132,8 +132,9 @@ export class S3BlobStore implements BlobStore {
 
   /**
    * Objects up to PART_BYTES go up in one PUT; larger ones as a multipart upload of
-   * PART_BYTES parts sent one at a time, so a transfer holds at most one part in memory
-   * and reads its source no faster than S3 takes it. (minio's putObject with a stream
+   * PART_BYTES parts sent one at a time, so a transfer holds at most two parts in memory
+   * (the first two are read to choose between the two ways) and reads its source no faster
+   * than S3 takes it. (minio's putObject with a stream
    * would buffer up to sixteen parts ahead, and never settles when its source fails.) A
    * failed multipart upload is aborted, so S3 keeps no parts of it.
    */
@@ -309,7 +310,8 @@ async function* chunksOf(source: Readable, size: number): AsyncGenerator<Buffer,
     while (pendingBytes >= size) {
       const joined = Buffer.concat(pending, pendingBytes);
       yield joined.subarray(0, size);
-      pending = [joined.subarray(size)];
+      // A copy of the remainder: a view would keep the whole joined buffer alive.
+      pending = [Buffer.from(joined.subarray(size))];
       pendingBytes -= size;
     }
   }
