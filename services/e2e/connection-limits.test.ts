@@ -1,23 +1,13 @@
 import { once } from "node:events";
 import { SignJWT } from "jose";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { ParleyClient, UpgradeRefusedError } from "../client/parley-client.js";
 import { CloseCode } from "../protocol/errors.js";
 import type { ServerFrame } from "../protocol/frames.js";
-import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
+import { platformPerTest, type TestPlatform } from "./support/test-platform.js";
 
-let platform: TestPlatform | undefined;
-
-afterEach(async () => {
-  await platform?.dispose();
-  platform = undefined;
-});
-
-async function start(overrides: Parameters<typeof startTestPlatform>[0] = {}): Promise<TestPlatform> {
-  platform = await startTestPlatform(overrides);
-  return platform;
-}
+const start = platformPerTest();
 
 /** A bare WebSocket, for what the well-behaved client library will not do. */
 async function rawSocket(p: TestPlatform, userId: string, options: WebSocket.ClientOptions = {}): Promise<{ socket: WebSocket; frames: ServerFrame[]; next: () => Promise<ServerFrame> }> {

@@ -4,22 +4,15 @@ import { afterEach, describe, expect, it } from "vitest";
 import { expectReply, type ParleyClient } from "../client/parley-client.js";
 import type { GroupInfo, Message } from "../protocol/frames.js";
 import { EventCollector } from "./support/event-collector.js";
-import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
+import { platformPerTest } from "./support/test-platform.js";
 
-let platform: TestPlatform | undefined;
+const start = platformPerTest();
 let webhook: Server | undefined;
 
-afterEach(async () => {
-  await platform?.dispose();
-  platform = undefined;
+afterEach(() => {
   webhook?.close();
   webhook = undefined;
 });
-
-async function start(overrides: Parameters<typeof startTestPlatform>[0] = {}): Promise<TestPlatform> {
-  platform = await startTestPlatform(overrides);
-  return platform;
-}
 
 async function createGroup(owner: ParleyClient, members: string[], name = "team"): Promise<GroupInfo> {
   const first = expectReply(await owner.request({ type: "group.create", name, members: members.slice(0, 256) }), "group").group;

@@ -1,25 +1,15 @@
 import { once } from "node:events";
 import { join } from "node:path";
 import { ulid } from "ulid";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { ParleyClient } from "../client/parley-client.js";
 import type { Session } from "../protocol/session.js";
 import { SqliteMessageStore } from "../adapters/embedded/sqlite-message-store.js";
 import type { PresenceView, ServerFrame } from "../protocol/frames.js";
-import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
+import { platformPerTest, type TestPlatform } from "./support/test-platform.js";
 
-let platform: TestPlatform | undefined;
-
-afterEach(async () => {
-  await platform?.dispose();
-  platform = undefined;
-});
-
-async function start(overrides: Parameters<typeof startTestPlatform>[0] = {}): Promise<TestPlatform> {
-  platform = await startTestPlatform(overrides);
-  return platform;
-}
+const start = platformPerTest();
 
 interface Typing {
   conversationId: string;

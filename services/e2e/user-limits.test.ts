@@ -1,24 +1,14 @@
 import { once } from "node:events";
 import { SignJWT } from "jose";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { loadOrCreateDevSecret } from "../auth/dev-secret.js";
 import { ParleyClient, UpgradeRefusedError } from "../client/parley-client.js";
 import { CloseCode } from "../protocol/errors.js";
 import type { ServerFrame } from "../protocol/frames.js";
-import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
+import { platformPerTest } from "./support/test-platform.js";
 
-let platform: TestPlatform | undefined;
-
-afterEach(async () => {
-  await platform?.dispose();
-  platform = undefined;
-});
-
-async function start(overrides: Parameters<typeof startTestPlatform>[0] = {}): Promise<TestPlatform> {
-  platform = await startTestPlatform(overrides);
-  return platform;
-}
+const start = platformPerTest();
 
 async function refusal(connecting: Promise<unknown>): Promise<{ status: number; body: Record<string, unknown> }> {
   const error = await connecting.then(

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import { afterEach } from "vitest";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ParleyClient, type ConnectOptions } from "../../client/parley-client.js";
@@ -45,5 +46,21 @@ export async function startTestPlatform(overrides: Partial<Config> = {}, dataDir
       await platform.stop();
       if (dataDir === undefined) await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * For a test file whose tests each start their own platform: the returned `start` starts
+ * one, and it is disposed after the test that started it.
+ */
+export function platformPerTest(): (overrides?: Partial<Config>) => Promise<TestPlatform> {
+  let platform: TestPlatform | undefined;
+  afterEach(async () => {
+    await platform?.dispose();
+    platform = undefined;
+  });
+  return async (overrides = {}) => {
+    platform = await startTestPlatform(overrides);
+    return platform;
   };
 }
