@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { SETTINGS, loadConfig, type Config, type SettingName } from "../runtime/config.js";
+import { type Config, envNames, loadConfig, type SettingName, SETTINGS } from "../runtime/config.js";
 import type { CommandSpec, SettingSelection } from "./command-spec.js";
 
 const CONFIGURATION_DOC = "docs/configuration.md";
@@ -11,11 +11,6 @@ export function selectedSettings(selection: SettingSelection): SettingName[] {
       !(selection.except ?? []).includes(name) &&
       ((selection.groups ?? []).includes(SETTINGS[name].group) || (selection.settings ?? []).includes(name)),
   );
-}
-
-export function envNames(name: SettingName): readonly string[] {
-  const env = SETTINGS[name].env;
-  return typeof env === "string" ? [env] : env;
 }
 
 /** How a default reads in help and docs; undefined is "unset". */

@@ -435,13 +435,19 @@ export class ConfigError extends Error {
  * Builds the configuration from command-line flags, then the environment, then defaults.
  * Every bad value is reported at once, naming where it came from.
  */
+/** The environment variables a setting is read from, the preferred one first. */
+export function envNames(name: SettingName): readonly string[] {
+  const env = SETTINGS[name].env;
+  return typeof env === "string" ? [env] : env;
+}
+
 export function loadConfig(flags: Partial<Record<SettingName, string>>, env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
   const config: Record<string, unknown> = {};
   for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) {
-    const envNames = typeof setting.env === "string" ? [setting.env] : setting.env;
+    const names = envNames(name);
     const flagValue = flags[name];
-    const envName = envNames.find((n) => env[n] !== undefined && env[n] !== "");
+    const envName = names.find((n) => env[n] !== undefined && env[n] !== "");
     const [raw, source] =
       flagValue !== undefined
         ? [flagValue, setting.flag ? setting.flag.split(" ")[0] : name]

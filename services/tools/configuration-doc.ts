@@ -3,7 +3,8 @@ import { ConfigError, loadConfig, SETTING_GROUPS, SETTINGS, type SettingName } f
 import { COMMANDS } from "../cli/commands.js";
 import { parseDuration } from "../cli/durations.js";
 import { parleyProgram } from "../cli/program.js";
-import { envNames, selectedSettings, shownDefault } from "../cli/settings-options.js";
+import { envNames } from "../runtime/config.js";
+import { selectedSettings, shownDefault } from "../cli/settings-options.js";
 import { GROUP_DOCS, SETTING_NOTES } from "./setting-notes.js";
 
 /**

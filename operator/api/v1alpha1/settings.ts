@@ -1,4 +1,4 @@
-import { SETTINGS, type SettingName } from "../../../services/runtime/config.js";
+import { envNames, SETTINGS, type SettingName } from "../../../services/runtime/config.js";
 
 /**
  * The settings the operator sets itself on every container (from other spec fields or
@@ -32,8 +32,7 @@ export const MANAGED_SETTINGS = [
 ] as const satisfies readonly SettingName[];
 
 function envName(name: SettingName): string {
-  const env = SETTINGS[name].env;
-  return typeof env === "string" ? env : (env[0] ?? name);
+  return envNames(name)[0] ?? name;
 }
 
 /** Setting name by environment variable, for the settings a `settings` map may hold. */
