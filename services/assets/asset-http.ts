@@ -36,7 +36,7 @@ const PREFIX = "/v1/assets";
  * The Retry-After of a refusal for being at a cap: about how long a large upload or
  * download takes on a good connection, so a retry is likely to find room.
  */
-export const RETRY_AFTER_SECONDS = 5;
+const RETRY_AFTER_SECONDS = 5;
 
 class HttpError extends Error {
   constructor(

@@ -68,7 +68,7 @@ export class UploadLengthMismatchError extends Error {
  * Bytes read before the type is detected: file-type's own sample size (it needs no more
  * than the head of a file, as its stream detection shows).
  */
-export const SNIFF_BYTES = 4100;
+const SNIFF_BYTES = 4100;
 
 export type LinkRefusal = Exclude<LinkCheck, { ok: true }>["reason"] | "forbidden" | "not_found";
 

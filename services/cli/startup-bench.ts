@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
  * a whole process (node start-up included), timed from spawn to exit, median of the runs.
  * Run after `npm run build`: node dist/services/cli/startup-bench.js [runs]
  */
-export const TARGET_MS = 300;
+const TARGET_MS = 300;
 const CLI = fileURLToPath(new URL("./parley.js", import.meta.url));
 const CASES: readonly (readonly string[])[] = [["--version"], ["--help"], ["token", "alice"]];
 

@@ -297,7 +297,7 @@ export class S3BlobStore implements BlobStore {
  * The size of each part of a multipart upload: S3's smallest (every part but the last must
  * have at least 5 MiB), which is also the most a transfer buffers.
  */
-export const PART_BYTES = 5 * 1024 * 1024;
+const PART_BYTES = 5 * 1024 * 1024;
 
 /** The bytes of `source` in buffers of `size` bytes (the last one shorter), read as they are needed. */
 async function* chunksOf(source: Readable, size: number): AsyncGenerator<Buffer, void, undefined> {

@@ -15,18 +15,18 @@ import { CLIENT_FRAME_TYPES, MAX_PAGE_SIZE, MAX_TEXT_LENGTH, type ClientFrame } 
 export const PARSER_SEED = 0x5eed_f4a3;
 export const GATEWAY_SEED = 0x5eed_0a7e;
 
-export const PROTOTYPE_KEYS = ["__proto__", "constructor", "prototype"] as const;
+const PROTOTYPE_KEYS = ["__proto__", "constructor", "prototype"] as const;
 
-export function deepArrays(depth: number): string {
+function deepArrays(depth: number): string {
   return `${"[".repeat(depth)}${"]".repeat(depth)}`;
 }
 
-export function deepObjects(depth: number): string {
+function deepObjects(depth: number): string {
   return `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
 }
 
 /** Arrays and objects alternating, so a parser special-casing one kind still meets the other. */
-export function deepMixed(depth: number): string {
+function deepMixed(depth: number): string {
   let open = "";
   let close = "";
   for (let i = 0; i < depth; i++) {
@@ -59,7 +59,7 @@ const deepValue = fc
 const hugeNumber = fc.constantFrom("1e400", "-1e400", "9".repeat(400), "-0", "0.0000000000000000000000000001", "1E+308", "123456789012345678901234567890");
 
 /** JSON text of one value: plain JSON, deep nesting up to 10,000 levels, huge numbers, odd strings. */
-export const hostileJsonValue: fc.Arbitrary<string> = fc.oneof(
+const hostileJsonValue: fc.Arbitrary<string> = fc.oneof(
   fc.jsonValue({ maxDepth: 4 }).map((value) => JSON.stringify(value)),
   deepValue,
   hugeNumber,
@@ -76,7 +76,7 @@ const fieldName = fc.oneof(fc.constantFrom(...FIELD_NAMES), fc.constantFrom(...P
 const typeValue = fc.oneof(fc.constantFrom(...CLIENT_FRAME_TYPES).map((type) => JSON.stringify(type)), hostileJsonValue);
 
 /** An object whose `type` is known or hostile and whose fields (duplicates allowed) are hostile. */
-export const hostileFrameObject: fc.Arbitrary<string> = fc
+const hostileFrameObject: fc.Arbitrary<string> = fc
   .tuple(typeValue, fc.array(fc.tuple(fieldName, hostileJsonValue), { maxLength: 6 }), fc.boolean())
   .map(([type, fields, typeFirst]) => {
     const members = fields.map(([key, value]) => `${JSON.stringify(key)}:${value}`);
@@ -140,7 +140,7 @@ export type Outcome = { reply: Record<string, unknown> | "any" } | { close: numb
 const encoder = new TextEncoder();
 
 /** Byte sequences that are not UTF-8: lone continuation bytes, overlongs, encoded surrogates, > U+10FFFF, truncations. */
-export const invalidUtf8 = fc.oneof(
+const invalidUtf8 = fc.oneof(
   fc.constantFrom([0x80], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xff], [0xe2, 0x82]),
   fc.tuple(fc.string(), fc.constantFrom([0xc3], [0xfe, 0xfe], [0xed, 0xbf, 0xbf])).map(([prefix, bad]) => [...encoder.encode(prefix), ...bad]),
 ).map((bytes) => Uint8Array.from(bytes));
@@ -180,7 +180,7 @@ export function wireInput(maxFrameBytes: number): fc.Arbitrary<WireInput> {
 }
 
 /** The gateway's limit on frames per message (ws `maxFragments`); past it ws closes with 1008. */
-export const MAX_FRAGMENTS = 64;
+const MAX_FRAGMENTS = 64;
 
 /** What the gateway must do with `input` under `maxFrameBytes`. */
 export function expectedOutcome(input: WireInput, maxFrameBytes: number): Outcome {
@@ -220,7 +220,7 @@ function padTo(bytes: number): string {
 
 // ---- regression corpus --------------------------------------------------------
 
-export interface CorpusEntry {
+interface CorpusEntry {
   name: string;
   input: WireInput;
   expected: Outcome;
