@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Redis for the Redis adapters' tests (services/adapters/redis): a standalone server on
 # 127.0.0.1:26379 and a Redis Cluster of three masters on 127.0.0.1:27001-27003 (cluster
-# bus on 37001-37003), all from Debian's redis-server package but run as our own
+# bus on 17001-17003: the default, port + 10000, would fall in the ephemeral range 32768-60999
+# where outgoing connections take ports at random), all from Debian's redis-server package but run as our own
 # processes (the Debian service is never used). Nothing is persisted (no RDB, no AOF):
 # $PARLEY_INFRA_DIR/redis/<node>/ holds a node's config, log and pid file, and for the
 # cluster nodes the cluster's nodes.conf, so a restarted cluster rejoins without being
@@ -65,6 +66,7 @@ start_node() {
       echo "cluster-enabled yes"
       echo "cluster-config-file nodes.conf"
       echo "cluster-node-timeout 5000"
+      echo "cluster-port $((port - 10000))"
     fi
   } >"$dir/redis.conf"
   # setsid+nohup: the server outlives this script and the terminal; its output goes to a log.
