@@ -66,7 +66,7 @@ start_node() {
       echo "cluster-enabled yes"
       echo "cluster-config-file nodes.conf"
       echo "cluster-node-timeout 5000"
-      echo "cluster-port $((port - 10000))"
+      echo "cluster-port $((port - 10000))" # cluster_bus_ports_current checks the same rule
     fi
   } >"$dir/redis.conf"
   # setsid+nohup: the server outlives this script and the terminal; its output goes to a log.
@@ -151,8 +151,28 @@ reset_cluster() {
   start_cluster_nodes
 }
 
+# True when every node knows every other on the bus port configured today: nodes.conf files
+# from before a bus-port change name the old ports, and such a cluster reports ok at first,
+# then fails once the node timeout passes.
+cluster_bus_ports_current() {
+  local port address node_port bus_port
+  for port in "${CLUSTER_PORTS[@]}"; do
+    for address in $(cli "$port" cluster nodes | awk '{print $2}'); do
+      node_port=${address%@*}
+      node_port=${node_port##*:}
+      bus_port=${address#*@}
+      bus_port=${bus_port%%,*}
+      [[ $bus_port == $((node_port - 10000)) ]] || return 1
+    done
+  done
+}
+
 up_cluster() {
   start_cluster_nodes
+  if ! cluster_bus_ports_current; then
+    log "the cluster's nodes.conf names other bus ports; creating it afresh"
+    reset_cluster
+  fi
   cluster_ok && return 0
   if cluster_blank; then
     create_cluster
