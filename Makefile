@@ -23,7 +23,7 @@ $(INSTALLED): package.json package-lock.json $(NODE)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help node install build dev test typecheck lint layout unit generate bench bench-real chaos chaos-short clean infra-up infra-down infra-status
+.PHONY: help node install build dev test typecheck lint layout unit generate bench bench-real chaos chaos-short sbom clean infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ chaos: build infra-up ## fault scenarios on the real back ends, printing the tab
 
 chaos-short: build infra-up ## only the fault scenarios that leave the shared back ends running (process kill, partition, 3-broker Kafka)
 	node dist/services/chaos/run.js short
+
+sbom: build ## write dist/sbom.cdx.json, the CycloneDX SBOM of the production modules the image ships (docs/operations.md)
+	node dist/services/tools/generate-sbom.js
 
 clean: ## remove build output and installed modules
 	rm -rf dist node_modules
