@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { loadOrCreateDevSecret } from "../auth/dev-secret.js";
+import { DevTokenApi } from "../auth/dev-token-api.js";
 import { TokenAuthority } from "../auth/tokens.js";
 import type { Gateway } from "../gateway/gateway.js";
 import type { Config } from "../runtime/config.js";
@@ -11,6 +13,7 @@ import type { Logger } from "../runtime/logger.js";
 import { Metrics } from "../runtime/metrics.js";
 import { startServiceSet } from "./service-set.js";
 import { SERVICE_NAMES } from "../events/service-names.js";
+import { StaticFilesApi } from "../runtime/static-files.js";
 
 export interface RunningPlatform {
   /** http://host:port */
@@ -25,8 +28,17 @@ export interface RunningPlatform {
   stop(): Promise<void>;
 }
 
-/** Every service in one process on the embedded back ends: what `parley dev` runs. */
-export async function startDevPlatform(config: Config, logger: Logger): Promise<RunningPlatform> {
+export interface DevPlatformOptions {
+  /** The built web messenger served at `/`; default dist/web of this checkout (`make build`). */
+  webRoot?: string;
+}
+
+/**
+ * Every service in one process on the embedded back ends: what `parley dev` runs. Beside
+ * them, two things only a development server has: the web messenger at `/`, and
+ * `POST /v1/dev/token`, which signs anyone in by name.
+ */
+export async function startDevPlatform(config: Config, logger: Logger, options: DevPlatformOptions = {}): Promise<RunningPlatform> {
   const dataDir = resolve(config.dataDir);
   const backends = openEmbeddedBackends(dataDir, logger);
   const jwtSecret = config.jwtSecret ?? loadOrCreateDevSecret(dataDir);
@@ -39,7 +51,11 @@ export async function startDevPlatform(config: Config, logger: Logger): Promise<
     tokens,
     // In one process the gateway calls the services directly, with no bus hop.
     handler: new FrameRouter(services.routes),
-    httpApis: services.httpApis,
+    httpApis: [
+      ...services.httpApis,
+      new DevTokenApi(tokens, config.maxTokenLifetimeSeconds),
+      new StaticFilesApi(options.webRoot ?? defaultWebRoot(), "The web messenger is not built: run `make build` (or `npm run build:web`), then reload."),
+    ],
     metrics,
     logger,
   });
@@ -53,4 +69,11 @@ export async function startDevPlatform(config: Config, logger: Logger): Promise<
     })());
 
   return { url: server.url, websocketUrl: server.websocketUrl, port: server.port, tokens, gateway: server.gateway, metrics, stop };
+}
+
+/** dist/web of the checkout or installation this file belongs to: the folder holding package.json. */
+function defaultWebRoot(): string {
+  let dir = import.meta.dirname;
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, "dist", "web");
 }
