@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { TokenAuthority } from "../auth/tokens.js";
 import { InvalidTokenError } from "../auth/tokens.js";
@@ -9,7 +10,7 @@ import { AssetId, type UserId } from "../protocol/ids.js";
 import { AssetTooLargeError, LinkRefusedError, UnsupportedContentTypeError, UploadLengthMismatchError, type AssetService } from "./asset-service.js";
 import { parseRange } from "./byte-range.js";
 import { EXTENSIONS, isAllowed } from "./content-type.js";
-import { InFlightLimiter, type FullScope, type TransferLimits } from "./transfer-limits.js";
+import { InFlightLimiter, type FullScope, type Held, type TransferLimits } from "./transfer-limits.js";
 
 /** The `code` of every asset HTTP error body: stable, for clients to switch on. */
 export const AssetErrorCode = {
@@ -178,7 +179,9 @@ export class AssetHttpApi implements HttpApi {
 
     const reservation = this.downloads.reserve(opened.userId, length);
     if (!reservation.ok) throw atCap(reservation.full, "download bytes");
-    // Released when the response ends, however it ends (finished, cut off, client gone).
+    // The bytes still to send are held: each chunk frees its share as it is handed to the
+    // socket (so a slow reader holds only what it has not taken yet), and whatever is left
+    // is freed when the response ends, however it ends (finished, cut off, client gone).
     response.once("close", reservation.release);
     const blob = await service.read(record, range.kind === "partial" ? range : undefined);
     response.writeHead(status, headers);
@@ -190,7 +193,7 @@ export class AssetHttpApi implements HttpApi {
     });
     try {
       // pipeline: the file or S3 stream is read only as fast as the client takes it.
-      await pipeline(blob.stream, response);
+      await pipeline(blob.stream, countedAsSent(reservation), response);
     } catch (error) {
       // A failing store is worth a log line; a client gone or cut off is not.
       if (blob.stream.errored !== null) throw error;
@@ -307,4 +310,19 @@ function sendJson(response: ServerResponse, status: number, body: unknown, heade
     "Cache-Control": "no-store",
   });
   response.end(text);
+}
+
+/**
+ * Passes chunks through, freeing each one's bytes from the download's reservation as the
+ * response takes it. The response takes a chunk only while its buffer is below its high
+ * water mark, so what is counted as sent but still buffered is a few KiB plus the socket's
+ * kernel buffer, never the rest of the asset.
+ */
+function countedAsSent(reservation: Held): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      reservation.shrink(chunk.byteLength);
+      done(null, chunk);
+    },
+  });
 }

@@ -33,4 +33,19 @@ describe("InFlightLimiter", () => {
     expect(limiter.reserve("bob", 50)).toEqual({ ok: false, full: "process" });
     expect(limiter.reserve("bob", 40).ok).toBe(true);
   });
+
+  it("frees a reservation's bytes as they are sent, and only the rest on release", () => {
+    const limiter = new InFlightLimiter(100, 100);
+    const download = limiter.reserve("alice", 60);
+    if (!download.ok) throw new Error("refused");
+    download.shrink(50);
+    expect(limiter.inFlight("alice")).toBe(10);
+    expect(limiter.reserve("alice", 90).ok).toBe(true);
+    download.shrink(25);
+    expect(limiter.inFlight("alice")).toBe(90);
+    download.release();
+    download.release();
+    expect(limiter.inFlight()).toBe(90);
+    expect(limiter.inFlight("alice")).toBe(90);
+  });
 });

@@ -27,7 +27,17 @@ export function transferLimitsFromConfig(
 /** Which cap a refused reservation hit: the user's own (HTTP 429) or the process's (HTTP 503). */
 export type FullScope = "user" | "process";
 
-export type Reservation = { ok: true; release: () => void } | { ok: false; full: FullScope };
+/**
+ * What a granted reservation holds until `release` (idempotent) frees the rest of it;
+ * `shrink` frees part of it early, as a download hands its bytes to the socket.
+ */
+export interface Held {
+  ok: true;
+  release: () => void;
+  shrink: (amount: number) => void;
+}
+
+export type Reservation = Held | { ok: false; full: FullScope };
 
 /**
  * Counts something in flight (uploads, bytes still to send) per user and for the whole
@@ -50,18 +60,21 @@ export class InFlightLimiter {
     if (this.total > 0 && this.total + amount > this.perProcess) return { ok: false, full: "process" };
     this.total += amount;
     this.byUser.set(userId, mine + amount);
-    let released = false;
+    let held = amount;
+    const free = (part: number): void => {
+      const freed = Math.min(Math.max(part, 0), held);
+      if (freed === 0) return;
+      held -= freed;
+      this.total -= freed;
+      const left = (this.byUser.get(userId) ?? 0) - freed;
+      // Users with nothing in flight take no memory.
+      if (left > 0) this.byUser.set(userId, left);
+      else this.byUser.delete(userId);
+    };
     return {
       ok: true,
-      release: () => {
-        if (released) return;
-        released = true;
-        this.total -= amount;
-        const left = (this.byUser.get(userId) ?? 0) - amount;
-        // Users with nothing in flight take no memory.
-        if (left > 0) this.byUser.set(userId, left);
-        else this.byUser.delete(userId);
-      },
+      release: () => { free(held); },
+      shrink: free,
     };
   }
 

@@ -454,6 +454,49 @@ describe("caps on transfers in flight", () => {
     }
   });
 
+  it("counts only the bytes a download has still to send: a reader that took most of an asset holds only the rest", async () => {
+    const mebibyte = 1024 * 1024;
+    const capped = await startTestPlatform({
+      jwtSecret: SECRET,
+      assetDownloadBytesInFlightPerUser: 100 * mebibyte,
+      assetDownloadIdleTimeoutMs: 60_000,
+      assetMaxImageBytes: 256 * mebibyte,
+    });
+    try {
+      const bytes = bigPng(128 * mebibyte);
+      const response = await upload(capped, "alice", bytes);
+      const { assetId } = (await response.json()) as UploadedAsset;
+      const link = await fetch(`${capped.url}/v1/assets/${assetId}/link`, { method: "POST", headers: { Authorization: `Bearer ${await capped.token("alice")}` } });
+      const url = new URL(((await link.json()) as { url: string }).url, capped.url);
+      const tenMebibytes = { Range: `bytes=0-${10 * mebibyte - 1}` };
+
+      // 128 MiB still to send: 10 MiB more would pass alice's 100 MiB.
+      const slow = await stalledDownload(capped, url);
+      const whileUnread = await fetch(url, { headers: tenMebibytes });
+      await expectError(whileUnread, 429, "too_many_requests");
+
+      // The slow reader takes 100 MiB and stops: what it holds is what it has not taken.
+      let taken = 0;
+      await new Promise<void>((resolve) => {
+        const take = (): void => {
+          for (let chunk = slow.read() as Buffer | null; chunk !== null; chunk = slow.read() as Buffer | null) taken += chunk.byteLength;
+          if (taken >= 100 * mebibyte) {
+            slow.off("readable", take);
+            resolve();
+          }
+        };
+        slow.on("readable", take);
+        take();
+      });
+      const whileSlow = await fetch(url, { headers: tenMebibytes });
+      expect(whileSlow.status).toBe(206);
+      expect(Buffer.from(await whileSlow.arrayBuffer()).byteLength).toBe(10 * mebibyte);
+      slow.destroy();
+    } finally {
+      await capped.dispose();
+    }
+  });
+
   it("answers a download past the process's bytes in flight 503 while another user's is stalled", async () => {
     const capped = await startTestPlatform({ jwtSecret: SECRET, assetDownloadBytesInFlight: 1, assetDownloadIdleTimeoutMs: 60_000, assetMaxImageBytes: 256 * 1024 * 1024 });
     try {
