@@ -16,6 +16,7 @@ import { redisKeyPrefix, topicPrefix } from "../events/cluster-names.js";
 import { parseReplication } from "../events/replication.js";
 import { ConfigError, type Config } from "../runtime/config.js";
 import type { Logger } from "../runtime/logger.js";
+import type { Metrics } from "../runtime/metrics.js";
 
 /**
  * The production back ends, from configuration: Kafka for the event bus, Cassandra for
@@ -23,7 +24,7 @@ import type { Logger } from "../runtime/logger.js";
  * registry, presence and the delivery channel (one client, plus the channel's own
  * subscriber connection), S3 for blobs.
  */
-export async function openProductionBackends(config: Config, logger: Logger): Promise<Backends> {
+export async function openProductionBackends(config: Config, logger: Logger, metrics: Metrics): Promise<Backends> {
   const required = requireBackendSettings(config);
   const opened: { close(): Promise<void> }[] = [];
   const closeAll = async (): Promise<void> => {
@@ -46,6 +47,10 @@ export async function openProductionBackends(config: Config, logger: Logger): Pr
       },
       onError: (error, context) => {
         logger.warn({ err: error, context }, "kafka background error");
+      },
+      onConsumerLag: (group, lag) => {
+        if (lag === undefined) metrics.kafkaConsumerLag.remove({ group });
+        else metrics.kafkaConsumerLag.set({ group }, lag);
       },
     });
     opened.push(bus);

@@ -29,7 +29,7 @@ export async function serve(service: ServiceName, config: Config, logger: Logger
   const jwtSecret = config.jwtSecret;
   const tokens = new TokenAuthority(jwtSecret);
   const metrics = new Metrics();
-  const backends = await openProductionBackends(config, logger);
+  const backends = await openProductionBackends(config, logger, metrics);
 
   if (service === "gateway") {
     const gatewayId = config.gatewayId ?? hostname();

@@ -307,8 +307,8 @@ async function removeRunState(endpoints: Endpoints, names: RunNames): Promise<Cl
 
 /** A few series from a process's /metrics: the services' own counters and gauges (no histogram buckets, no zeros). */
 function scrapeMetrics(url: string): Promise<Record<string, number>> {
-  // The default process and Node.js series are left out.
-  const wanted = /^parley_(?!process_|nodejs_)\w+(\{[^}]*\})?$/;
+  // Parley's own only: the standard process and Node.js series are not named parley_*.
+  const wanted = /^parley_\w+(\{[^}]*\})?$/;
   return readMetricsOrNone(url, (series, value) => wanted.test(series) && !/_bucket\{/.test(series) && value !== 0, progress);
 }
 

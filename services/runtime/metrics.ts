@@ -1,6 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
-/** The metrics one Parley process exposes on /metrics. One registry per process. */
+/**
+ * The metrics one Parley process exposes on /metrics. One registry per process.
+ * Parley's own are named `parley_*`; the standard process and Node.js metrics of
+ * prom-client (process_cpu_seconds_total, nodejs_eventloop_lag_p99_seconds, ...) keep
+ * their usual names, so stock dashboards and alerts work on them unchanged.
+ */
 export class Metrics {
   readonly registry = new Registry();
 
@@ -73,7 +78,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly kafkaConsumerLag = new Gauge({
+    name: "parley_kafka_consumer_lag",
+    help: "Events published to a Kafka subscription's topics and not yet handled by this process, by consumer group, as of each partition's latest fetch",
+    labelNames: ["group"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "parley_" });
+    collectDefaultMetrics({ register: this.registry });
   }
 }

@@ -148,6 +148,41 @@ describe("KafkaEventBus on a real broker", () => {
     expect(Date.now() - died).toBeLessThan(15_000);
   });
 
+  it("reports a subscription's consumer lag: the events not yet handled, 0 once caught up, none after it stops", async () => {
+    namespace = `${run}-lag`;
+    const reports: { group: string; lag: number | undefined }[] = [];
+    const bus = await openBus({
+      onConsumerLag: (group, lag) => {
+        reports.push({ group, lag });
+      },
+    });
+    // The group's offsets are set by a first visit, so the events published while it is away wait for it.
+    await (await bus.subscribe("jobs", "workers", () => undefined)).unsubscribe();
+    for (let n = 1; n <= 5; n++) await bus.publish("jobs", "same-key", n);
+    reports.length = 0;
+
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const handled = collector();
+    const subscription = await bus.subscribe("jobs", "workers", async (event) => {
+      handled.handler(event);
+      await released;
+    });
+    await handled.atLeast(1);
+    // Held in the first event's handler: all five are still to handle.
+    expect(reports.at(-1)).toEqual({ group: `${namespace}.workers@jobs`, lag: 5 });
+    release();
+    await handled.atLeast(5);
+    await vi.waitFor(() => {
+      expect(reports.at(-1)?.lag).toBe(0);
+    });
+    const lags = reports.map((r) => r.lag);
+    expect(lags.slice(lags.indexOf(5))).toEqual([5, 4, 3, 2, 1, 0]);
+
+    await subscription.unsubscribe();
+    expect(reports.at(-1)).toEqual({ group: `${namespace}.workers@jobs`, lag: undefined });
+  });
+
   it("starts a new group after the events already there, and a returning group where it left off", async () => {
     namespace = `${run}-resume`;
     const bus = await openBus();

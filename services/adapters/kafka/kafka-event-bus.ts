@@ -38,6 +38,12 @@ export interface KafkaEventBusOptions {
   onHandlerError: (error: unknown, event: BusEvent) => void;
   /** Something failed in the background: a consumer crashed, a topic refresh failed, a message was not JSON. */
   onError?: (error: unknown, context: string) => void;
+  /**
+   * A subscription's consumer lag changed: the events on its partitions not yet handled by
+   * this process (the sum over the partitions it holds, as of each one's latest fetch), by
+   * consumer group id; undefined once the subscription has stopped.
+   */
+  onConsumerLag?: (groupId: string, lag: number | undefined) => void;
   /** kafkajs's own log lines at `logLevel` or above. Default: not logged. */
   log?: (record: KafkaLogRecord) => void;
   logLevel?: KafkaLogLevel;
@@ -457,6 +463,8 @@ class KafkaSubscription {
   private readonly handler: EventHandler;
   private consumer: Consumer | undefined;
   private topics: string[] = [];
+  /** Unhandled events per partition held (`topic/partition`), from each one's latest fetch. */
+  private readonly lag = new Map<string, bigint>();
   private stopping = false;
   /** Starts, restarts and stops, one after another. */
   private chain: Promise<void> = Promise.resolve();
@@ -517,6 +525,11 @@ class KafkaSubscription {
       this.bus.reportError(error, `consumer of ${this.groupId} crashed; restarting`);
       return Promise.resolve(!this.stopping);
     });
+    // Partitions may have moved: the lag of those still held comes with their next fetch.
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.lag.clear();
+      this.reportLag();
+    });
     consumer.on(consumer.events.CRASH, (event: ConsumerCrashEvent) => {
       if (!started) startError = event.payload.error;
       else if (!event.payload.restart && !this.stopping) this.scheduleRestart(consumer);
@@ -571,6 +584,24 @@ class KafkaSubscription {
     this.consumer = undefined;
     // Waits for the batch in hand (whose handled events are committed), then leaves the group.
     if (consumer) await consumer.disconnect();
+    this.lag.clear();
+    this.reportLag();
+  }
+
+  /** Tells the bus's owner the subscription's lag: the sum over its partitions, none once it stopped. */
+  private reportLag(): void {
+    const report = this.bus.options.onConsumerLag;
+    if (report === undefined) return;
+    let total = 0n;
+    for (const lag of this.lag.values()) total += lag;
+    report(this.groupId, this.stopping ? undefined : Number(total));
+  }
+
+  /** After `offset` was handled (or before the first of a batch, offset - 1): what the fetch's high watermark says is left. */
+  private recordLag(batch: Batch, handledOffset: bigint): void {
+    const left = BigInt(batch.highWatermark) - handledOffset - 1n;
+    this.lag.set(`${batch.topic}/${batch.partition}`, left > 0n ? left : 0n);
+    this.reportLag();
   }
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
@@ -587,10 +618,13 @@ class KafkaSubscription {
       committed = done;
       lastCommit = Date.now();
     };
+    const first = batch.messages[0];
+    if (first !== undefined) this.recordLag(batch, BigInt(first.offset) - 1n);
     for (const message of batch.messages) {
       if (!payload.isRunning() || payload.isStale() || this.stopping) break;
       await this.handleMessage(batch, message, heartbeat);
       payload.resolveOffset(message.offset);
+      this.recordLag(batch, BigInt(message.offset));
       done = message.offset;
       if (Date.now() - lastCommit >= commitIntervalMs) await commit();
       try {
