@@ -26,6 +26,9 @@ wait_for_port() {
   return 1
 }
 
+# node_address: this machine's IPv4 address on its default route (empty when it has none).
+node_address() { ip -4 -o route get 1.0.0.0 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p'; }
+
 is_running() { local pidfile=$1; [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
 stop_pidfile() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Rewrites hack/kube/go.mod, hack/etcd/go.mod and hack/helm/go.mod (and their go.sum) for
-# the KUBE_VERSION, ETCD_VERSION and HELM_VERSION in hack/versions.env. Run it after a bump
-# there, then hack/kube/build.sh; commit the three go.mod/go.sum pairs.
+# Rewrites hack/kube/go.mod, hack/etcd/go.mod, hack/helm/go.mod and hack/cni/go.mod (and
+# their go.sum) for the KUBE_VERSION, ETCD_VERSION, HELM_VERSION and CNI_PLUGINS_VERSION in
+# hack/versions.env. Run it after a bump there, then hack/kube/build.sh; commit the go.mod/go.sum pairs.
 #   hack/kube/pin.sh
 # k8s.io/kubernetes is not meant to be a dependency: its go.mod requires each of its
 # staging modules (k8s.io/api, k8s.io/client-go, ...) at v0.0.0 and replaces them with
@@ -40,7 +40,9 @@ pin_kube() {
     printf ')\n'
   } >>"$dir/go.mod"
   go -C "$dir" get -tool "k8s.io/kubernetes/cmd/kube-apiserver@v$KUBE_VERSION" \
-    "k8s.io/kubernetes/cmd/kube-controller-manager@v$KUBE_VERSION" "k8s.io/kubernetes/cmd/kubectl@v$KUBE_VERSION"
+    "k8s.io/kubernetes/cmd/kube-controller-manager@v$KUBE_VERSION" "k8s.io/kubernetes/cmd/kubectl@v$KUBE_VERSION" \
+    "k8s.io/kubernetes/cmd/kubelet@v$KUBE_VERSION" "k8s.io/kubernetes/cmd/kube-scheduler@v$KUBE_VERSION" \
+    "k8s.io/kubernetes/cmd/kube-proxy@v$KUBE_VERSION"
   go -C "$dir" mod tidy
 }
 
@@ -48,6 +50,16 @@ pin_etcd() {
   local dir="$HACK_DIR/etcd"
   new_module "$dir" parley/hack/etcd
   go -C "$dir" get -tool "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
+  go -C "$dir" mod tidy
+}
+
+# The CNI plugins hack/cluster runs pods with (bridge, host-local, loopback, portmap).
+pin_cni() {
+  local dir="$HACK_DIR/cni" module=github.com/containernetworking/plugins
+  new_module "$dir" parley/hack/cni
+  go -C "$dir" get -tool "$module/plugins/main/bridge@v$CNI_PLUGINS_VERSION" \
+    "$module/plugins/ipam/host-local@v$CNI_PLUGINS_VERSION" "$module/plugins/main/loopback@v$CNI_PLUGINS_VERSION" \
+    "$module/plugins/meta/portmap@v$CNI_PLUGINS_VERSION"
   go -C "$dir" mod tidy
 }
 
@@ -61,4 +73,5 @@ pin_helm() {
 pin_kube
 pin_etcd
 pin_helm
-log "pinned k8s.io/kubernetes v$KUBE_VERSION, etcd v$ETCD_VERSION, helm v$HELM_VERSION; now run hack/kube/build.sh"
+pin_cni
+log "pinned k8s.io/kubernetes v$KUBE_VERSION, etcd v$ETCD_VERSION, helm v$HELM_VERSION, CNI plugins v$CNI_PLUGINS_VERSION; now run hack/kube/build.sh"

@@ -3,7 +3,9 @@
 # run from Maven Central jars (no distribution tarball):
 #   hack/servers/kafka.sh up|down|status|endpoints
 # Listens on 127.0.0.1:29092 (PARLEY_KAFKA_PORT), controller on 127.0.0.1:29093
-# (PARLEY_KAFKA_CONTROLLER_PORT); data, log and pid file in $PARLEY_INFRA_DIR/kafka.
+# (PARLEY_KAFKA_CONTROLLER_PORT); data, log and pid file in $PARLEY_INFRA_DIR/kafka. A third
+# listener, 127.0.0.1:29094 (PARLEY_KAFKA_POD_PORT), advertises this machine's address for
+# the pods of hack/cluster (PARLEY_TEST_KAFKA_POD_BROKERS).
 #
 # A second, separate cluster of three KRaft nodes (each broker and controller), only on
 # request, for replication faults (hack/chaos): `up 3`, `down 3 [node]`, `status 3`,
@@ -25,6 +27,11 @@ DATA="$PARLEY_INFRA_DIR/kafka"
 PIDFILE="$DATA/kafka.pid"
 CONFIG="$DATA/server.properties"
 BOOTSTRAP="127.0.0.1:$PORT"
+# A listener for pods of the one-node cluster (hack/cluster): bound to loopback like the
+# other, but advertising this machine's address, where the cluster forwards pods' traffic
+# for this port to loopback. Only the single broker has it; none without such an address.
+POD_PORT=${PARLEY_KAFKA_POD_PORT:-29094}
+POD_ADDRESS=${PARLEY_NODE_ADDRESS:-$(node_address)}
 
 provision() {
   maven_copy_dependencies "$HACK_DIR/kafka/pom.xml" "$LIBS" \
@@ -84,15 +91,19 @@ PROPERTIES
 # replication faults (hack/chaos). Internal topics are replicated three times, two in sync.
 PROPERTIES
   fi
+  local listeners="PLAINTEXT://127.0.0.1:$PORT" advertised="PLAINTEXT://127.0.0.1:$PORT" protocols=PLAINTEXT:PLAINTEXT
+  if [[ $REPLICAS -eq 1 && -n $POD_ADDRESS ]]; then
+    listeners+=",PODS://127.0.0.1:$POD_PORT" advertised+=",PODS://$POD_ADDRESS:$POD_PORT" protocols+=",PODS:PLAINTEXT"
+  fi
   cat >>"$CONFIG" <<PROPERTIES
 process.roles=broker,controller
 node.id=$NODE_ID
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=$listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,$protocols
 log.dirs=$DATA/data
 # Topics exist only when the adapter (or the operator) creates them.
 auto.create.topics.enable=false
@@ -267,6 +278,10 @@ case "${1:-}" in
   endpoints)
     is_running "$PIDFILE" || exit 1
     echo "PARLEY_TEST_KAFKA_BROKERS=$BOOTSTRAP"
+    # Only when the running broker has the pods' listener (one started before it had not).
+    if grep -q "PODS://$POD_ADDRESS:$POD_PORT" "$CONFIG" 2>/dev/null; then
+      echo "PARLEY_TEST_KAFKA_POD_BROKERS=$POD_ADDRESS:$POD_PORT"
+    fi
     ;;
   *)
     echo "usage: $0 up|down|status|endpoints" >&2

@@ -33,6 +33,16 @@ KCM_PORT=${PARLEY_KUBE_CONTROLLER_MANAGER_PORT:-26257}
 APISERVER_URL="https://127.0.0.1:$APISERVER_PORT"
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_IP=10.96.0.1 # the `kubernetes` Service's cluster IP: the first of SERVICE_CIDR
+# For a control plane with a node (hack/cluster): an address of this machine that pods can
+# reach. The API server then also serves there and advertises it (the `kubernetes`
+# Service's endpoint), and reaches kubelets by their InternalIP with a client certificate.
+# Empty (the default, the operator's tests): loopback only, as before.
+ADVERTISE_ADDRESS=${PARLEY_KUBE_ADVERTISE_ADDRESS:-}
+if [[ -n $ADVERTISE_ADDRESS ]]; then
+  BIND_ADDRESS=0.0.0.0 ENDPOINT_RECONCILER=lease
+else
+  ADVERTISE_ADDRESS=127.0.0.1 BIND_ADDRESS=127.0.0.1 ENDPOINT_RECONCILER=none
+fi
 READY_SECONDS=120
 
 pidfile_of() { printf '%s/%s.pid' "$KUBE_DIR" "$1"; }
@@ -96,6 +106,14 @@ CNF
   issue front-proxy-ca front-proxy-client "/CN=front-proxy-client" client
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+  rm -f "$PKI"/*.csr
+}
+
+# The API server's client certificate for kubelets (logs, exec, port-forward), as kubeadm's
+# apiserver-kubelet-client; made once, beside a PKI made before it existed.
+make_kubelet_client_cert() {
+  [[ -f "$PKI/apiserver-kubelet-client.crt" ]] && return 0
+  issue ca apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" client
   rm -f "$PKI"/*.csr
 }
 
@@ -213,9 +231,11 @@ ETCD_ARGS=(
 # as the `kubernetes` Service's endpoint would be 127.0.0.1, a loopback address.
 # --requestheader-*/--proxy-client-*: the front-proxy set-up kubeadm makes, which aggregated
 # API servers and the controller manager's delegated authentication read.
+# With ADVERTISE_ADDRESS: bound to 0.0.0.0, so loopback (tests, kubectl) and that address
+# (pods, through the `kubernetes` Service, whose endpoint the lease reconciler keeps) both work.
 APISERVER_ARGS=(
-  --bind-address=127.0.0.1
-  --advertise-address=127.0.0.1
+  --bind-address="$BIND_ADDRESS"
+  --advertise-address="$ADVERTISE_ADDRESS"
   --secure-port="$APISERVER_PORT"
   --etcd-servers="http://127.0.0.1:$ETCD_PORT"
   --tls-cert-file="$PKI/apiserver.crt"
@@ -226,7 +246,7 @@ APISERVER_ARGS=(
   --service-account-key-file="$PKI/sa.pub"
   --service-account-signing-key-file="$PKI/sa.key"
   --service-cluster-ip-range="$SERVICE_CIDR"
-  --endpoint-reconciler-type=none
+  --endpoint-reconciler-type="$ENDPOINT_RECONCILER"
   --allow-privileged=true
   --requestheader-client-ca-file="$PKI/front-proxy-ca.crt"
   --requestheader-allowed-names=front-proxy-client
@@ -238,6 +258,13 @@ APISERVER_ARGS=(
   --cert-dir="$KUBE_DIR/kube-apiserver-certs"
   --profiling=false
 )
+if [[ $BIND_ADDRESS == 0.0.0.0 ]]; then
+  APISERVER_ARGS+=(
+    --kubelet-preferred-address-types=InternalIP
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt"
+    --kubelet-client-key="$PKI/apiserver-kubelet-client.key"
+  )
+fi
 
 # Every default controller (deployment, replicaset, garbage collector, namespace,
 # service account and token, ...), each under its own service account as in kubeadm's
@@ -266,6 +293,7 @@ cmd_up() {
   provision
   mkdir -p "$KUBE_DIR"
   make_pki
+  make_kubelet_client_cert
   write_kubeconfig "$ADMIN_KUBECONFIG" parley-admin admin
   write_kubeconfig "$KCM_KUBECONFIG" system:kube-controller-manager kube-controller-manager
 

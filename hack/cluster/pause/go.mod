@@ -1,0 +1,3 @@
+module parley/hack/cluster/pause
+
+go 1.26.0
