@@ -53,6 +53,23 @@ module.exports = {
       to: { path: "^services/", pathNot: "^services/(runtime|events|ports|adapters)/" },
     },
     {
+      name: "sdk-runs-in-browsers",
+      comment:
+        "services/sdk is the client SDK (@parley/sdk) that apps bundle for browsers: it may use " +
+        "only the wire protocol's types and values (services/protocol), and no Node.js module " +
+        "outside node.ts (its `@parley/sdk/node` entry). A test bundles it for the browser too.",
+      severity: "error",
+      from: { path: "^services/sdk/", pathNot: ["^services/sdk/node\\.ts$", ...TEST_CODE] },
+      to: { path: "^services/", pathNot: "^services/(sdk|protocol)/" },
+    },
+    {
+      name: "sdk-has-no-node-modules",
+      comment: "See sdk-runs-in-browsers: Node.js built-ins fail in a browser bundle.",
+      severity: "error",
+      from: { path: "^services/sdk/", pathNot: ["^services/sdk/node\\.ts$", ...TEST_CODE] },
+      to: { dependencyTypes: ["core"] },
+    },
+    {
       name: "no-test-code-in-production",
       comment:
         "Production code is compiled into dist/ and the image without test files: an import " +
