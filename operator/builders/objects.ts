@@ -13,13 +13,7 @@ import {
   type ClusterView,
 } from "./cluster.js";
 import { containerEnv, digest, sharedSettings } from "./environment.js";
-
-/** Resources with every quantity as a string, as the API stores them. */
-function quantities(resources: { requests?: Record<string, string | number>; limits?: Record<string, string | number> }) {
-  const strings = (map: Record<string, string | number> | undefined) =>
-    map === undefined ? undefined : Object.fromEntries(Object.entries(map).map(([key, value]) => [key, String(value)]));
-  return { ...(resources.requests ? { requests: strings(resources.requests) } : {}), ...(resources.limits ? { limits: strings(resources.limits) } : {}) };
-}
+import { podPlacement, serviceAccountAnnotations } from "./pod-template.js";
 
 /** An object the operator applies: plain JSON with apiVersion, kind and a namespaced name. */
 export interface DesiredObject {
@@ -38,10 +32,11 @@ export function buildConfigMap(view: ClusterView): ConfigMap & DesiredObject {
 }
 
 export function buildServiceAccount(view: ClusterView): ServiceAccount & DesiredObject {
+  const annotations = serviceAccountAnnotations(view);
   return {
     apiVersion: "v1",
     kind: "ServiceAccount",
-    metadata: metadata(view, names.serviceAccount(view), "services"),
+    metadata: { ...metadata(view, names.serviceAccount(view), "services"), ...(annotations ? { annotations } : {}) },
     // The services never call the Kubernetes API.
     automountServiceAccountToken: false,
   };
@@ -59,7 +54,7 @@ function terminationGraceSeconds(view: ClusterView, service: Service): number {
 
 export function buildDeployment(view: ClusterView, service: Service): Deployment & DesiredObject {
   const { spec } = view;
-  const serviceSpec = spec[service];
+  const placement = podPlacement(view, service);
   const env = containerEnv(view, service);
   const configHash = digest({ shared: sharedSettings(view), env });
   const labels = standardLabels(view, service);
@@ -75,8 +70,9 @@ export function buildDeployment(view: ClusterView, service: Service): Deployment
       strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: service === "gateway" ? 1 : "25%" } },
       template: {
         metadata: {
-          labels,
+          labels: { ...placement.labels, ...labels },
           annotations: {
+            ...placement.annotations,
             [CONFIG_HASH_ANNOTATION]: configHash,
             "prometheus.io/scrape": "true",
             "prometheus.io/port": String(HTTP_PORT),
@@ -89,13 +85,11 @@ export function buildDeployment(view: ClusterView, service: Service): Deployment
           ...(spec.image.pullSecrets ? { imagePullSecrets: spec.image.pullSecrets.map((s) => ({ name: s.name })) } : {}),
           terminationGracePeriodSeconds: terminationGraceSeconds(view, service),
           securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
-          affinity: {
-            podAntiAffinity: {
-              preferredDuringSchedulingIgnoredDuringExecution: [
-                { weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: selectorLabels(view, service) } } },
-              ],
-            },
-          },
+          ...(placement.priorityClassName !== undefined ? { priorityClassName: placement.priorityClassName } : {}),
+          ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
+          ...(placement.tolerations ? { tolerations: placement.tolerations } : {}),
+          affinity: placement.affinity,
+          ...(placement.topologySpreadConstraints ? { topologySpreadConstraints: placement.topologySpreadConstraints } : {}),
           containers: [
             {
               name: service,
@@ -106,7 +100,7 @@ export function buildDeployment(view: ClusterView, service: Service): Deployment
               ports: [{ name: "http", containerPort: HTTP_PORT, protocol: "TCP" }],
               envFrom: [{ configMapRef: { name: names.configMap(view) } }],
               env,
-              ...(serviceSpec.resources ? { resources: quantities(serviceSpec.resources) } : {}),
+              ...(placement.resources ? { resources: placement.resources } : {}),
               livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
               readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
               startupProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 2, failureThreshold: 60 },

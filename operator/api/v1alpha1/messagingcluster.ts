@@ -1,5 +1,7 @@
 import { SERVICE_NAMES, type ServiceName } from "../../../services/events/service-names.js";
 import { arr, bool, int, map, obj, quantity, str, type FromSchema } from "./openapi.js";
+import { allServicesTemplate, serviceTemplate } from "./pod-template.js";
+import { monitoring } from "./monitoring.js";
 import { EXTRA_SETTINGS } from "./settings.js";
 
 /**
@@ -69,6 +71,7 @@ function serviceSpec(service: Exclude<Service, "gateway">, what: string) {
       replicas: int(`Number of ${service} pods.`, { minimum: 0, maximum: 1000, default: 2 }),
       resources,
       settings,
+      template: serviceTemplate,
     },
     { default: {} },
   );
@@ -127,6 +130,7 @@ export const specSchema = obj(
     notifyWebhookSecret: secretRef(
       "HMAC key (at least 32 characters) that signs each notification webhook POST (PARLEY_NOTIFY_WEBHOOK_SECRET), given to the groups pods; required when groups.settings sets PARLEY_NOTIFY_WEBHOOK_URL",
     ),
+    template: allServicesTemplate(obj("Compute resources of the services that set no resources of their own.", resources.properties)),
     gateway: obj(
       "The WebSocket gateways: a Deployment running `parley serve gateway`, a Service on port 80 (WebSocket at /ws) and a PodDisruptionBudget.",
       {
@@ -137,6 +141,7 @@ export const specSchema = obj(
         }),
         resources,
         settings,
+        template: serviceTemplate,
         autoscaling,
         serviceType: str("Type of the gateways' Service.", { enum: ["ClusterIP", "NodePort", "LoadBalancer"], default: "ClusterIP" }),
       },
@@ -281,6 +286,7 @@ export const specSchema = obj(
       "What deleting the MessagingCluster does to its data: Retain keeps the topics, keyspace and bucket; Delete removes the topics under kafka.topicPrefix, drops the keyspace and removes the bucket with its objects.",
       { enum: ["Retain", "Delete"], default: "Retain" },
     ),
+    monitoring,
   },
   {
     required: ["jwtSecret", "kafka", "cassandra", "redis", "objectStorage"],
@@ -301,7 +307,7 @@ export const specSchema = obj(
 const conditionSchema = obj(
   "A condition (metav1.Condition).",
   {
-    type: str("Kind of condition: Ready, Progressing, Degraded, KafkaReady, CassandraReady, StorageReady.", { maxLength: 316, pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$" }),
+    type: str("Kind of condition: Ready, Progressing, Degraded, KafkaReady, CassandraReady, StorageReady, PodMonitorReady.", { maxLength: 316, pattern: "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$" }),
     status: str("True, False or Unknown.", { enum: ["True", "False", "Unknown"] }),
     observedGeneration: int("The metadata.generation the condition was set for.", { minimum: 0, format: "int64" }),
     lastTransitionTime: str("When the condition last changed status.", { format: "date-time" }),
@@ -315,7 +321,7 @@ const readyCount = (service: Service) => int(`Ready ${service} pods.`, { minimum
 
 export const statusSchema = obj("Observed state of the messaging cluster, written by the operator.", {
   observedGeneration: int("The metadata.generation the operator last reconciled.", { minimum: 0, format: "int64" }),
-  conditions: arr("Ready, Progressing, Degraded and one condition per back end (KafkaReady, CassandraReady, StorageReady).", conditionSchema, {
+  conditions: arr("Ready, Progressing, Degraded, one condition per back end (KafkaReady, CassandraReady, StorageReady) and PodMonitorReady while spec.monitoring.podMonitor is enabled.", conditionSchema, {
     maxItems: 16,
     "x-kubernetes-list-type": "map",
     "x-kubernetes-list-map-keys": ["type"],

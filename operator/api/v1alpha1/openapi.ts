@@ -38,6 +38,8 @@ export interface SchemaNode {
   readonly "x-kubernetes-list-type"?: "atomic" | "set" | "map";
   readonly "x-kubernetes-list-map-keys"?: readonly string[];
   readonly "x-kubernetes-map-type"?: "atomic" | "granular";
+  /** Kept as given (a Kubernetes type too large to restate, checked where it is used). */
+  readonly "x-kubernetes-preserve-unknown-fields"?: true;
 }
 
 type Options = Omit<SchemaNode, "type" | "description" | "properties" | "items" | "additionalProperties">;
