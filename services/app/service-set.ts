@@ -4,6 +4,7 @@ import { AssetHttpApi } from "../assets/asset-http.js";
 import { AssetService } from "../assets/asset-service.js";
 import { assetLimitsFromConfig } from "../assets/content-type.js";
 import { transferLimitsFromConfig } from "../assets/transfer-limits.js";
+import { UploadSweeper } from "../assets/upload-sweeper.js";
 import type { TokenAuthority } from "../auth/tokens.js";
 import { CHAT_FRAME_TYPES, ChatFrameHandler } from "../chat/chat-frame-handler.js";
 import { ChatService } from "../chat/chat-service.js";
@@ -122,6 +123,9 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
   }
 
   if (wanted.has("assets")) {
+    const sweeper = new UploadSweeper({ blobs: backends.blobs, logger });
+    sweeper.start();
+    running.push(sweeper);
     httpApis.push(new AssetHttpApi({ service: assets, tokens: context.tokens, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds, logger, limits: transferLimitsFromConfig(config) }));
   }
 

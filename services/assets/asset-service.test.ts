@@ -53,6 +53,7 @@ describe("AssetService", () => {
       openRead: (key, range) => blobs.openRead(key, range),
       has: (key) => blobs.has(key),
       delete: (key) => blobs.delete(key),
+      removeStale: (prefix, before) => blobs.removeStale(prefix, before),
       close: () => blobs.close(),
     };
     access = new FakeAccess();

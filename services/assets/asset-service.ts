@@ -70,6 +70,13 @@ export class UploadLengthMismatchError extends Error {
  */
 const SNIFF_BYTES = 4100;
 
+/**
+ * Blob keys of uploads in progress: `<prefix>/<asset id>` holds the bytes until they are
+ * hashed and moved to their content address. Only a process that died mid-upload leaves
+ * anything here (the UploadSweeper removes it).
+ */
+export const UPLOADS_PREFIX = "uploads";
+
 export type LinkRefusal = Exclude<LinkCheck, { ok: true }>["reason"] | "forbidden" | "not_found";
 
 /** A download link that does not (or no longer does) open its asset. */
@@ -138,7 +145,7 @@ export class AssetService implements AssetAttachments {
     const now = this.clock();
     const assetId: AssetId = `a${this.nextId(now.getTime())}`;
     const hash = createHash("sha256");
-    const temporary = `uploads/${assetId.toLowerCase()}`;
+    const temporary = `${UPLOADS_PREFIX}/${assetId.toLowerCase()}`;
     try {
       await this.deps.blobs.putStream(temporary, Readable.from(measured(head, chunks, size, hash)), detection.contentType);
       const sha256 = hash.digest("hex");

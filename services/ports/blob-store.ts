@@ -28,6 +28,14 @@ export interface BlobStore {
   move(from: string, to: string): Promise<void>;
   has(key: string): Promise<boolean>;
   delete(key: string): Promise<void>;
+  /**
+   * Deletes every object whose key starts with `prefix/` and was last written before
+   * `before`, with whatever a write under that prefix left behind when its process died
+   * before `before` (an unfinished S3 multipart upload, a temporary file). Returns how many
+   * objects and leftovers it removed. For keys only their writer uses, such as uploads in
+   * progress: an object written again meanwhile may go too.
+   */
+  removeStale(prefix: string, before: Date): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { readdir, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -55,6 +55,16 @@ describe("FsBlobStore", () => {
     await store.delete("a/b");
     await store.put("c", Uint8Array.from([3]), "text/plain");
     expect(await listTree(join(parent.path, "nested", "root"))).toEqual(["a", "c.blob", "c.type"]);
+  });
+
+  it("removes the temporary files of a write its process never finished, with stale objects under the prefix", async () => {
+    const root = join(parent.path, "nested", "root");
+    await store.put("uploads/done", Uint8Array.from([1]), "text/plain");
+    // What a process killed mid-write leaves: the type sidecar and part of the bytes.
+    await writeFile(join(root, "uploads", "killed.0b9c.tmp.type"), "video/mp4");
+    await writeFile(join(root, "uploads", "killed.0b9c.tmp"), Uint8Array.from([1, 2]));
+    expect(await store.removeStale("uploads", new Date(Date.now() + 60_000))).toBe(2);
+    expect(await listTree(root)).toEqual(["uploads"]);
   });
 
   it("leaves no temporary files behind when a streamed put fails", async () => {

@@ -1,5 +1,5 @@
 import { createWriteStream } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { dirname, join, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
@@ -84,6 +84,42 @@ export class FsBlobStore implements BlobStore {
     const path = this.pathOf(key);
     await rm(`${path}.blob`, { force: true });
     await rm(`${path}.type`, { force: true });
+  }
+
+  /** Whole objects (`.blob`, with its `.type`) and temporary files of writes that never finished. */
+  async removeStale(prefix: string, before: Date): Promise<number> {
+    const directory = this.pathOf(prefix);
+    let entries;
+    try {
+      entries = await readdir(directory, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if (isNotFound(error)) return 0;
+      throw error;
+    }
+    // One removal per object or per unfinished write (its `.tmp` and `.tmp.type` count once).
+    const removed = new Set<string>();
+    for (const entry of entries) {
+      const path = join(entry.parentPath, entry.name);
+      const stale = async (): Promise<boolean> => {
+        try {
+          return (await stat(path)).mtime < before;
+        } catch (error) {
+          if (isNotFound(error)) return false;
+          throw error;
+        }
+      };
+      if (!entry.isFile()) continue;
+      if (entry.name.endsWith(".blob") && (await stale())) {
+        const object = path.slice(0, -".blob".length);
+        await rm(path, { force: true });
+        await rm(`${object}.type`, { force: true });
+        removed.add(object);
+      } else if ((entry.name.endsWith(".tmp") || entry.name.endsWith(".tmp.type")) && (await stale())) {
+        await rm(path, { force: true });
+        removed.add(path.replace(/\.type$/, ""));
+      }
+    }
+    return removed.size;
   }
 
   close(): Promise<void> {

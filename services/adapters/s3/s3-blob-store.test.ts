@@ -99,6 +99,22 @@ describe("S3BlobStore on S3Proxy", () => {
     expect(await objectNames(admin, bucket)).toEqual(["sha256/abc.blob"]);
   });
 
+  it("aborts a multipart upload under the prefix that its process never finished, and keeps a newer one", async () => {
+    const orphan = await admin.initiateNewMultipartUpload(bucket, objectNameOf("uploads/orphan"), { "Content-Type": "video/mp4" });
+    const anHourAhead = new Date(Date.now() + 3600_000);
+    await admin.uploadPart({ bucketName: bucket, objectName: objectNameOf("uploads/orphan"), uploadID: orphan, partNumber: 1, headers: { "Content-Length": 1 } }, Buffer.from([1]));
+    await store.put("uploads/abandoned", png, "image/png");
+    const elsewhere = await admin.initiateNewMultipartUpload(bucket, objectNameOf("sha256/other"), { "Content-Type": "video/mp4" });
+
+    expect(await store.removeStale("uploads", new Date(Date.now() - 3600_000))).toBe(0);
+    expect(await store.removeStale("uploads", anHourAhead)).toBe(2);
+    const left: string[] = [];
+    for await (const upload of admin.listIncompleteUploads(bucket, "", true) as AsyncIterable<{ key: string }>) left.push(upload.key);
+    expect(left).toEqual(["sha256/other.blob"]);
+    expect(await objectNames(admin, bucket)).toEqual([]);
+    await admin.abortMultipartUpload(bucket, objectNameOf("sha256/other"), elsewhere);
+  });
+
   it("refuses to start with wrong credentials", async () => {
     const bucketOfNobody = uniqueBucket();
     await expect(S3BlobStore.open({ ...connection(), secretKey: "wrong-secret", bucket: bucketOfNobody })).rejects.toThrow();

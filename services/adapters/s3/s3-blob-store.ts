@@ -1,15 +1,25 @@
 import { Agent as HttpAgent, IncomingMessage } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import type { Readable } from "node:stream";
-import { Client, S3Error } from "minio";
+import { Client, IamAwsProvider, S3Error, type BucketItem, type IncompleteUploadedBucketItem } from "minio";
 import { assertBlobKey, assertRangeWithin, type BlobReadStream, type BlobStore, type ByteRange, type StoredBlob } from "../../ports/blob-store.js";
+
+/** What minio's listing of incomplete uploads yields: its type leaves out `initiated`, which it parses. */
+type IncompleteUpload = IncompleteUploadedBucketItem & { initiated: Date };
 
 /** Where and how to reach the S3-compatible server, and which bucket holds the blobs. */
 export interface S3BlobStoreOptions {
   /** The server's base URL, e.g. `https://s3.eu-west-1.amazonaws.com` or `http://127.0.0.1:28080`. */
   endPoint: string;
-  accessKey: string;
-  secretKey: string;
+  /**
+   * Static keys, both or neither. Neither: the client signs with the pod's own AWS identity,
+   * fetched and renewed by minio's IamAwsProvider: a web identity token
+   * (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, as IAM roles for service accounts set them),
+   * the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI,
+   * with AWS_CONTAINER_AUTHORIZATION_TOKEN) or the EC2 instance metadata service.
+   */
+  accessKey?: string;
+  secretKey?: string;
   /** The region requests are signed for (S3Proxy and most local servers: `us-east-1`). */
   region: string;
   /** Created on start when missing. */
@@ -67,6 +77,9 @@ export function createS3Client(options: Omit<S3BlobStoreOptions, "bucket" | "clo
   if (url.pathname !== "/" || url.search !== "" || url.username !== "") {
     throw new Error(`S3 endpoint must be a bare scheme://host[:port] URL: ${options.endPoint}`);
   }
+  if ((options.accessKey === undefined) !== (options.secretKey === undefined)) {
+    throw new Error("S3 credentials: give both the access key and the secret key, or neither (to use the pod's AWS identity)");
+  }
   const useSSL = url.protocol === "https:";
   const agent = useSSL ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   const client = new Client({
@@ -74,8 +87,9 @@ export function createS3Client(options: Omit<S3BlobStoreOptions, "bucket" | "clo
     endPoint: url.hostname.replace(/^\[(.*)\]$/, "$1"),
     port: url.port === "" ? (useSSL ? 443 : 80) : Number(url.port),
     useSSL,
-    accessKey: options.accessKey,
-    secretKey: options.secretKey,
+    ...(options.accessKey !== undefined && options.secretKey !== undefined
+      ? { accessKey: options.accessKey, secretKey: options.secretKey }
+      : { credentialsProvider: new IamAwsProvider({}) }),
     region: options.region,
     pathStyle: options.pathStyle ?? true,
     transportAgent: agent,
@@ -242,6 +256,34 @@ export class S3BlobStore implements BlobStore {
     const name = objectNameOf(key);
     // S3 answers 204 whether or not the object existed.
     await this.client.removeObject(this.bucket, name);
+  }
+
+  /**
+   * Objects listed under the prefix with a LastModified before `before`, and multipart
+   * uploads under it initiated before then (aborted: S3 keeps and bills their parts until
+   * then). Where the server supports lifecycle rules a rule does the same (docs/operations.md);
+   * S3Proxy answers NotImplemented to them, so the assets service sweeps with this.
+   */
+  async removeStale(prefix: string, before: Date): Promise<number> {
+    assertBlobKey(prefix);
+    const under = `${prefix}/`;
+    const stale: string[] = [];
+    for await (const item of this.client.listObjectsV2(this.bucket, under, true) as AsyncIterable<BucketItem>) {
+      if (item.name?.endsWith(BLOB_OBJECT_SUFFIX) === true && item.lastModified !== undefined && item.lastModified < before) stale.push(item.name);
+    }
+    if (stale.length > 0) await this.client.removeObjects(this.bucket, stale);
+    let aborted = 0;
+    for await (const upload of this.client.listIncompleteUploads(this.bucket, under, true) as AsyncIterable<IncompleteUpload>) {
+      if (upload.initiated >= before) continue;
+      try {
+        await this.client.abortMultipartUpload(this.bucket, upload.key, upload.uploadId);
+        aborted += 1;
+      } catch (error) {
+        // Finished or aborted meanwhile (by its writer, or another replica's sweep).
+        if (!(error instanceof S3Error && error.code === "NoSuchUpload")) throw error;
+      }
+    }
+    return stale.length + aborted;
   }
 
   /** A URL that fetches the object with a plain GET, without credentials, for `ttlSeconds`. */

@@ -213,6 +213,25 @@ export function describeBlobStoreContract(name: string, create: () => Promise<Bl
       });
     });
 
+    it("removes the objects under a prefix written before a time, and nothing else", async () => {
+      await store.put("uploads/a", bytes(1), "text/plain");
+      await store.putStream("uploads/b/c", sourceOf(Buffer.from([2]), 1), "text/plain");
+      await store.put("uploadsx", bytes(3), "text/plain");
+      await store.put("sha256/d", bytes(4), "text/plain");
+      const longAgo = new Date(Date.now() - 3600_000);
+      expect(await store.removeStale("uploads", longAgo)).toBe(0);
+      expect(await store.has("uploads/a")).toBe(true);
+
+      // Clocks of a store server and of this process may differ by a little: "before" is well ahead.
+      expect(await store.removeStale("uploads", new Date(Date.now() + 3600_000))).toBe(2);
+      expect(await store.has("uploads/a")).toBe(false);
+      expect(await store.has("uploads/b/c")).toBe(false);
+      expect(await store.get("uploadsx")).toEqual({ bytes: bytes(3), contentType: "text/plain" });
+      expect(await store.has("sha256/d")).toBe(true);
+      expect(await store.removeStale("uploads", new Date(Date.now() + 3600_000))).toBe(0);
+      await expect(async () => store.removeStale("../x", new Date())).rejects.toThrow(InvalidBlobKeyError);
+    });
+
     it.each(INVALID_BLOB_KEYS.map((key) => [JSON.stringify(key), key]))("refuses the key %s everywhere", async (_, key) => {
       // Wrapped in async functions, so an adapter that throws synchronously is still checked.
       await expect(async () => store.put(key, bytes(1), "text/plain")).rejects.toThrow(InvalidBlobKeyError);
