@@ -19,12 +19,35 @@ export interface OperatorProcessOptions {
   onLostLeadership: () => void;
 }
 
-/** Where the operator's credentials come from, as kubectl and controller-runtime decide it. */
+/** The operator's credentials cannot be loaded: the message names the file or source and what is wrong. */
+export class KubeConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KubeConfigError";
+  }
+}
+
+function reason(error: unknown): string {
+  if (error instanceof Error && "code" in error && error.code === "ENOENT") return "no such file";
+  if (error instanceof Error && "code" in error && error.code === "EACCES") return "permission denied";
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+}
+
+/**
+ * Where the operator's credentials come from, as kubectl and controller-runtime decide it.
+ * A file that is missing, unreadable or names no cluster is a KubeConfigError.
+ */
 export function loadKubeConfig(path: string | undefined): KubeConfig {
   const config = new KubeConfig();
-  if (path !== undefined) config.loadFromFile(path);
-  else if (process.env.KUBERNETES_SERVICE_HOST) config.loadFromCluster();
-  else config.loadFromDefault();
+  const source = path !== undefined ? `kubeconfig ${path}` : process.env.KUBERNETES_SERVICE_HOST ? "the in-cluster service account" : `kubeconfig ${process.env.KUBECONFIG ?? "~/.kube/config"}`;
+  try {
+    if (path !== undefined) config.loadFromFile(path);
+    else if (process.env.KUBERNETES_SERVICE_HOST) config.loadFromCluster();
+    else config.loadFromDefault();
+  } catch (error) {
+    throw new KubeConfigError(`cannot load ${source}: ${reason(error)}`);
+  }
+  if (config.getCurrentCluster() === null) throw new KubeConfigError(`${source} names no cluster for its current context (${config.getCurrentContext() || "none set"})`);
   return config;
 }
 

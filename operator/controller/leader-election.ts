@@ -33,15 +33,22 @@ function microTime(date: Date): string {
 
 /**
  * Leader election on a coordination.k8s.io Lease, as client-go does it: the holder renews
- * the lease every retry period; another replica takes it over once it has not been
- * renewed for leaseDurationSeconds. Updates carry the resourceVersion, so two replicas
- * never both win. A leader that cannot renew within renewDeadline steps down.
+ * the lease every retry period; another replica takes it over once it has not seen the
+ * lease record change for leaseDurationSeconds of its own clock. The holder's renewTime is
+ * never compared with the local clock: clocks of two nodes differ, and a skewed one would
+ * let a standby take over a live leader's lease (or wait forever on a dead one's). Updates
+ * carry the resourceVersion, so two replicas never both win. A leader that cannot renew
+ * within renewDeadline steps down.
  */
 export class LeaderElector {
   private leading = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private lastRenew = 0;
+  /** The lease record as last read or written, and when (local monotonic clock) it was first seen so. */
+  private observedRecord: string | undefined;
+  private observedAt = 0;
+  private lastRequestOk = false;
   private readonly leaseDurationSeconds: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
@@ -57,6 +64,11 @@ export class LeaderElector {
 
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /** Whether the latest lease request reached the API server (a standby that cannot is not ready). */
+  get reachable(): boolean {
+    return this.lastRequestOk;
   }
 
   /** Starts campaigning; onStartedLeading runs when this replica wins, onStoppedLeading when it loses the lease. */
@@ -99,13 +111,15 @@ export class LeaderElector {
     let held: boolean;
     try {
       held = await this.tryAcquireOrRenew();
+      this.lastRequestOk = true;
     } catch (error) {
+      this.lastRequestOk = false;
       this.options.logger.warn({ err: error }, "leader election: lease request failed");
-      held = this.leading && Date.now() - this.lastRenew < this.renewDeadlineMs;
+      held = this.leading && performance.now() - this.lastRenew < this.renewDeadlineMs;
     }
     if (this.stopped) return;
     if (held) {
-      this.lastRenew = Date.now();
+      this.lastRenew = performance.now();
       if (!this.leading) {
         this.leading = true;
         this.options.logger.info({ identity: this.options.identity }, "became the leader");
@@ -122,40 +136,45 @@ export class LeaderElector {
     return { ...RESOURCES.leases, namespace: this.options.namespace, name: this.options.name };
   }
 
+  /** Notes the record as seen now unless it is the one seen before: expiry counts from its last change. */
+  private observe(spec: Lease["spec"]): void {
+    const record = JSON.stringify(spec);
+    if (record === this.observedRecord) return;
+    this.observedRecord = record;
+    this.observedAt = performance.now();
+  }
+
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { kube, identity } = this.options;
     const now = new Date();
     const lease = await kube.get<Lease>(this.ref());
     if (lease === undefined) {
+      const spec = { holderIdentity: identity, leaseDurationSeconds: this.leaseDurationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 };
       try {
-        await kube.create(this.ref(), {
-          apiVersion: "coordination.k8s.io/v1",
-          kind: "Lease",
-          metadata: { name: this.options.name, namespace: this.options.namespace },
-          spec: { holderIdentity: identity, leaseDurationSeconds: this.leaseDurationSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
-        });
+        const created = await kube.create<Lease>(this.ref(), { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: this.options.name, namespace: this.options.namespace }, spec });
+        this.observe(created.spec);
         return true;
       } catch (error) {
         if (isConflict(error)) return false;
         throw error;
       }
     }
+    this.observe(lease.spec);
     const holder = lease.spec.holderIdentity;
-    const renewed = lease.spec.renewTime ? Date.parse(lease.spec.renewTime) : 0;
-    const expired = renewed + (lease.spec.leaseDurationSeconds ?? this.leaseDurationSeconds) * 1000 < now.getTime();
+    const expired = performance.now() - this.observedAt > (lease.spec.leaseDurationSeconds ?? this.leaseDurationSeconds) * 1000;
     if (holder && holder !== identity && !expired) return false;
     const takingOver = holder !== identity;
+    // renewTime and acquireTime are for people reading the Lease; no candidate judges expiry by them.
+    const spec = {
+      holderIdentity: identity,
+      leaseDurationSeconds: this.leaseDurationSeconds,
+      acquireTime: takingOver ? microTime(now) : lease.spec.acquireTime,
+      renewTime: microTime(now),
+      leaseTransitions: (lease.spec.leaseTransitions ?? 0) + (takingOver ? 1 : 0),
+    };
     try {
-      await kube.replace(this.ref(), {
-        ...lease,
-        spec: {
-          holderIdentity: identity,
-          leaseDurationSeconds: this.leaseDurationSeconds,
-          acquireTime: takingOver ? microTime(now) : lease.spec.acquireTime,
-          renewTime: microTime(now),
-          leaseTransitions: (lease.spec.leaseTransitions ?? 0) + (takingOver ? 1 : 0),
-        },
-      });
+      const written = await kube.replace<Lease>(this.ref(), { ...lease, spec });
+      this.observe(written.spec);
       return true;
     } catch (error) {
       if (isConflict(error)) return false;

@@ -88,7 +88,10 @@ export class Operator {
   private stopping = false;
   private readonly seen = new Map<string, string>();
   private readonly informerRetry = new Map<string, number>();
-  private readonly informerTimers = new Set<NodeJS.Timeout>();
+  /** Per informer: whether its latest list and watch reached the API server, and errors seen (to tell a start that failed). */
+  private readonly informerHealth = new Map<string, { synced: boolean; errors: number; starting: boolean; lastError?: unknown }>();
+  /** Pending informer retries, each with what ends its wait early when leadership stops. */
+  private readonly informerTimers = new Map<NodeJS.Timeout, () => void>();
   /** Reconciles run since start (for throughput figures). */
   reconciles = 0;
   private readonly reconciledListeners = new Set<(key: string, error: unknown) => void>();
@@ -115,28 +118,51 @@ export class Operator {
       events,
       logger: this.logger,
       cachedDeployment: (namespace, name) => this.deployments?.get(name, namespace) as Deployment | undefined,
+      metrics: this.metrics,
       scaling: (uid) => this.scaling.snapshot(uid),
       ...(options.externalResyncMs === undefined ? {} : { externalResyncMs: options.externalResyncMs }),
     });
   }
 
-  /** Ready: standing by for the lease, or leading with synced caches. */
+  /**
+   * Ready: standing by for the lease (and the API server answers the lease requests), or
+   * leading with caches that are synced and still watched. An informer's failed list or
+   * watch makes it not ready until it has listed and watched again.
+   */
   get ready(): boolean {
-    return !this.stopping && (!this.leading || this.synced);
+    if (this.stopping) return false;
+    if (!this.leading) return this.elector?.reachable ?? false;
+    return this.synced && [...this.informerHealth.values()].every((health) => health.synced);
   }
 
   get isLeader(): boolean {
     return this.leading;
   }
 
+  /** Leading and not stopping: the controller's loops keep going. */
+  private get active(): boolean {
+    return this.leading && !this.stopping;
+  }
+
+  /**
+   * Serves HTTP and starts campaigning (or, without election, leading). Resolves without
+   * waiting for the caches: the API server may be unreachable for a while, and /readyz
+   * and the "caches synced" log tell when they are synced.
+   */
   async start(): Promise<void> {
     if (this.options.http) {
       this.server = createOperatorHttpServer(this.metrics, () => this.ready, this.logger);
       this.url = (await listen(this.server, this.options.http.host, this.options.http.port)).url;
     }
+    const lead = (): void => {
+      this.startLeading().catch((error: unknown) => {
+        this.logger.error({ err: error }, "starting the controller failed");
+        this.options.onLostLeadership?.();
+      });
+    };
     const election = this.options.leaderElection;
     if (election === undefined) {
-      await this.startLeading();
+      lead();
       return;
     }
     this.elector = new LeaderElector({
@@ -150,12 +176,7 @@ export class Operator {
       ...(election.retryPeriodMs === undefined ? {} : { retryPeriodMs: election.retryPeriodMs }),
     });
     this.elector.run(
-      () => {
-        this.startLeading().catch((error: unknown) => {
-          this.logger.error({ err: error }, "starting the controller failed");
-          this.options.onLostLeadership?.();
-        });
-      },
+      lead,
       () => {
         this.metrics.leader.set(0);
         this.stopLeading();
@@ -256,15 +277,20 @@ export class Operator {
       ["messagingclusters", this.clusters],
       ["deployments", this.deployments],
     ] as const) {
+      const health: { synced: boolean; errors: number; starting: boolean; lastError?: unknown } = { synced: false, errors: 0, starting: false };
+      this.informerHealth.set(name, health);
       informer.on("error", (error: unknown) => {
-        this.restartInformer(name, informer as ListWatch<never>, error);
-      });
-      informer.on("connect", () => {
-        this.informerRetry.delete(name);
+        health.synced = false;
+        health.errors += 1;
+        health.lastError = error;
+        // A failure while starting is retried by startInformer itself.
+        if (!health.starting) this.restartInformer(name, informer as ListWatch<never>, error);
       });
     }
 
     await Promise.all([this.startInformer("deployments", this.deployments), this.startInformer("messagingclusters", this.clusters)]);
+    // Leadership may have ended (or a stop begun) while the informers were starting.
+    if (!this.active) return;
     this.synced = true;
     this.logger.info({ namespace: namespace ?? "(all)" }, "operator caches synced; reconciling");
 
@@ -284,23 +310,50 @@ export class Operator {
     this.leading = false;
     this.synced = false;
     clearInterval(this.autoscalerTimer);
-    for (const timer of this.informerTimers) clearTimeout(timer);
+    for (const [timer, wake] of this.informerTimers) {
+      clearTimeout(timer);
+      wake();
+    }
+    this.informerTimers.clear();
     void this.clusters?.stop();
     void this.deployments?.stop();
     this.queue.shutDown();
   }
 
+  /**
+   * Lists and watches until both reached the API server. ListWatch.start() resolves even
+   * when its list or watch failed (it reports that as an "error" event), so a start counts
+   * only when no error came during it.
+   */
   private async startInformer(name: string, informer: ListWatch<never> | ListWatch<KubernetesObject>): Promise<void> {
-    for (;;) {
+    const health = this.informerHealth.get(name);
+    if (health === undefined) return;
+    while (this.active) {
+      const errorsBefore = health.errors;
+      let failed = false;
+      health.starting = true;
       try {
         await informer.start();
-        return;
       } catch (error) {
-        if (this.stopping) return;
-        const delay = this.nextInformerDelay(name);
-        this.logger.warn({ err: error, informer: name, retryInMs: delay }, "starting a watch failed");
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        failed = true;
+        health.lastError = error;
+      } finally {
+        health.starting = false;
       }
+      if (!failed && health.errors === errorsBefore) {
+        health.synced = true;
+        if (this.informerRetry.delete(name)) this.logger.info({ informer: name }, "listing and watching again");
+        return;
+      }
+      const delay = this.nextInformerDelay(name);
+      this.logger.warn({ err: messageOf(health.lastError), informer: name, retryInMs: delay }, "listing and watching failed; not ready");
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.informerTimers.delete(timer);
+          resolve();
+        }, delay);
+        this.informerTimers.set(timer, resolve);
+      });
     }
   }
 
@@ -318,7 +371,7 @@ export class Operator {
       this.informerTimers.delete(timer);
       if (this.leading && !this.stopping) void this.startInformer(name, informer);
     }, delay);
-    this.informerTimers.add(timer);
+    this.informerTimers.set(timer, () => undefined);
   }
 
   private async work(): Promise<void> {

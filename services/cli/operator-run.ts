@@ -1,4 +1,5 @@
-import { startOperatorProcess } from "../../operator/run.js";
+import { InvalidArgumentError } from "commander";
+import { KubeConfigError, startOperatorProcess } from "../../operator/run.js";
 import { createLogger } from "../runtime/logger.js";
 import { stopOnSignals } from "./signals.js";
 
@@ -31,6 +32,9 @@ export async function runOperator(options: OperatorCommandOptions): Promise<void
       logger.error("lost the leader lease: exiting so that a fresh process campaigns again");
       process.exit(1);
     },
+  }).catch((error: unknown) => {
+    // Bad credentials are the user's to fix: one line (parley.ts prints it), no stack trace.
+    throw error instanceof KubeConfigError ? new InvalidArgumentError(error.message) : error;
   });
   logger.info({ url: operator.url }, "parley operator started");
   stopOnSignals(logger, () => operator.stop(), 10_000);
