@@ -1,3 +1,4 @@
+import type { Duplex } from "node:stream";
 import WebSocket from "ws";
 import { CloseCode } from "../protocol/errors.js";
 import type { ServerFrame } from "../protocol/frames.js";
@@ -39,6 +40,8 @@ export class ClientConnection {
   private queue: Promise<unknown> = Promise.resolve();
   private queued = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Set while this tick's writes are being gathered into one (see write). */
+  private corked = false;
 
   constructor(
     readonly socket: WebSocket,
@@ -57,9 +60,18 @@ export class ClientConnection {
    * Queues a frame, unless the client has fallen so far behind that its unsent bytes
    * would pass the send buffer limit: then it is disconnected instead, since a client
    * that does not read would otherwise grow the gateway's memory without bound.
-   * `serialized` lets a frame pushed to many connections be stringified once.
    */
-  send(frame: ServerFrame, serialized: string = JSON.stringify(frame)): boolean {
+  send(frame: ServerFrame): boolean {
+    if (!this.sendEncoded(Buffer.from(JSON.stringify(frame)))) return false;
+    this.metrics.framesSent.inc({ type: frame.type });
+    return true;
+  }
+
+  /**
+   * The same for a frame already encoded, so that a frame pushed to many connections is
+   * serialised once and each socket gets the same bytes. The caller counts what it sent.
+   */
+  sendEncoded(encoded: Buffer): boolean {
     if (this.socket.readyState !== WebSocket.OPEN || this.closeReason !== null) return false;
     // Measured before this frame, so one large reply (a full sync page) always goes out
     // to a client that keeps up; memory stays bounded by the limit plus one frame.
@@ -67,9 +79,28 @@ export class ClientConnection {
       this.close(CloseCode.slowConsumer, "slow_consumer", "send buffer full: read faster or reconnect and sync");
       return false;
     }
-    this.socket.send(serialized);
-    this.metrics.framesSent.inc({ type: frame.type });
+    this.corkUntilNextTick();
+    this.socket.send(encoded, { binary: false });
     return true;
+  }
+
+  /**
+   * Frames written in one tick (the acks of one group commit, a burst of deliveries) leave
+   * in one write system call instead of one each: the TCP socket under the WebSocket is
+   * corked at the first and uncorked once the tick's work is done.
+   */
+  private corkUntilNextTick(): void {
+    if (this.corked) return;
+    // ws keeps the TCP socket in a field its types do not show; without it, writes go
+    // out one by one as before.
+    const tcp = (this.socket as unknown as { _socket?: Duplex | null })._socket;
+    if (!tcp) return;
+    this.corked = true;
+    tcp.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      tcp.uncork();
+    });
   }
 
   /**

@@ -396,13 +396,18 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       return;
     }
     const { connectionIds, storedAt, frame } = envelope.data;
-    const serialized = JSON.stringify(frame);
+    // Encoded once; every connection gets the same bytes.
+    const encoded = Buffer.from(JSON.stringify(frame));
+    let sent = 0;
     for (const connectionId of connectionIds) {
-      const connection = this.connections.get(connectionId);
-      if (connection?.send(frame, serialized) && storedAt !== undefined) {
-        this.deps.metrics.deliveryLatency.observe(Math.max(0, Date.now() - storedAt) / 1000);
-      }
+      if (this.connections.get(connectionId)?.sendEncoded(encoded)) sent += 1;
     }
+    if (sent === 0) return;
+    // Counted once per envelope: every connection in it got the frame at the same moment.
+    this.deps.metrics.framesSent.inc({ type: frame.type }, sent);
+    if (storedAt === undefined) return;
+    const latencySeconds = Math.max(0, Date.now() - storedAt) / 1000;
+    for (let i = 0; i < sent; i++) this.deps.metrics.deliveryLatency.observe(latencySeconds);
   }
 
   private async heartbeat(): Promise<void> {

@@ -8,8 +8,7 @@ export class MemoryDeliveryChannel implements DeliveryChannel {
   send(gatewayId: string, envelope: JsonValue): Promise<void> {
     const listeners = this.listeners.get(gatewayId);
     if (!listeners) return Promise.resolve();
-    const serialized = JSON.stringify(envelope);
-    for (const listener of listeners) listener(JSON.parse(serialized) as JsonValue);
+    for (const listener of listeners) listener(copyJson(envelope));
     return Promise.resolve();
   }
 
@@ -30,4 +29,20 @@ export class MemoryDeliveryChannel implements DeliveryChannel {
     this.listeners.clear();
     return Promise.resolve();
   }
+}
+
+/**
+ * A deep copy of a JSON value, so that a listener never shares the sender's objects (as
+ * over a real channel). A plain walk: several times cheaper than a JSON round trip or
+ * structuredClone for the small envelopes sent here, with no text made in between.
+ */
+function copyJson(value: JsonValue): JsonValue {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(copyJson);
+  const copy: Record<string, JsonValue> = {};
+  for (const key of Object.keys(value)) {
+    const field = value[key];
+    if (field !== undefined) copy[key] = copyJson(field);
+  }
+  return copy;
 }

@@ -1,4 +1,5 @@
 import { openSqlite, prepare, transaction, type Sqlite } from "./sqlite.js";
+import { WalSync } from "./wal-sync.js";
 import { monotonicFactory } from "ulid";
 import { directConversationId, directParticipants, groupConversationId, groupOfConversation, type ConversationId, type UserId } from "../../protocol/ids.js";
 import type { GroupMembershipChange, InboxEvent, Message, Receipt } from "../../protocol/frames.js";
@@ -56,17 +57,23 @@ CREATE TABLE IF NOT EXISTS receipt_marks (
 `;
 
 /**
- * The embedded message store: one SQLite file, written with synchronous=FULL so that a
- * resolved append has reached the disk (the gateway acks only after that).
+ * The embedded message store: one SQLite file. A resolved write has reached the disk (the
+ * gateway acks only after that), but the disk sync does not hold the event loop: commits
+ * are grouped per turn of the loop and synced on the thread pool (WalSync).
  */
 export class SqliteMessageStore implements MessageStore {
   private readonly db: Sqlite;
   private readonly nextMessageId = monotonicFactory();
   private readonly pendingWrites: { write: () => unknown; resolve: (value: unknown) => void; reject: (error: Error) => void }[] = [];
   private readonly statements;
+  /** null for an in-memory database, which has nothing to sync. */
+  private readonly walSync: WalSync | null;
 
   constructor(path: string) {
     this.db = openSqlite(path);
+    // Durability is WalSync's job: see there why this is as safe as FULL.
+    this.db.exec("PRAGMA synchronous = NORMAL");
+    this.walSync = path === ":memory:" || path === "" ? null : new WalSync(path);
     this.migrate();
     this.statements = {
       findByClientId: prepare<[string, string], { message: string }>(this.db,
@@ -161,9 +168,10 @@ export class SqliteMessageStore implements MessageStore {
 
   /**
    * Group commit: writes that arrive in the same turn of the event loop share one outer
-   * transaction, so one fsync covers them all. Each write runs in its own savepoint (its
-   * own transaction(), nested), so one failing write rolls back alone; every promise
-   * resolves only after the outer commit, so an ack still means the write is on disk.
+   * transaction. Each write runs in its own savepoint (its own transaction(), nested), so
+   * one failing write rolls back alone. The COMMIT only writes the log; every promise
+   * resolves once WalSync has synced the log past it, so an ack still means on disk,
+   * while the loop goes on serving other clients during the sync.
    */
   private commit<T>(write: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -189,16 +197,25 @@ export class SqliteMessageStore implements MessageStore {
       for (const { reject } of batch) reject(error as Error);
       return;
     }
-    batch.forEach(({ resolve, reject }, index) => {
-      const outcome = outcomes[index];
-      if (outcome?.ok) resolve(outcome.value);
-      else reject(outcome?.error as Error);
+    const settle = (): void => {
+      batch.forEach(({ resolve, reject }, index) => {
+        const outcome = outcomes[index];
+        if (outcome?.ok) resolve(outcome.value);
+        else reject(outcome?.error as Error);
+      });
+    };
+    if (this.walSync === null) {
+      settle();
+      return;
+    }
+    this.walSync.synced().then(settle, (error: unknown) => {
+      for (const { reject } of batch) reject(error as Error);
     });
   };
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.walSync?.close();
     if (this.db.isOpen) this.db.close();
-    return Promise.resolve();
   }
 
   private readonly appendTransaction = (input: NewDirectMessage): AppendedMessage =>
