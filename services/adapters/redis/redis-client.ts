@@ -11,8 +11,21 @@ import { Cluster, Redis } from "ioredis";
  */
 export type RedisClient = Redis | Cluster;
 
-/** One server (or a managed primary) by URL, or a Redis Cluster by some of its nodes. */
-export type RedisConnectionOptions = { url: string } | { clusterNodes: string | readonly string[]; password?: string };
+/**
+ * One server (or a managed primary) by URL, or a Redis Cluster by some of its nodes.
+ * `commandTimeoutMs` (default REDIS_COMMAND_TIMEOUT_MS) bounds how long a command waits
+ * for its answer, queued while disconnected included.
+ */
+export type RedisConnectionOptions = ({ url: string } | { clusterNodes: string | readonly string[]; password?: string }) & { commandTimeoutMs?: number };
+
+/**
+ * How long a command may wait for Redis. ioredis's own default is forever: a Redis that
+ * stops answering without closing the connection (a partition, a stalled server) would
+ * hold every caller, such as a WebSocket upgrade counting the user's connections on other
+ * gateways, or a push looking up routes. Every command Parley sends is a small read or
+ * write, answered in milliseconds, so this is far past any healthy answer.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 5_000;
 
 /** A client handed to an adapter stays the caller's; one built from options is the adapter's and closed with it. */
 export type RedisConnection = RedisClient | RedisConnectionOptions;
@@ -42,11 +55,12 @@ const CLUSTER_UNPIPELINED = ["eval", "evalsha"];
  * pipelining): the adapters issue many independent commands at once.
  */
 export function createRedisClient(options: RedisConnectionOptions): RedisClient {
-  if ("url" in options) return new Redis(options.url, { enableAutoPipelining: true });
+  const commandTimeout = options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS;
+  if ("url" in options) return new Redis(options.url, { enableAutoPipelining: true, commandTimeout });
   return new Cluster(parseClusterNodes(options.clusterNodes), {
     enableAutoPipelining: true,
     autoPipeliningIgnoredCommands: CLUSTER_UNPIPELINED,
-    ...(options.password === undefined ? {} : { redisOptions: { password: options.password } }),
+    redisOptions: { commandTimeout, ...(options.password === undefined ? {} : { password: options.password }) },
   });
 }
 

@@ -1,3 +1,4 @@
+import { createServer, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { DeviceRoute } from "../../ports/connection-registry.js";
 import { describeConnectionRegistryContract } from "../../ports/contract/connection-registry.contract.js";
@@ -90,3 +91,22 @@ for (const target of redisTargets()) {
     });
   });
 }
+
+describe("RedisConnectionRegistry on a Redis that stops answering", () => {
+  it("fails a lookup after the command timeout instead of waiting forever", async () => {
+    // Accepts connections and never answers, as a stalled or partitioned server looks.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const address = silent.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    const registry = new RedisConnectionRegistry({ url: `redis://127.0.0.1:${address.port}`, commandTimeoutMs: 300 }, { keyPrefix: uniqueKeyPrefix() });
+    try {
+      await expect(registry.routesFor("alice")).rejects.toThrow(/timed out/i);
+    } finally {
+      await registry.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => { resolve(); }));
+    }
+  });
+});
