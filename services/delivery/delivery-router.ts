@@ -29,14 +29,19 @@ export class DeliveryRouter {
 
   /** One frame to the given connections, already looked up. */
   async pushToRoutes(routes: readonly DeviceRoute[], frame: PushFrame, storedAt?: number): Promise<number> {
+    // One pass, appending in place: linear in the number of routes.
     const byGateway = new Map<string, string[]>();
-    for (const route of routes) byGateway.set(route.gatewayId, [...(byGateway.get(route.gatewayId) ?? []), route.connectionId]);
-    await Promise.all(
-      [...byGateway].map(([gatewayId, connectionIds]) => {
-        const envelope: DeliveryEnvelope = { connectionIds, frame, ...(storedAt === undefined ? {} : { storedAt }) };
-        return this.channel.send(gatewayId, envelope as unknown as JsonValue);
-      }),
-    );
+    for (const route of routes) {
+      const connectionIds = byGateway.get(route.gatewayId);
+      if (connectionIds === undefined) byGateway.set(route.gatewayId, [route.connectionId]);
+      else connectionIds.push(route.connectionId);
+    }
+    const sends: Promise<void>[] = [];
+    for (const [gatewayId, connectionIds] of byGateway) {
+      const envelope: DeliveryEnvelope = storedAt === undefined ? { connectionIds, frame } : { connectionIds, frame, storedAt };
+      sends.push(this.channel.send(gatewayId, envelope as unknown as JsonValue));
+    }
+    await Promise.all(sends);
     return routes.length;
   }
 }
