@@ -23,7 +23,7 @@ $(INSTALLED): package.json package-lock.json $(NODE)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help node install build dev test typecheck lint layout unit generate bench bench-real chaos chaos-short sbom clean infra-up infra-down infra-status
+.PHONY: help node install build dev test typecheck lint layout unit browser generate bench bench-real chaos chaos-short sbom clean infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,13 +33,13 @@ node: $(NODE) ## install the pinned Node.js and npm into the cache (every target
 
 install: $(INSTALLED) ## install the npm dependencies (npm ci) if the lockfile changed
 
-build: $(INSTALLED) ## compile TypeScript into dist/
+build: $(INSTALLED) ## compile TypeScript into dist/ and build the web messenger into dist/web
 	npm run --silent build
 
 dev: build ## run the whole platform in one process on embedded back ends (ARGS="--port 9000" to pass flags)
 	node dist/services/cli/parley.js dev $(ARGS)
 
-test: typecheck lint layout infra-up unit ## start the real back ends, type-check, lint, check the layout and run every test (what CI runs)
+test: typecheck lint layout infra-up unit browser ## start the real back ends, type-check, lint, check the layout and run every test, browser tests included (what CI runs)
 
 typecheck: $(INSTALLED) ## type-check everything, tests included
 	npm run --silent typecheck
@@ -60,6 +60,10 @@ layout: $(INSTALLED) ## check which folders may import which (.dependency-cruise
 
 unit: $(INSTALLED) ## run the vitest suites (unit, contract and end-to-end)
 	npm test
+
+browser: $(INSTALLED) ## install Debian's chromium if missing (hack/chromium.sh), then run the web messenger's browser tests
+	hack/chromium.sh
+	npm run --silent test:web
 
 infra-up: ## start Kafka, Cassandra, Redis, S3Proxy and a Kubernetes control plane on 127.0.0.1 (downloads cached in ~/.cache/parley)
 	hack/infra.sh up
