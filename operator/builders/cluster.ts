@@ -1,12 +1,19 @@
 import { clusterNameOfTopicPrefix, redisKeyPrefix, topicPrefix } from "../../services/events/cluster-names.js";
 import type { OwnerReference } from "../kube/types.js";
 import { API_VERSION, KIND, type MessagingCluster, type MessagingClusterSpec, type Service } from "../api/v1alpha1/messagingcluster.js";
+import { OPERATOR_VERSION } from "../version.js";
 
 export const FIELD_MANAGER = "parley-operator";
 export const MANAGED_BY = "parley-operator";
 export const CONFIG_HASH_ANNOTATION = "messaging.parley.io/config-hash";
 /** The port every parley process serves HTTP (probes, metrics, WebSocket, APIs) on. */
 export const HTTP_PORT = 8080;
+
+/**
+ * The spec with the image tag filled in: the CRD has no default for it (a default would be
+ * written into every object and pin it), so an unpinned cluster runs the operator's version.
+ */
+export type ResolvedSpec = MessagingClusterSpec & { image: MessagingClusterSpec["image"] & { tag: string } };
 
 /** A MessagingCluster with what the operator derives from it once, used by every builder. */
 export interface ClusterView {
@@ -20,7 +27,7 @@ export interface ClusterView {
   topicPrefix: string;
   /** `parley:<clusterName>:`: every Redis key of the cluster starts with it. */
   redisKeyPrefix: string;
-  spec: MessagingClusterSpec;
+  spec: ResolvedSpec;
 }
 
 export function viewOf(cluster: MessagingCluster): ClusterView {
@@ -34,7 +41,7 @@ export function viewOf(cluster: MessagingCluster): ClusterView {
     clusterName,
     topicPrefix: topicPrefix(clusterName),
     redisKeyPrefix: redisKeyPrefix(clusterName),
-    spec: cluster.spec,
+    spec: { ...cluster.spec, image: { ...cluster.spec.image, tag: cluster.spec.image.tag ?? OPERATOR_VERSION } },
   };
 }
 
