@@ -231,7 +231,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   private async accept(ws: WebSocket, session: Session, tokenExpiresAt: number): Promise<void> {
     const connection = new ClientConnection(ws, session, tokenExpiresAt, this.options, this.deps.metrics, (reason) => {
-      this.emit("closing", session, reason);
+      this.notify("closing", session, reason);
     });
     const route = this.routeOf(session);
     this.connections.set(session.connectionId, connection);
@@ -264,7 +264,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.deps.metrics.connections.set(this.connections.size);
       const reason = connection.closeReason ?? "client_closed";
       this.deps.metrics.disconnects.inc({ reason });
-      this.emit("disconnect", session, reason);
+      this.notify("disconnect", session, reason);
       this.publishActivity(session, "disconnect");
       this.deps.registry.unregister(route).catch((error: unknown) => {
         this.deps.logger.warn({ err: error, connectionId: session.connectionId }, "could not unregister route");
@@ -308,7 +308,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       tokenExpiresAt: new Date(tokenExpiresAt).toISOString(),
     });
     this.publishActivity(session, "connect");
-    this.emit("connect", session);
+    this.notify("connect", session);
   }
 
   /** Tells the client to get a new token, then closes with 4001. */
@@ -366,7 +366,10 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     if (frame.type === "send" || frame.type === "group.send") this.publishActivity(connection.session, "send");
     if (frame.type === "receipt" && frame.kind === "read") this.publishActivity(connection.session, "read");
-    // One frame at a time per connection, so a device's sends are stored in the order sent.
+    // In order per connection, so a device's sends are stored in the order sent; plain 1:1
+    // sends (no attachment to check first, so every one takes the same path to the store)
+    // are pipelined so that a burst of them shares one durable commit.
+    const pipelined = frame.type === "send" && frame.body.assets === undefined;
     const accepted = connection.enqueue(() =>
       this.deps.handler.handle(connection.session, frame).then(
         (reply) => connection.send(reply),
@@ -383,6 +386,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
           });
         },
       ),
+      pipelined,
     );
     if (!accepted) {
       connection.send({ type: "error", id: frame.id, code: ErrorCode.rateLimited, message: "too many requests in flight: wait for replies", retryAfterMs: 100 });
@@ -439,6 +443,19 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     publishTo(this.deps.bus, activityTopic(this.options.clusterName), session.userId, event).catch((error: unknown) => {
       this.deps.logger.warn({ err: error, kind }, "could not publish activity");
     });
+  }
+
+  /**
+   * Emits to the embedder's listeners. Their throw must not escape: from a socket's close
+   * handler or a timer it would end the process (every client with it), and it would skip
+   * the clean-up after the emit (the route, the activity event).
+   */
+  private notify<K extends keyof GatewayEvents>(event: K, ...args: GatewayEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: GatewayEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      this.deps.logger.error({ err: error, event }, "a gateway event listener threw");
+    }
   }
 
   private routeTtlMs(): number {

@@ -1,0 +1,91 @@
+import { once } from "node:events";
+import { afterEach, describe, expect, it } from "vitest";
+import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection-registry.js";
+import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
+import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
+import { TokenAuthority } from "../auth/tokens.js";
+import { ParleyClient } from "../client/parley-client.js";
+import { close, createHttpServer, listen, WEBSOCKET_PATH } from "../runtime/http-server.js";
+import { createLogger } from "../runtime/logger.js";
+import { Metrics } from "../runtime/metrics.js";
+import { Gateway } from "./gateway.js";
+
+const tokens = new TokenAuthority("a-test-secret-that-is-long-enough-0123456789");
+const cleanups: (() => Promise<void>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function startGateway(registry: MemoryConnectionRegistry): Promise<{ gateway: Gateway; url: string }> {
+  const metrics = new Metrics();
+  const logger = createLogger("silent");
+  const gateway = new Gateway(
+    {
+      gatewayId: "gw-a",
+      clusterName: "test",
+      maxFrameBytes: 64 * 1024,
+      framesPerSecond: 100,
+      frameBurst: 100,
+      sendBufferBytes: 1024 * 1024,
+      maxConnections: 1000,
+      maxConnectionsPerUser: 10,
+      maxDevicesPerUser: 10,
+      maxTokenLifetimeSeconds: 3600,
+      heartbeatIntervalMs: 30_000,
+      shutdownGraceMs: 0,
+      maxGroupMembers: 100,
+    },
+    {
+      registry,
+      deliveries: new MemoryDeliveryChannel(),
+      bus: new MemoryEventBus(() => undefined),
+      tokens,
+      handler: { handle: () => Promise.reject(new Error("no services in this test")) },
+      metrics,
+      logger,
+    },
+  );
+  await gateway.start();
+  const server = createHttpServer({ metrics, logger, ready: () => gateway.ready, upgrades: gateway });
+  const { url } = await listen(server, "127.0.0.1", 0);
+  cleanups.push(async () => {
+    await gateway.shutdown();
+    await close(server);
+  });
+  return { gateway, url: `${url.replace(/^http/, "ws")}${WEBSOCKET_PATH}` };
+}
+
+describe("gateway event listeners", () => {
+  it("a listener that throws on connect and disconnect neither escapes nor skips the clean-up of the route", async () => {
+    const registry = new MemoryConnectionRegistry();
+    const { gateway, url } = await startGateway(registry);
+    const failure = new Error("a listener's bug");
+    const thrown: unknown[] = [];
+    gateway.on("connect", () => {
+      thrown.push("connect");
+      throw failure;
+    });
+    const alice = await ParleyClient.connect({ url, token: await tokens.issue("alice", 600), deviceId: "phone", autoSync: false });
+    expect(await registry.routesFor("alice")).toHaveLength(1);
+    expect(thrown).toEqual(["connect"]);
+    thrown.length = 0;
+    gateway.removeAllListeners();
+    // Listed first, so it runs before the throwing listeners (which stop the emit).
+    const disconnected = once(gateway, "disconnect");
+    for (const event of ["connect", "closing", "disconnect"] as const) {
+      gateway.on(event, () => {
+        thrown.push(event);
+        throw failure;
+      });
+    }
+    await alice.close();
+    await disconnected;
+    expect(thrown).toEqual(["disconnect"]);
+    // The clean-up after the emit ran: the route is gone, and the gateway still serves.
+    await expect.poll(() => registry.routesFor("alice")).toEqual([]);
+    const bob = await ParleyClient.connect({ url, token: await tokens.issue("bob", 600), deviceId: "phone", autoSync: false });
+    cleanups.push(() => bob.close());
+    expect(bob.userId).toBe("bob");
+  });
+});
