@@ -161,12 +161,13 @@ export class AdapterExternalState implements ExternalState {
 
   private async withS3<T>(view: ClusterView, credentials: Credentials, work: (client: S3Client) => Promise<T>): Promise<T> {
     const { endpoint, region } = view.spec.objectStorage;
-    if (credentials.s3AccessKey === undefined || credentials.s3SecretKey === undefined) throw new Error("the S3 credentials are missing");
+    const staticKeys = view.spec.objectStorage.accessKey !== undefined;
+    if (staticKeys && (credentials.s3AccessKey === undefined || credentials.s3SecretKey === undefined)) throw new Error("the S3 credentials are missing");
+    // Without static keys the operator signs with its own pod's AWS identity (the chart's serviceAccount.annotations).
     const { client, agent } = createS3Client({
       endPoint: endpoint.replace(/\/$/, ""),
       region,
-      accessKey: credentials.s3AccessKey,
-      secretKey: credentials.s3SecretKey,
+      ...(staticKeys ? { accessKey: credentials.s3AccessKey, secretKey: credentials.s3SecretKey } : {}),
     });
     try {
       return await work(client);

@@ -87,8 +87,8 @@ export async function openProductionBackends(config: Config, logger: Logger, met
 
     const blobs = await S3BlobStore.open({
       endPoint: required.s3Endpoint,
-      accessKey: required.s3AccessKey,
-      secretKey: required.s3SecretKey,
+      // Without static keys the client signs with the pod's AWS identity (IRSA, container or instance role).
+      ...(config.s3AccessKey !== undefined && config.s3SecretKey !== undefined ? { accessKey: config.s3AccessKey, secretKey: config.s3SecretKey } : {}),
       region: config.s3Region,
       bucket: config.s3Bucket,
     });
@@ -107,8 +107,6 @@ function requireBackendSettings(config: Config): {
   cassandraContactPoints: string[];
   redisClusterNodes: string[];
   s3Endpoint: string;
-  s3AccessKey: string;
-  s3SecretKey: string;
 } {
   const problems: string[] = [];
   const need = <T>(value: T | undefined, message: string): T => {
@@ -120,9 +118,10 @@ function requireBackendSettings(config: Config): {
     cassandraContactPoints: need(config.cassandraContactPoints, "PARLEY_CASSANDRA_CONTACT_POINTS: required by parley serve"),
     redisClusterNodes: config.redisClusterNodes ?? [],
     s3Endpoint: need(config.s3Endpoint, "PARLEY_S3_ENDPOINT: required by parley serve"),
-    s3AccessKey: need(config.s3AccessKey, "PARLEY_S3_ACCESS_KEY: required by parley serve"),
-    s3SecretKey: need(config.s3SecretKey, "PARLEY_S3_SECRET_KEY: required by parley serve"),
   };
+  if ((config.s3AccessKey === undefined) !== (config.s3SecretKey === undefined)) {
+    problems.push("PARLEY_S3_ACCESS_KEY and PARLEY_S3_SECRET_KEY: set both, or neither to use the pod's AWS identity");
+  }
   if ((config.redisUrl === undefined) === (config.redisClusterNodes === undefined)) {
     problems.push("PARLEY_REDIS_URL or PARLEY_REDIS_CLUSTER_NODES: set exactly one");
   }

@@ -390,7 +390,7 @@ export const SETTINGS = {
     env: "PARLEY_S3_ACCESS_KEY",
     schema: z.string().min(1).optional(),
     default: undefined,
-    description: "S3 access key id",
+    description: "S3 access key id; unset together with PARLEY_S3_SECRET_KEY: the pod's AWS identity signs (web identity token, container or instance role)",
   },
   s3SecretKey: {
     group: "backends",

@@ -108,11 +108,11 @@ export const specSchema = obj(
       "The parley container image every service runs.",
       {
         repository: str("Image repository.", { minLength: 1, maxLength: 512, default: "parley" }),
-        // No default: the API server would write it into every object, and an operator upgrade would never move them.
-        tag: str(
-          "Image tag. Default: the operator's own version, so upgrading the operator upgrades the clusters that pin none. The operator applies the schema migrations it carries, so a pinned tag should match the operator's release.",
-          { minLength: 1, maxLength: 128 },
-        ),
+        tag: str("Image tag. The operator applies the schema migrations it carries, so run the operator release that matches the tag.", {
+          minLength: 1,
+          maxLength: 128,
+          default: "0.1.0",
+        }),
         pullPolicy: str("When the kubelet pulls the image.", { enum: ["Always", "IfNotPresent", "Never"], default: "IfNotPresent" }),
         pullSecrets: arr(
           "Secrets (in the MessagingCluster's namespace) with credentials for a private registry.",
@@ -269,7 +269,7 @@ export const specSchema = obj(
       },
     ),
     objectStorage: obj(
-      "The S3-compatible object store that holds uploaded assets.",
+      "The S3-compatible object store that holds uploaded assets. Without accessKey and secretKey the pods sign with their own AWS identity, e.g. IAM roles for service accounts (spec.template.serviceAccount.annotations); the operator, which creates the bucket, with its own (the chart's serviceAccount.annotations).",
       {
         endpoint: str("Base URL, http(s)://host[:port] with no path (PARLEY_S3_ENDPOINT).", { pattern: "^https?://[^/@?#]+/?$", maxLength: 512 }),
         region: str("Region requests are signed for and the bucket is created in (PARLEY_S3_REGION).", { minLength: 1, maxLength: 64, default: "us-east-1" }),
@@ -280,7 +280,10 @@ export const specSchema = obj(
         accessKey: secretRef("S3 access key id (PARLEY_S3_ACCESS_KEY)"),
         secretKey: secretRef("S3 secret access key (PARLEY_S3_SECRET_KEY)"),
       },
-      { required: ["endpoint", "bucket", "accessKey", "secretKey"] },
+      {
+        required: ["endpoint", "bucket"],
+        "x-kubernetes-validations": [{ rule: "has(self.accessKey) == has(self.secretKey)", message: "set both objectStorage.accessKey and objectStorage.secretKey, or neither (to use the pods' AWS identity)" }],
+      },
     ),
     reclaimPolicy: str(
       "What deleting the MessagingCluster does to its data: Retain keeps the topics, keyspace and bucket; Delete removes the topics under kafka.topicPrefix, drops the keyspace and removes the bucket with its objects.",

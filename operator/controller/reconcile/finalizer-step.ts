@@ -67,7 +67,7 @@ export class FinalizerStep implements ReconcileStep {
     // the deletion forever.
     const needsCassandraLogin = view.spec.cassandra.username !== undefined;
     const cassandraUsable = !needsCassandraLogin || (known.cassandraUsername !== undefined && known.cassandraPassword !== undefined);
-    const s3Usable = known.s3AccessKey !== undefined && known.s3SecretKey !== undefined;
+    const s3Usable = view.spec.objectStorage.accessKey === undefined || (known.s3AccessKey !== undefined && known.s3SecretKey !== undefined);
     try {
       const topics = await external.deleteTopics(view);
       events.record(cluster, "Normal", "TopicsDeleted", `deleted ${topics.length} topics under ${view.topicPrefix}`);
