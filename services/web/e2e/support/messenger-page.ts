@@ -9,7 +9,7 @@ export class MessengerPage {
   }
 
   conversationItem(name: string): Locator {
-    return this.conversationList().getByRole("button").filter({ has: this.page.locator(".name", { hasText: new RegExp(`^${name}$`) }) });
+    return this.conversationList().getByRole("button").filter({ has: this.page.locator(".name", { hasText: exactly(name) }) });
   }
 
   messages(): Locator {
@@ -41,7 +41,7 @@ export class MessengerPage {
   mine(text: string): Locator {
     return this.messages()
       .locator(".message.mine")
-      .filter({ has: this.page.locator(".text", { hasText: new RegExp(`^${text}$`) }) });
+      .filter({ has: this.page.locator(".text", { hasText: exactly(text) }) });
   }
 
   /** Until your message with this text shows this tick: "sending", "sent", "delivered" or "read". */
@@ -51,7 +51,7 @@ export class MessengerPage {
 
   /** Until the open conversation shows a message with exactly this text. */
   async seesMessage(text: string): Promise<void> {
-    await this.messages().locator(".message .text", { hasText: new RegExp(`^${text}$`) }).waitFor();
+    await this.messages().locator(".message .text", { hasText: exactly(text) }).waitFor();
   }
 
   status(): Locator {
@@ -67,4 +67,9 @@ export async function shows(locator: Locator): Promise<void> {
 /** Until the locator is no longer in the page. */
 export async function gone(locator: Locator): Promise<void> {
   await locator.waitFor({ state: "detached" });
+}
+
+/** Matches exactly this text, whatever characters it holds. */
+function exactly(text: string): RegExp {
+  return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`);
 }
