@@ -108,11 +108,11 @@ export const specSchema = obj(
       "The parley container image every service runs.",
       {
         repository: str("Image repository.", { minLength: 1, maxLength: 512, default: "parley" }),
-        tag: str("Image tag. The operator applies the schema migrations it carries, so run the operator release that matches the tag.", {
-          minLength: 1,
-          maxLength: 128,
-          default: "0.1.0",
-        }),
+        // No default: the API server would write it into every object, and an operator upgrade would never move them.
+        tag: str(
+          "Image tag. Default: the operator's own version, so upgrading the operator upgrades the clusters that pin none. The operator applies the schema migrations it carries, so a pinned tag should match the operator's release.",
+          { minLength: 1, maxLength: 128 },
+        ),
         pullPolicy: str("When the kubelet pulls the image.", { enum: ["Always", "IfNotPresent", "Never"], default: "IfNotPresent" }),
         pullSecrets: arr(
           "Secrets (in the MessagingCluster's namespace) with credentials for a private registry.",
