@@ -63,6 +63,12 @@ export const CLUSTER_RULES: readonly PolicyRule[] = [
     why: "read the back-end credentials named by secretKeyRef, to set up Cassandra, S3 and read the Redis registry",
   },
   {
+    apiGroups: ["monitoring.coreos.com"],
+    resources: ["podmonitors"],
+    verbs: ["create", "patch", "delete"],
+    why: "spec.monitoring.podMonitor: server-side apply the cluster's PodMonitor (create when missing), delete it when turned off",
+  },
+  {
     apiGroups: [""],
     resources: ["events"],
     verbs: ["create", "patch"],

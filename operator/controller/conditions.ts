@@ -1,7 +1,7 @@
 import type { Condition, MessagingClusterStatus } from "../api/v1alpha1/messagingcluster.js";
 import { canonicalJson } from "../builders/environment.js";
 
-export const CONDITION_TYPES = ["Ready", "Progressing", "Degraded", "KafkaReady", "CassandraReady", "StorageReady"] as const;
+export const CONDITION_TYPES = ["Ready", "Progressing", "Degraded", "KafkaReady", "CassandraReady", "StorageReady", "PodMonitorReady"] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 export interface ConditionUpdate {

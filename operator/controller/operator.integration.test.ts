@@ -304,8 +304,8 @@ describe("the operator on a real control plane", () => {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     process.stdout.write(`operator: ${count} no-op reconciles of a Ready cluster in ${seconds.toFixed(2)} s = ${(count / seconds).toFixed(1)} reconciles/s\n`);
     expect(await childVersions(namespace, name)).toEqual(before);
-    const metrics = await operator.metrics.registry.getSingleMetricAsString("reconciles_total");
-    expect(metrics).toMatch(/reconciles_total\{result="success"\} \d+/);
+    const metrics = await operator.metrics.registry.getSingleMetricAsString("parley_operator_reconciles_total");
+    expect(metrics).toMatch(/parley_operator_reconciles_total\{result="success"\} \d+/);
   }, 120_000);
 
   it("rolls the pod template when a setting changes, and scales gateways through the scale subresource", async () => {

@@ -5,12 +5,15 @@ import { RESOURCES, type KubeApi } from "../kube/kube-api.js";
 import type { Deployment } from "../kube/types.js";
 import type { EventRecorder } from "./events.js";
 import type { ScalingSnapshot } from "./gateway-scaling.js";
+import type { OperatorMetrics } from "./metrics.js";
 import { AutoscalingStep } from "./reconcile/autoscaling-step.js";
 import { BucketStep } from "./reconcile/bucket-step.js";
 import { CassandraSchemaStep } from "./reconcile/cassandra-schema-step.js";
 import { ClusterSecrets } from "./reconcile/cluster-secrets.js";
 import { FinalizerStep } from "./reconcile/finalizer-step.js";
 import { KafkaTopicsStep } from "./reconcile/kafka-topics-step.js";
+import { MetricsStep } from "./reconcile/metrics-step.js";
+import { PodMonitorStep } from "./reconcile/pod-monitor-step.js";
 import { SecretsStep } from "./reconcile/secrets-step.js";
 import { SpecStep } from "./reconcile/spec-step.js";
 import { StatusStep } from "./reconcile/status-step.js";
@@ -26,6 +29,8 @@ export interface ReconcilerOptions {
   cachedDeployment?: (namespace: string, name: string) => Deployment | undefined;
   /** The autoscaler's latest reading of a cluster (by uid). */
   scaling?: (uid: string) => ScalingSnapshot | undefined;
+  /** Where the per-cluster gauges go (parley_operator_ready_replicas); omit for none. */
+  metrics?: OperatorMetrics;
   /** How often back-end state is checked again when nothing changed (default 10 min). */
   externalResyncMs?: number;
   now?: () => Date;
@@ -56,6 +61,8 @@ export class Reconciler {
       ]),
       new WorkloadsStep({ kube, events, logger, ...(options.cachedDeployment === undefined ? {} : { cachedDeployment: options.cachedDeployment }) }),
       new AutoscalingStep(options.scaling === undefined ? {} : { scaling: options.scaling }),
+      new PodMonitorStep({ kube, events }),
+      ...(options.metrics === undefined ? [] : [new MetricsStep(options.metrics)]),
       new StatusStep({ kube, resyncMs }),
     ];
   }

@@ -10,7 +10,7 @@
 export interface WorkQueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
-  /** Called whenever the number of queued keys changes (the workqueue_depth gauge). */
+  /** Called whenever the number of queued keys changes (the parley_operator_workqueue_depth gauge). */
   onDepth?: (depth: number) => void;
 }
 

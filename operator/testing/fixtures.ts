@@ -25,6 +25,7 @@ export function defaultedSpec(overrides: Partial<MessagingClusterSpec> = {}): Me
       consistency: "LOCAL_QUORUM",
     },
     redis: { url: "redis://redis:6379" },
+    monitoring: { podMonitor: { enabled: false } },
     objectStorage: {
       endpoint: "http://s3:9000",
       region: "us-east-1",
