@@ -17,7 +17,8 @@
 # There is no cluster DNS: Parley needs none (the operator reaches the API server by the
 # KUBERNETES_SERVICE_HOST address, services reach back ends by address); see hack/README.md.
 # Pods reach the host's shared back ends (hack/infra.sh, on 127.0.0.1) at the node address:
-# a DNAT rule forwards their ports from cni0 to loopback (net.ipv4.conf.cni0.route_localnet).
+# a DNAT rule forwards their ports from cni0 to loopback (net.ipv4.conf.cni0.route_localnet),
+# and an SNAT rule makes them come from 127.0.0.1 (Redis's protected mode).
 # Images are never pulled: hack/cluster/images.sh builds them with dockerd and imports them
 # into containerd; pods use imagePullPolicy Never, image garbage collection is off.
 # Binaries: hack/kube/build.sh node (kubelet, kube-scheduler, kube-proxy, CNI plugins, cached
@@ -235,6 +236,11 @@ network() {
   # From pods, and from this host (a presigned S3 URL names the node address too).
   iptables -w -t nat -A "$DNAT_CHAIN" -d "$NODE_ADDRESS/32" -p tcp -m multiport --dports "$HOST_SERVER_PORTS" \
     -j DNAT --to-destination 127.0.0.1
+  # ...and from 127.0.0.1 as those servers see it: Redis, bound to loopback without a
+  # password, runs in protected mode and resets connections from any other source.
+  ensure_chain nat "$SNAT_CHAIN" INPUT
+  iptables -w -t nat -F "$SNAT_CHAIN"
+  iptables -w -t nat -A "$SNAT_CHAIN" -s "$POD_CIDR" -d 127.0.0.1/32 -p tcp -j SNAT --to-source 127.0.0.1
 }
 
 # ensure_chain TABLE CHAIN PARENT: CHAIN exists and PARENT jumps to it first.
@@ -394,6 +400,8 @@ cmd_down() {
   iptables -w -t nat -D PREROUTING -j "$DNAT_CHAIN" 2>/dev/null || true
   iptables -w -t nat -D OUTPUT -j "$DNAT_CHAIN" 2>/dev/null || true
   iptables -w -t nat -F "$DNAT_CHAIN" 2>/dev/null && iptables -w -t nat -X "$DNAT_CHAIN" 2>/dev/null || true
+  iptables -w -t nat -D INPUT -j "$SNAT_CHAIN" 2>/dev/null || true
+  iptables -w -t nat -F "$SNAT_CHAIN" 2>/dev/null && iptables -w -t nat -X "$SNAT_CHAIN" 2>/dev/null || true
   ip link del "$BRIDGE" 2>/dev/null || true
   rm -rf "$CLUSTER_DIR/cni/ipam"
   control_plane_up down >/dev/null

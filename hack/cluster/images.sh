@@ -129,6 +129,8 @@ stage_context() {
   cp "$REPO_DIR/package.json" "$context/package.json"
   # dist/ as the build made it, without what a test run may leave there.
   rm -rf "$context/dist" && cp -a "$REPO_DIR/dist" "$context/dist"
+  # The entry point the image's `parley` symlink names (tsc writes it 0644).
+  chmod 0755 "$context/dist/services/cli/parley.js"
   printf '.modules-stamp\n.npmrc\npackage-lock.json\n' >"$context/.dockerignore"
   echo "$context"
 }
@@ -157,7 +159,7 @@ build_parley() {
 main() {
   case "${1:-}" in
     node) build_pause ;;
-    base) build_node_base && import "$NODE_IMAGE" ;;
+    base) build_node_base ;;
     parley) shift && build_parley "$@" ;;
     *)
       echo "usage: $0 node|base|parley TAG..." >&2
