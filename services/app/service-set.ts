@@ -126,7 +126,9 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
     const sweeper = new UploadSweeper({ blobs: backends.blobs, logger });
     sweeper.start();
     running.push(sweeper);
-    httpApis.push(new AssetHttpApi({ service: assets, tokens: context.tokens, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds, logger, limits: transferLimitsFromConfig(config) }));
+    httpApis.push(
+      new AssetHttpApi({ service: assets, tokens: context.tokens, maxTokenLifetimeSeconds: config.maxTokenLifetimeSeconds, logger, limits: transferLimitsFromConfig(config), corsOrigins: config.assetCorsOrigins }),
+    );
   }
 
   return {

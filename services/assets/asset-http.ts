@@ -9,6 +9,7 @@ import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { AssetId, type UserId } from "../protocol/ids.js";
 import { AssetTooLargeError, LinkRefusedError, UnsupportedContentTypeError, UploadLengthMismatchError, type AssetService } from "./asset-service.js";
 import { parseRange } from "./byte-range.js";
+import { AssetCors } from "./cors.js";
 import { EXTENSIONS, isAllowed } from "./content-type.js";
 import { InFlightLimiter, type FullScope, type Held, type TransferLimits } from "./transfer-limits.js";
 
@@ -58,6 +59,8 @@ export interface AssetHttpDependencies {
   maxTokenLifetimeSeconds: number;
   logger: Logger;
   limits: TransferLimits;
+  /** Origins of web apps on other origins that may call the API (PARLEY_ASSET_CORS_ORIGINS); `*` for any. Default none. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -69,20 +72,24 @@ export interface AssetHttpDependencies {
  * Every error is JSON `{ error, code }`. Bodies stream both ways: neither direction holds
  * an asset in memory. Uploads in flight and download bytes still to send are capped per
  * user (429) and per process (503), both with Retry-After; a download whose client stops
- * reading is cut off after the idle timeout.
+ * reading is cut off after the idle timeout. Origins in `corsOrigins` get CORS headers
+ * and preflight answers (OPTIONS), so web apps served elsewhere can use the API.
  */
 export class AssetHttpApi implements HttpApi {
   private readonly uploads: InFlightLimiter;
   private readonly downloads: InFlightLimiter;
+  private readonly cors: AssetCors;
 
   constructor(private readonly deps: AssetHttpDependencies) {
     const { limits } = deps;
+    this.cors = new AssetCors(deps.corsOrigins ?? []);
     this.uploads = new InFlightLimiter(limits.uploadsInFlight, limits.uploadsInFlightPerUser);
     this.downloads = new InFlightLimiter(limits.downloadBytesInFlight, limits.downloadBytesInFlightPerUser);
   }
 
   async handle(request: IncomingMessage, response: ServerResponse, path: string): Promise<boolean> {
     if (path !== PREFIX && !path.startsWith(`${PREFIX}/`)) return false;
+    if (this.cors.apply(request, response)) return true;
     try {
       await this.route(request, response, path);
     } catch (error) {

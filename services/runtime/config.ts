@@ -6,6 +6,12 @@ const hostPortList = z
   .transform((value) => value.split(",").map((part) => part.trim()).filter((part) => part.length > 0))
   .pipe(z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, "must be host:port entries separated by commas")).min(1));
 
+/** Comma-separated web origins (`https://chat.example.com`), or `*` for any. */
+const originList = z
+  .string()
+  .transform((value) => value.split(",").map((part) => part.trim()).filter((part) => part.length > 0))
+  .pipe(z.array(z.union([z.literal("*"), z.string().regex(/^https?:\/\/[^/\s]+$/, "must be origins like https://chat.example.com (scheme, host, port; no path) or *, separated by commas")])));
+
 /**
  * Every setting, once: its environment variable, its command-line flag (where it has
  * one), its group, its type, its default and what it means. `parley <command> --help`, the
@@ -263,6 +269,13 @@ export const SETTINGS = {
     schema: z.coerce.number().int().min(100),
     default: 30_000,
     description: "a download whose client reads nothing for this long is cut off",
+  },
+  assetCorsOrigins: {
+    group: "assets",
+    env: "PARLEY_ASSET_CORS_ORIGINS",
+    schema: originList,
+    default: "",
+    description: "web origins other than the server's own that may call /v1/assets from a browser (CORS), comma-separated, or *",
   },
   requestTimeoutMs: {
     group: "backends",
