@@ -33,7 +33,7 @@ it("exposes connections, frames, stored messages and delivery latency on /metric
   expect(text).toMatch(/^parley_gateway_frames_received_total\{type="send"\} 1$/m);
   expect(text).toMatch(/^parley_gateway_frames_sent_total\{type="ack"\} 1$/m);
   // One message event each for bob and for alice's own device.
-  expect(text).toMatch(/^parley_delivery_latency_seconds_count 2$/m);
+  expect(text).toMatch(/^parley_delivery_latency_seconds_count\{frame="event"\} 2$/m);
 });
 
 it("reports not ready while draining, before the listener closes", async () => {

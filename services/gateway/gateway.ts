@@ -411,7 +411,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.deps.metrics.framesSent.inc({ type: frame.type }, sent);
     if (storedAt === undefined) return;
     const latencySeconds = Math.max(0, Date.now() - storedAt) / 1000;
-    for (let i = 0; i < sent; i++) this.deps.metrics.deliveryLatency.observe(latencySeconds);
+    for (let i = 0; i < sent; i++) this.deps.metrics.deliveryLatency.observe({ frame: frame.type }, latencySeconds);
   }
 
   private async heartbeat(): Promise<void> {
