@@ -1,19 +1,27 @@
 /**
- * Every Kubernetes permission the operator uses, with the reason. The chart's ClusterRole
- * and leader-election Role are generated from these lists (operator/tools/generate-crd.ts),
- * a test fails when the chart is stale, and the RBAC integration test runs a reconcile as
- * the chart's ServiceAccount, so a call missing here fails there.
+ * Every Kubernetes permission the operator uses, with the reason: only the verbs its calls
+ * need (a server-side apply is a patch, and a create when the object is new). The chart's
+ * RBAC is generated from these lists (operator/tools/generate-crd.ts), a test fails when
+ * the chart is stale, rbac.integration.test.ts compares `kubectl auth can-i --list` of the
+ * chart's ServiceAccount with them, and the operator's integration test runs a reconcile as
+ * that ServiceAccount, so a call missing here fails there.
  */
 export interface PolicyRule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
+  /** Limited to the leader-election Lease by name (the chart fills the name in). */
+  onlyTheLease?: true;
   /** Why the operator needs it (written into the YAML as a comment). */
   why: string;
 }
 
-/** Cluster-wide: the operator reconciles MessagingClusters in every namespace (or one, with --namespace). */
-export const CLUSTER_RULES: readonly PolicyRule[] = [
+/**
+ * In the namespaces the operator reconciles: a ClusterRole when it watches every namespace;
+ * a Role in that namespace when it watches one (the chart's watchNamespace), so it can read
+ * no Secret elsewhere. Nothing the operator does needs a cluster-scoped resource.
+ */
+export const RECONCILE_RULES: readonly PolicyRule[] = [
   {
     apiGroups: ["messaging.parley.io"],
     resources: ["messagingclusters"],
@@ -23,13 +31,13 @@ export const CLUSTER_RULES: readonly PolicyRule[] = [
   {
     apiGroups: ["messaging.parley.io"],
     resources: ["messagingclusters/status"],
-    verbs: ["get", "patch"],
+    verbs: ["patch"],
     why: "write status (conditions, replicas, connections, schema version)",
   },
   {
     apiGroups: ["messaging.parley.io"],
     resources: ["messagingclusters/scale"],
-    verbs: ["get", "patch"],
+    verbs: ["patch"],
     why: "the gateway autoscaler writes spec.gateway.replicas through the scale subresource",
   },
   {
@@ -42,18 +50,18 @@ export const CLUSTER_RULES: readonly PolicyRule[] = [
     apiGroups: ["apps"],
     resources: ["deployments"],
     verbs: ["get", "list", "watch", "create", "patch", "delete"],
-    why: "one Deployment per service: server-side apply, watch their status, prune owned ones no longer wanted",
+    why: "one Deployment per service: server-side apply, watch their status (get when the cache has none yet), prune owned ones no longer wanted",
   },
   {
     apiGroups: [""],
     resources: ["services", "configmaps", "serviceaccounts"],
-    verbs: ["get", "list", "create", "patch", "delete"],
+    verbs: ["list", "create", "patch", "delete"],
     why: "the Services, the settings ConfigMap and the pods' ServiceAccount: server-side apply and prune",
   },
   {
     apiGroups: ["policy"],
     resources: ["poddisruptionbudgets"],
-    verbs: ["get", "list", "create", "patch", "delete"],
+    verbs: ["list", "create", "patch", "delete"],
     why: "the gateways' PodDisruptionBudget: server-side apply and prune",
   },
   {
@@ -71,7 +79,7 @@ export const CLUSTER_RULES: readonly PolicyRule[] = [
   {
     apiGroups: [""],
     resources: ["events"],
-    verbs: ["create", "patch"],
+    verbs: ["create"],
     why: "record what it did on the MessagingCluster (kubectl describe)",
   },
 ];
@@ -81,12 +89,14 @@ export const LEADER_ELECTION_RULES: readonly PolicyRule[] = [
   {
     apiGroups: ["coordination.k8s.io"],
     resources: ["leases"],
-    verbs: ["get", "create", "update"],
-    why: "leader election: one operator replica reconciles at a time",
+    verbs: ["create"],
+    why: "leader election: create the Lease the first time (a create cannot be limited to a name)",
+  },
+  {
+    apiGroups: ["coordination.k8s.io"],
+    resources: ["leases"],
+    verbs: ["get", "update"],
+    onlyTheLease: true,
+    why: "leader election: read and renew the operator's own Lease, no other",
   },
 ];
-
-/** The rules in the shape of a (Cluster)Role's `rules`. */
-export function roleRules(rules: readonly PolicyRule[]): { apiGroups: string[]; resources: string[]; verbs: string[] }[] {
-  return rules.map(({ apiGroups, resources, verbs }) => ({ apiGroups, resources, verbs }));
-}

@@ -14,6 +14,8 @@ export interface OperatorProcessOptions {
   metricsPort: number;
   leaderElect: boolean;
   leaseNamespace?: string;
+  /** Name of the leader-election Lease (default parley-operator). */
+  leaseName?: string;
   workers: number;
   logger: Logger;
   onLostLeadership: () => void;
@@ -64,7 +66,7 @@ export async function startOperatorProcess(options: OperatorProcessOptions): Pro
     http: { host: options.metricsHost, port: options.metricsPort },
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
     ...(options.selector === undefined ? {} : { selector: options.selector }),
-    ...(options.leaderElect ? { leaderElection: { namespace: leaseNamespace, name: "parley-operator", identity: process.env.POD_NAME ?? hostname() } } : {}),
+    ...(options.leaderElect ? { leaderElection: { namespace: leaseNamespace, name: options.leaseName ?? "parley-operator", identity: process.env.POD_NAME ?? hostname() } } : {}),
     onLostLeadership: options.onLostLeadership,
   });
   await operator.start();

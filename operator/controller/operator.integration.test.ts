@@ -503,7 +503,8 @@ describe("the operator on a real control plane", () => {
       logger,
       selector: `parley.io/test-run=${runLabel}`,
       autoscalerIntervalMs: 250,
-      leaderElection: { namespace: operatorNamespace, name: "parley-operator", identity: "rbac", retryPeriodMs: 200 },
+      // The chart's Role grants only its own Lease, named after the release by default.
+      leaderElection: { namespace: operatorNamespace, name: `${release}-parley-operator`, identity: "rbac", retryPeriodMs: 200 },
     });
     operator = impersonating;
     await impersonating.start();

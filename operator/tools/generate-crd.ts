@@ -3,13 +3,13 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { stringify } from "yaml";
 import { CRD_NAME, messagingClusterCrd, specSchema, statusSchema } from "../api/v1alpha1/messagingcluster.js";
-import { CLUSTER_RULES, LEADER_ELECTION_RULES, type PolicyRule } from "../rbac.js";
+import { LEADER_ELECTION_RULES, RECONCILE_RULES, type PolicyRule } from "../rbac.js";
 
 /**
  * Writes every file generated from the TypeScript sources of truth:
  *   crds/messaging.parley.io_messagingclusters.yaml        from operator/api/v1alpha1
  *   charts/parley/crds/messaging.parley.io_messagingclusters.yaml   (the same, for Helm)
- *   charts/parley/templates/clusterrole.yaml               from operator/rbac.ts
+ *   charts/parley/templates/role.yaml                      from operator/rbac.ts
  *   charts/parley/templates/leader-election-role.yaml      from operator/rbac.ts
  *   the field tables in docs/operator.md (between the fields markers)
  * Run with `npm run generate` (after a change to the API or to the RBAC list); a unit
@@ -23,27 +23,34 @@ function yaml(value: unknown): string {
   return stringify(value, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
+/** Stands for the Lease's name in the YAML until it is replaced with the chart's template call. */
+const LEASE_NAME = "LEASE-NAME";
+
 function rulesYaml(rules: readonly PolicyRule[]): string {
   return rules
     .map((rule) => {
-      const body = yaml([{ apiGroups: rule.apiGroups, resources: rule.resources, verbs: rule.verbs }]);
-      return `  # ${rule.why}\n${body.replace(/^/gm, "  ").trimEnd()}\n`;
+      const body = yaml([{ apiGroups: rule.apiGroups, resources: rule.resources, ...(rule.onlyTheLease ? { resourceNames: [LEASE_NAME] } : {}), verbs: rule.verbs }]);
+      return `  # ${rule.why}\n${body.replace(/^/gm, "  ").trimEnd().replace(LEASE_NAME, '{{ include "parley.leaseName" . | quote }}')}\n`;
     })
     .join("");
 }
 
-function clusterRole(): string {
+/** Every namespace: a ClusterRole. One (watchNamespace): a Role in it, and no ClusterRole at all. */
+function reconcileRole(): string {
   return (
     HEADER +
     "{{- if .Values.rbac.create }}\n" +
     "apiVersion: rbac.authorization.k8s.io/v1\n" +
-    "kind: ClusterRole\n" +
+    "kind: {{ if .Values.watchNamespace }}Role{{ else }}ClusterRole{{ end }}\n" +
     "metadata:\n" +
     '  name: {{ include "parley.fullname" . }}\n' +
+    "  {{- with .Values.watchNamespace }}\n" +
+    "  namespace: {{ . }}\n" +
+    "  {{- end }}\n" +
     "  labels:\n" +
     '    {{- include "parley.labels" . | nindent 4 }}\n' +
     "rules:\n" +
-    rulesYaml(CLUSTER_RULES) +
+    rulesYaml(RECONCILE_RULES) +
     "{{- end }}\n"
   );
 }
@@ -137,7 +144,7 @@ export function generatedFiles(root = repositoryRoot()): Map<string, string> {
     ...(docs === undefined ? [] : [[DOC, docs] as [string, string]]),
     [CRD_FILE, crd],
     [`charts/parley/${CRD_FILE}`, crd],
-    ["charts/parley/templates/clusterrole.yaml", clusterRole()],
+    ["charts/parley/templates/role.yaml", reconcileRole()],
     ["charts/parley/templates/leader-election-role.yaml", leaderElectionRole()],
   ]);
 }

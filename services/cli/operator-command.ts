@@ -30,6 +30,7 @@ export const operatorCommand: CommandSpec = {
       .option("--metrics-host <address>", "address /metrics, /healthz and /readyz listen on", "0.0.0.0")
       .option("--no-leader-elect", "reconcile without holding the leader Lease (only with a single replica)")
       .option("--lease-namespace <namespace>", "namespace of the leader Lease (default: $POD_NAMESPACE, else --namespace, else default)")
+      .option("--lease-name <name>", "name of the leader Lease; operators that share one lead one at a time", "parley-operator")
       .option("--workers <n>", "MessagingClusters reconciled at once", positive, 2)
       .addOption(new Option("--log-level <level>", "least severe log level written").choices(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"))
       .addHelpText("after", "\nInstall with the Helm chart in charts/parley; the resource is described in docs/operator.md.")

@@ -11,6 +11,7 @@ export interface OperatorCommandOptions {
   metricsHost: string;
   leaderElect: boolean;
   leaseNamespace?: string;
+  leaseName: string;
   workers: number;
   logLevel: string;
 }
@@ -26,6 +27,7 @@ export async function runOperator(options: OperatorCommandOptions): Promise<void
     metricsHost: options.metricsHost,
     metricsPort: options.metricsPort,
     leaderElect: options.leaderElect,
+    leaseName: options.leaseName,
     workers: options.workers,
     logger,
     onLostLeadership: () => {

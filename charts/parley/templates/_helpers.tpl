@@ -33,6 +33,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: operator
 {{- end }}
 
+{{/* The leader-election Lease: leaderElection.leaseName, else the release's full name (parley-operator for a release named parley). */}}
+{{- define "parley.leaseName" -}}
+{{- default (include "parley.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
 {{/* The operator's ServiceAccount. */}}
 {{- define "parley.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
