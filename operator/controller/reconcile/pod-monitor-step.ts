@@ -23,7 +23,7 @@ export function buildPodMonitor(view: ClusterView): Record<string, unknown> {
     spec: {
       selector: { matchLabels: { "app.kubernetes.io/name": "parley", "app.kubernetes.io/instance": view.name } },
       // The dashboard and alerts group by service and by MessagingCluster.
-      podTargetLabels: ["app.kubernetes.io/component", "app.kubernetes.io/instance"],
+      podTargetLabels: ["app.kubernetes.io/name", "app.kubernetes.io/component", "app.kubernetes.io/instance"],
       podMetricsEndpoints: [{ port: "http", path: "/metrics", ...(interval === undefined ? {} : { interval }) }],
     },
   };
