@@ -21,7 +21,12 @@ describe("images, typing and presence in the browser", () => {
     await frank.open("erin");
     const image = frank.messages().locator(".message img");
     await shows(image);
-    await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(64);
+    // Decoded, at the size it was sent: the bytes arrived whole through a signed link.
+    const decodedWidth = (element: unknown): number => {
+      const img = element as { complete: boolean; naturalWidth: number };
+      return img.complete ? img.naturalWidth : 0;
+    };
+    await expect.poll(() => image.evaluate(decodedWidth)).toBe(64);
   });
 
   it("typing shows on the other screen, and contacts see each other online, then last seen", async () => {

@@ -5,8 +5,12 @@ import { ConversationView } from "./conversation-view";
 import { presenceText } from "./format";
 import { field, names } from "./forms";
 
+type Visibility = "everyone" | "contacts" | "nobody";
+
 export function Messenger({ store, onSignOut }: { store: ChatStore; onSignOut: () => void }) {
   useStore(store);
+  // The server's default until the user picks another (docs/protocol.md section 18).
+  const [visibility, setVisibility] = useState<Visibility>("contacts");
   const open = store.openId === null ? undefined : store.conversations.get(store.openId);
   return (
     <div class="messenger" data-showing={open ? "conversation" : "list"}>
@@ -16,7 +20,14 @@ export function Messenger({ store, onSignOut }: { store: ChatStore; onSignOut: (
           <strong>{store.me}</strong>
           <label>
             Last seen visible to{" "}
-            <select onChange={(event) => void store.setLastSeenVisibility(event.currentTarget.value as "everyone" | "contacts" | "nobody")} defaultValue="contacts">
+            <select
+              value={visibility}
+              onChange={(event) => {
+                const chosen = event.currentTarget.value as Visibility;
+                setVisibility(chosen);
+                void store.setLastSeenVisibility(chosen);
+              }}
+            >
               <option value="everyone">everyone</option>
               <option value="contacts">contacts</option>
               <option value="nobody">nobody</option>
@@ -111,6 +122,7 @@ function NewConversation({ store }: { store: ChatStore }) {
             store.createGroup(name, members).then(
               () => {
                 form.reset();
+                form.closest("details")?.removeAttribute("open");
               },
               (failure: unknown) => {
                 setError(failure instanceof Error ? failure.message : String(failure));

@@ -428,8 +428,11 @@ function insertBySeq(messages: Message[], message: Message): void {
   messages.splice(index, 0, message);
 }
 
+/** ISO 8601 strings of one format compare as their times do. */
 function lastActivity(conversation: Conversation): string {
-  return conversation.pending.at(-1)?.queuedAt ?? conversation.messages.at(-1)?.sentAt ?? "";
+  const pending = conversation.pending.at(-1)?.queuedAt ?? "";
+  const stored = conversation.messages.at(-1)?.sentAt ?? "";
+  return pending > stored ? pending : stored;
 }
 
 function newId(): string {
