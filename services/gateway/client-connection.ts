@@ -37,7 +37,11 @@ export class ClientConnection {
   closeReason: DisconnectReason | null = null;
   private readonly bucket: TokenBucket;
   private rejectedInARow = 0;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Settles once every task enqueued so far has settled. */
+  private allSettled: Promise<unknown> = Promise.resolve();
+  /** Resolves once the last task enqueued has started. */
+  private previousStarted: Promise<unknown> = Promise.resolve();
+  private previousPipelined = false;
   private queued = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Set while this tick's writes are being gathered into one (see write). */
@@ -120,17 +124,31 @@ export class ClientConnection {
   }
 
   /**
-   * Runs `task` after every task enqueued before it has settled. Refuses (returns false)
-   * once `frameBurst` tasks wait, so a slow back end cannot grow the queue without bound.
+   * Runs `task` in order with the connection's other frames. Refuses (returns false) once
+   * `frameBurst` tasks wait, so a slow back end cannot grow the queue without bound.
+   *
+   * An ordinary task starts after every task enqueued before it has settled. A
+   * `pipelined` one that follows another pipelined one starts as soon as that one has
+   * started, so that a burst of sends shares a group commit instead of paying one durable
+   * write each: they go through the same code and reach the store in the order sent, and
+   * the stores keep their call order. Any other frame is a barrier both ways.
    */
-  enqueue(task: () => Promise<unknown>): boolean {
+  enqueue(task: () => Promise<unknown>, pipelined = false): boolean {
     if (this.queued >= this.limits.frameBurst) return false;
     this.queued += 1;
-    const run = (): Promise<unknown> =>
-      task().finally(() => {
+    const gate = pipelined && this.previousPipelined ? this.previousStarted : this.allSettled;
+    let markStarted: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (markStarted = resolve));
+    const run = (): Promise<unknown> => {
+      markStarted();
+      return task().finally(() => {
         this.queued -= 1;
       });
-    this.queue = this.queue.then(run, run);
+    };
+    const done = gate.then(run, run);
+    this.allSettled = Promise.allSettled([this.allSettled, done]);
+    this.previousStarted = started;
+    this.previousPipelined = pipelined;
     return true;
   }
 
