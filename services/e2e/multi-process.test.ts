@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { TokenAuthority } from "../auth/tokens.js";
 import { expectReply, ParleyClient } from "../client/parley-client.js";
 import type { ConnectOptions } from "../client/parley-client.js";
@@ -50,6 +50,7 @@ const clients: ParleyClient[] = [];
 let gatewayA: ChildPlatform;
 let gatewayB: ChildPlatform;
 let assets: ChildPlatform;
+let chat: ChildPlatform;
 
 /** Each process's log, for a post-mortem when a test here fails. */
 const logDir = mkdtempSync(join(tmpdir(), `parley-multi-process-${run}-`));
@@ -70,7 +71,7 @@ async function connect(gateway: ChildPlatform, userId: string, options: Partial<
 
 beforeAll(async () => {
   // The first service creates the keyspace, tables and bucket; the rest start on them.
-  await start(["serve", "chat"]);
+  chat = await start(["serve", "chat"]);
   [, , assets, gatewayA, gatewayB] = await Promise.all([
     start(["serve", "groups"]),
     start(["serve", "presence"]),
@@ -124,6 +125,18 @@ describe("services in separate processes on the real back ends", { timeout: 60_0
     await bob.receipt(message.conversationId, "read", message.seq);
     const events = await aliceInbox.until((all) => all.some((e) => e.type === "receipt"));
     expect(events.find((e) => e.type === "receipt")).toMatchObject({ receipt: { userId: "bob", kind: "read", upToSeq: message.seq } });
+  });
+
+  it("shows the lag of a service's Kafka consumer groups on its /metrics, 0 once it has caught up", async () => {
+    const sender = await connect(gatewayA, "lena");
+    const recipient = EventCollector.of(await connect(gatewayB, "omar"));
+    await sender.send("omar", "counted in the lag");
+    await recipient.untilMessages(1);
+    // The chat process consumes the chat requests (and its other topics) in groups of the cluster.
+    const caughtUp = new RegExp(`^parley_kafka_consumer_lag\\{group="parley\\.${env.PARLEY_CLUSTER ?? ""}\\.[^"]+@[^"]+"\\} 0$`, "m");
+    await vi.waitFor(async () => {
+      expect(await (await fetch(`${chat.url}/metrics`)).text()).toMatch(caughtUp);
+    });
   });
 
   it("fans a group message out to members on both gateways", async () => {
