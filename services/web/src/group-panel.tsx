@@ -21,7 +21,10 @@ export function GroupPanel({ store, conversation, groupId }: { store: ChatStore;
     setError(null);
     action()
       .then(() => store.members(groupId))
-      .then(setMembers)
+      .then((list) => {
+        setMembers(list);
+        store.watch(list.map((member) => member.userId));
+      })
       .catch((failure: unknown) => {
         setError(failure instanceof Error ? failure.message : String(failure));
       });

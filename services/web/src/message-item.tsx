@@ -31,7 +31,7 @@ export function PendingItem({ pending }: { pending: PendingMessage }) {
       {pending.uploads.map((upload) => (
         <figure key={upload.previewUrl} class="asset">
           {upload.type.startsWith("image/") ? <img src={upload.previewUrl} alt={upload.name} /> : <span class="file">📄 {upload.name}</span>}
-          {upload.sent < upload.total && !pending.error && <progress max={upload.total} value={upload.sent} aria-label={`Uploading ${upload.name}: ${percent(upload.sent, upload.total)}%`} />}
+          {upload.sent < upload.total && !pending.error && <UploadProgress name={upload.name} sent={upload.sent} total={upload.total} />}
         </figure>
       ))}
       {pending.text !== "" && <p class="text">{pending.text}</p>}
@@ -48,6 +48,12 @@ export function PendingItem({ pending }: { pending: PendingMessage }) {
       </span>
     </li>
   );
+}
+
+/** Indeterminate until the first progress report (an upload over fetch reports only at its end). */
+function UploadProgress({ name, sent, total }: { name: string; sent: number; total: number }) {
+  if (sent === 0) return <progress aria-label={`Uploading ${name}`} />;
+  return <progress max={total} value={sent} aria-label={`Uploading ${name}: ${percent(sent, total)}%`} />;
 }
 
 /** Links last minutes: one per asset and page is asked for when first shown. */

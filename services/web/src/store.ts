@@ -230,6 +230,11 @@ export class ChatStore {
     return page.messages.length > 0;
   }
 
+  /** Shows these users' presence wherever they appear (they may hide it: see docs/protocol.md section 18). */
+  watch(users: readonly string[]): void {
+    void this.subscribePresence(users.filter((user) => !this.watched.has(user)));
+  }
+
   async setLastSeenVisibility(visibility: "everyone" | "contacts" | "nobody"): Promise<void> {
     await this.client.presence.setLastSeenVisibility(visibility);
   }
