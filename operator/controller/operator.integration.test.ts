@@ -477,7 +477,7 @@ describe("the operator on a real control plane", () => {
     expect(lint.code, lint.stdout + lint.stderr).toBe(0);
     const installed = await run(
       env.helm,
-      ["install", release, join(repositoryRoot(), "charts/parley"), "--namespace", operatorNamespace, "--set", "replicaCount=1", "--skip-crds", "--wait=false"],
+      ["install", release, join(repositoryRoot(), "charts/parley"), "--namespace", operatorNamespace, "--set", "replicaCount=1", "--set", "crds.enabled=false", "--wait=false"],
       env.kubeconfig,
     );
     expect(installed.code, installed.stderr).toBe(0);

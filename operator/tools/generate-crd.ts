@@ -8,7 +8,7 @@ import { LEADER_ELECTION_RULES, RECONCILE_RULES, type PolicyRule } from "../rbac
 /**
  * Writes every file generated from the TypeScript sources of truth:
  *   crds/messaging.parley.io_messagingclusters.yaml        from operator/api/v1alpha1
- *   charts/parley/crds/messaging.parley.io_messagingclusters.yaml   (the same, for Helm)
+ *   charts/parley/templates/crd.yaml                       (the same, as a Helm template: crds.enabled, crds.keep)
  *   charts/parley/templates/role.yaml                      from operator/rbac.ts
  *   charts/parley/templates/leader-election-role.yaml      from operator/rbac.ts
  *   the field tables in docs/operator.md (between the fields markers)
@@ -33,6 +33,35 @@ function rulesYaml(rules: readonly PolicyRule[]): string {
       return `  # ${rule.why}\n${body.replace(/^/gm, "  ").trimEnd().replace(LEASE_NAME, '{{ include "parley.leaseName" . | quote }}')}\n`;
     })
     .join("");
+}
+
+/**
+ * The CRD as a chart template, as cert-manager ships its own: a template (not crds/, which
+ * Helm installs once and never upgrades) so that `helm upgrade` applies CRD changes;
+ * crds.enabled leaves it out for those who manage CRDs themselves, and crds.keep makes
+ * `helm uninstall` leave it, since deleting a CRD deletes every MessagingCluster with it.
+ */
+function chartCrd(): string {
+  const crd = messagingClusterCrd() as { apiVersion: string; kind: string; metadata: { name: string; labels: Record<string, string> }; spec: unknown };
+  const indent = (text: string) => text.replace(/^(?=.)/gm, "  ").trimEnd();
+  return (
+    HEADER +
+    "{{- if .Values.crds.enabled }}\n" +
+    `apiVersion: ${crd.apiVersion}\n` +
+    `kind: ${crd.kind}\n` +
+    "metadata:\n" +
+    `  name: ${crd.metadata.name}\n` +
+    "  labels:\n" +
+    `${indent(indent(yaml(crd.metadata.labels)))}\n` +
+    "    app.kubernetes.io/managed-by: {{ .Release.Service }}\n" +
+    "  {{- if .Values.crds.keep }}\n" +
+    "  annotations:\n" +
+    "    helm.sh/resource-policy: keep\n" +
+    "  {{- end }}\n" +
+    "spec:\n" +
+    `${indent(yaml(crd.spec))}\n` +
+    "{{- end }}\n"
+  );
 }
 
 /** Every namespace: a ClusterRole. One (watchNamespace): a Role in it, and no ClusterRole at all. */
@@ -143,7 +172,7 @@ export function generatedFiles(root = repositoryRoot()): Map<string, string> {
   return new Map([
     ...(docs === undefined ? [] : [[DOC, docs] as [string, string]]),
     [CRD_FILE, crd],
-    [`charts/parley/${CRD_FILE}`, crd],
+    ["charts/parley/templates/crd.yaml", chartCrd()],
     ["charts/parley/templates/role.yaml", reconcileRole()],
     ["charts/parley/templates/leader-election-role.yaml", leaderElectionRole()],
   ]);
