@@ -1,0 +1,281 @@
+/**
+ * The servers the suite compares, behind one interface: Parley (`parley dev`, the embedded
+ * back ends, data on disk) and the bare `ws` baseline (baseline-ws-server.ts). The clients
+ * are raw `ws` sockets for both, speaking each server's frames, so the client side costs
+ * the same whichever server it measures and the figures differ only by the server.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import WebSocket from "ws";
+import type { TokenAuthority } from "../../auth/tokens.js";
+import { PROTOCOL_SUBPROTOCOL } from "../../protocol/frames.js";
+import { CliProcess, RAISED_LIMITS } from "../cli-process.js";
+import { cpuMsOf, rssKiBOf } from "../process-stats.js";
+import { pinToCores } from "./cores.js";
+
+export type TargetName = "parley" | "ws" | "centrifugo";
+
+/** One connection of the driver: raw text frames in and out. */
+export interface DriverSocket {
+  readonly socket: WebSocket;
+  onText(handler: (text: string) => void): void;
+  send(text: string): void;
+}
+
+export interface Target {
+  readonly name: TargetName;
+  readonly pid: number;
+  cpuMs(): number;
+  rssKiB(): number | null;
+  /** Opens a connection for `user`, ready for frames (Parley: its hello has arrived). */
+  connect(user: string, room?: string): Promise<DriverSocket>;
+  /** A 1:1 message to `to`, numbered `n` (its clientMessageId is `m<n>`). */
+  directFrame(to: string, n: number, text: string): string;
+  /** A message to the room or group, numbered `n`. */
+  roomFrame(room: string, n: number, text: string): string;
+  /** The number of the send a frame acknowledges, or null for any other frame. */
+  ackOf(text: string): number | null;
+  /** Makes a room (Parley: a group) of the given members, `owner` first; resolves with its id. */
+  makeRoom(owner: DriverSocket, members: readonly string[], name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** The number of the message a delivered frame carries (both servers carry `"clientMessageId":"m<n>"`). */
+export function deliveredNumbers(text: string): number[] {
+  const numbers: number[] = [];
+  for (const match of text.matchAll(/"clientMessageId":"m(\d+)"/g)) numbers.push(Number(match[1]));
+  return numbers;
+}
+
+function driverSocket(socket: WebSocket): DriverSocket {
+  return {
+    socket,
+    onText: (handler) => {
+      socket.on("message", (data: Buffer) => {
+        handler(data.toString());
+      });
+    },
+    send: (text) => {
+      socket.send(text);
+    },
+  };
+}
+
+function opened(socket: WebSocket, firstFrame: boolean): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const fail = (error: Error): void => {
+      socket.terminate();
+      reject(error);
+    };
+    socket.once("error", fail);
+    socket.once("unexpected-response", (_request, response) => {
+      fail(new Error(`upgrade refused: HTTP ${String(response.statusCode)}`));
+    });
+    const ready = (): void => {
+      socket.off("error", fail);
+      socket.on("error", () => undefined);
+      resolve(socket);
+    };
+    if (firstFrame) socket.once("message", ready);
+    else socket.once("open", ready);
+  });
+}
+
+const START_TIMEOUT_MS = 30_000;
+
+export async function startParley(serverCores: string, extraEnv: Record<string, string> = {}): Promise<Target> {
+  const server = await CliProcess.dev({
+    label: "parley",
+    env: { ...RAISED_LIMITS, PARLEY_MAX_GROUP_MEMBERS: "20000", PARLEY_SHUTDOWN_GRACE_MS: "2000", ...extraEnv },
+    startTimeoutMs: START_TIMEOUT_MS,
+    logLevel: "warn",
+  });
+  await pinToCores(server.pid, serverCores);
+  const tokens: TokenAuthority = server.tokens();
+  const url = server.websocketUrl;
+  let requests = 0;
+  return {
+    name: "parley",
+    pid: server.pid,
+    cpuMs: () => cpuMsOf(server.pid) ?? 0,
+    rssKiB: () => rssKiBOf(server.pid),
+    connect: async (user) => {
+      const token = await tokens.issue(user, 3600);
+      const socket = new WebSocket(`${url}?device=bench`, [PROTOCOL_SUBPROTOCOL], { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
+      return driverSocket(await opened(socket, true));
+    },
+    directFrame: (to, n, text) => `{"type":"send","id":"${String(n)}","to":"${to}","clientMessageId":"m${String(n)}","body":{"text":"${text}"}}`,
+    roomFrame: (room, n, text) => `{"type":"group.send","id":"${String(n)}","groupId":"${room}","clientMessageId":"m${String(n)}","body":{"text":"${text}"}}`,
+    ackOf: (text) => {
+      const match = /^\{"type":"ack","id":"(\d+)"/.exec(text);
+      return match ? Number(match[1]) : null;
+    },
+    makeRoom: async (owner, members) => {
+      const request = (frame: Record<string, unknown>): Promise<Record<string, unknown>> =>
+        new Promise((resolve, reject) => {
+          const id = `setup-${String(++requests)}`;
+          const listener = (data: Buffer): void => {
+            const reply = JSON.parse(data.toString()) as Record<string, unknown>;
+            if (reply.id !== id) return;
+            owner.socket.off("message", listener);
+            if (reply.type === "error") reject(new Error(`${String(frame.type)}: ${String(reply.message)}`));
+            else resolve(reply);
+          };
+          owner.socket.on("message", listener);
+          owner.send(JSON.stringify({ ...frame, id }));
+        });
+      const others = members.slice(1);
+      const created = await request({ type: "group.create", name: "bench", members: others.slice(0, 255) });
+      const groupId = (created.group as { groupId: string }).groupId;
+      for (let i = 255; i < others.length; i += 256) await request({ type: "group.add", groupId, members: others.slice(i, i + 256) });
+      return groupId;
+    },
+    stop: async () => {
+      await server.stop(15_000);
+    },
+  };
+}
+
+const BASELINE_PATH = fileURLToPath(new URL("./baseline-ws-server.js", import.meta.url));
+
+export async function startBareWs(serverCores: string): Promise<Target> {
+  const child: ChildProcess = spawn(process.execPath, [BASELINE_PATH], { stdio: ["ignore", "pipe", "inherit"] });
+  const pid = child.pid;
+  if (pid === undefined || child.stdout === null) throw new Error("could not start the bare ws baseline");
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error("the bare ws baseline did not start"));
+    }, START_TIMEOUT_MS);
+    lines.once("line", (line) => {
+      clearTimeout(timer);
+      resolve(line.replace("listening ", ""));
+    });
+  });
+  await pinToCores(pid, serverCores);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => {
+    resolve();
+  }));
+  return {
+    name: "ws",
+    pid,
+    cpuMs: () => cpuMsOf(pid) ?? 0,
+    rssKiB: () => rssKiBOf(pid),
+    connect: async (user, room) => {
+      const query = `user=${encodeURIComponent(user)}${room === undefined ? "" : `&room=${encodeURIComponent(room)}`}`;
+      return driverSocket(await opened(new WebSocket(`ws://127.0.0.1:${port}/?${query}`, { perMessageDeflate: false }), false));
+    },
+    directFrame: (to, n, text) => `{"to":"${to}","id":${String(n)},"clientMessageId":"m${String(n)}","text":"${text}"}`,
+    roomFrame: (room, n, text) => `{"room":"${room}","id":${String(n)},"clientMessageId":"m${String(n)}","text":"${text}"}`,
+    ackOf: (text) => {
+      const match = /^\{"ack":(\d+)\}$/.exec(text);
+      return match ? Number(match[1]) : null;
+    },
+    // Rooms are joined at connect time (the room query parameter).
+    makeRoom: (_owner, _members, name) => Promise.resolve(name),
+    stop: async () => {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/**
+ * Centrifugo (make bench-peers), built by build-centrifugo.sh, in insecure client mode:
+ * clients connect without a token, subscribe to the room's channel and publish to it, so
+ * that what it does per connection and per delivery is what the other two do.
+ */
+export async function startCentrifugo(binary: string, serverCores: string, workDir: string): Promise<Target> {
+  const port = await freePort();
+  const config = {
+    http_server: { address: "127.0.0.1", port },
+    log: { level: "error" },
+    client: { insecure: true, allowed_origins: ["*"] },
+    channel: { without_namespace: { allow_subscribe_for_client: true, allow_publish_for_client: true } },
+  };
+  const configPath = `${workDir}/centrifugo-${String(port)}.json`;
+  writeFileSync(configPath, JSON.stringify(config));
+  const child = spawn(binary, ["--config", configPath], { stdio: ["ignore", "ignore", "inherit"] });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("could not start centrifugo");
+  const exited = new Promise<void>((resolve) => child.once("exit", () => {
+    resolve();
+  }));
+  await waitForPort(port, START_TIMEOUT_MS);
+  await pinToCores(pid, serverCores);
+  return {
+    name: "centrifugo",
+    pid,
+    cpuMs: () => cpuMsOf(pid) ?? 0,
+    rssKiB: () => rssKiBOf(pid),
+    connect: async (user, room) => {
+      const socket = await opened(new WebSocket(`ws://127.0.0.1:${String(port)}/connection/websocket`, { perMessageDeflate: false }), false);
+      // Commands batched in one frame, newline-separated, as its JSON protocol allows.
+      const last = room === undefined ? 1 : 2;
+      const commands = [`{"id":1,"connect":{"data":{"user":"${user}"}}}`, ...(room === undefined ? [] : [`{"id":2,"subscribe":{"channel":"${room}"}}`])];
+      await new Promise<void>((resolve, reject) => {
+        const listener = (data: Buffer): void => {
+          const text = data.toString();
+          if (text.includes('"error"')) reject(new Error(`centrifugo: ${text}`));
+          if (text.includes(`"id":${String(last)},`)) {
+            socket.off("message", listener);
+            resolve();
+          }
+        };
+        socket.on("message", listener);
+        socket.send(commands.join("\n"));
+      });
+      // Its server pings are empty objects that want one back.
+      socket.on("message", (data: Buffer) => {
+        if (data.length === 2 && data.toString() === "{}") socket.send("{}");
+      });
+      return driverSocket(socket);
+    },
+    directFrame: () => {
+      throw new Error("centrifugo takes part in the idle and fan-out scenarios only");
+    },
+    roomFrame: (room, n, text) => `{"id":${String(n + 10)},"publish":{"channel":"${room}","data":{"clientMessageId":"m${String(n)}","text":"${text}"}}}`,
+    ackOf: () => null,
+    makeRoom: (_owner, _members, name) => Promise.resolve(name),
+    stop: async () => {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => {
+        resolve(false);
+      });
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`nothing listens on port ${String(port)} after ${String(timeoutMs)} ms`);
+}
