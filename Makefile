@@ -23,7 +23,7 @@ $(INSTALLED): package.json package-lock.json $(NODE)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help node install build dev test typecheck lint layout unit browser generate bench bench-real chaos chaos-short sbom clean infra-up infra-down infra-status
+.PHONY: help node install build dev test typecheck lint layout unit browser generate bench bench-peers bench-flows bench-real chaos chaos-short sbom clean infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -77,10 +77,16 @@ infra-status: ## show which local back ends run
 generate: $(INSTALLED) ## regenerate the CRD, the chart's RBAC roles, the field tables in docs/operator.md and docs/configuration.md
 	npm run --silent generate
 
-bench: build ## print throughput, memory and command start-up figures beside their targets (not a test: nothing fails on a number)
-	node dist/services/bench/run.js
+bench: build ## Parley beside a bare ws server, interleaved, ratios beside their targets (docs/benchmarks.md), then start-up and asset memory figures (not a test: nothing fails on a number)
+	node dist/services/bench/suite/suite.js $(BENCH_ARGS)
 	node dist/services/cli/startup-bench.js
 	node dist/services/bench/assets-memory.js
+
+bench-peers: build ## the same suite with Centrifugo v6 beside them in the idle and fan-out scenarios (built from its Go module into ~/.cache/parley)
+	node dist/services/bench/suite/suite.js --peers $(BENCH_ARGS)
+
+bench-flows: build ## the earlier single-server figures: 1:1 throughput, memory per connection, group fan-out tiers
+	node dist/services/bench/run.js
 
 bench-real: build infra-up ## the same figures for parley serve processes on the real back ends
 	node dist/services/bench/real-backends.js
