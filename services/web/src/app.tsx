@@ -16,7 +16,7 @@ export function App() {
     try {
       const { userId, client } = await signIn(name);
       const next = new ChatStore(userId, client);
-      void next.start();
+      next.start();
       setStore(next);
     } catch (failure) {
       setError(failure instanceof Error ? failure.message : String(failure));

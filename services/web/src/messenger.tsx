@@ -24,8 +24,15 @@ export function Messenger({ store, onSignOut }: { store: ChatStore; onSignOut: (
               value={visibility}
               onChange={(event) => {
                 const chosen = event.currentTarget.value as Visibility;
-                setVisibility(chosen);
-                void store.setLastSeenVisibility(chosen);
+                store.setLastSeenVisibility(chosen).then(
+                  () => {
+                    setVisibility(chosen);
+                  },
+                  () => {
+                    // Offline: the select goes back to what the server has.
+                    setVisibility(visibility);
+                  },
+                );
               }}
             >
               <option value="everyone">everyone</option>

@@ -119,8 +119,9 @@ export class ChatStore {
     return () => this.listeners.delete(listener);
   }
 
-  start(): Promise<unknown> {
-    return this.client.connect();
+  /** Connects, and keeps reconnecting until stop(); the connection state shows how it goes. */
+  start(): void {
+    this.client.connect().catch(() => undefined);
   }
 
   async stop(): Promise<void> {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { afterAll, beforeAll, inject } from "vitest";
+import { afterAll, beforeAll, expect, inject } from "vitest";
 import { startDevPlatform, type RunningPlatform } from "../../../app/dev-platform.js";
 import { loadConfig } from "../../../runtime/config.js";
 import { createLogger } from "../../../runtime/logger.js";
@@ -32,6 +32,8 @@ export function webTestBed(): WebTestBed {
   let browser: Browser | undefined;
   let dataDir = "";
   const contexts: BrowserContext[] = [];
+  /** Uncaught exceptions of the app and what the page's security policy blocked: each is a bug. */
+  const pageFaults: string[] = [];
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "parley-web-test-"));
@@ -41,6 +43,7 @@ export function webTestBed(): WebTestBed {
   });
 
   afterAll(async () => {
+    expect(pageFaults).toEqual([]);
     await Promise.all(contexts.map((context) => context.close()));
     await browser?.close();
     await platform?.stop();
@@ -64,6 +67,10 @@ export function webTestBed(): WebTestBed {
       const context = await bed.browser.newContext({ viewport: options.viewport ?? { width: 1100, height: 720 } });
       contexts.push(context);
       const page = await context.newPage();
+      page.on("pageerror", (error) => pageFaults.push(`${name}: ${error.message}`));
+      page.on("console", (message) => {
+        if (message.text().includes("Content Security Policy")) pageFaults.push(`${name}: ${message.text()}`);
+      });
       await page.goto(bed.url);
       await page.getByLabel("Your name").fill(name);
       await page.getByRole("button", { name: "Sign in" }).click();
