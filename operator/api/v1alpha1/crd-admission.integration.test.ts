@@ -71,4 +71,31 @@ describe("the MessagingCluster CRD in the API server", () => {
     if (pinned.stored === undefined) throw new Error("nothing stored");
     expect(viewOf(pinned.stored).spec.image.tag).toBe("0.0.9");
   });
+
+  it("names the settings key it refuses, and where", async () => {
+    const refused = await dryRunCreate(
+      cluster("unknown-key", (spec) => {
+        spec.gateway = { settings: { PARLEY_MAX_CONNECTIONS: "5000", PARLEY_NOT_A_SETTING: "1" } };
+      }),
+    );
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('spec.gateway.settings: Invalid value: "PARLEY_NOT_A_SETTING" is not a setting a MessagingCluster may set; settings may name: PARLEY_LOG_LEVEL');
+  });
+
+  it("puts the name rule's message on metadata.name (no <nil> path)", async () => {
+    const refused = await dryRunCreate(cluster("a".repeat(41)));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("metadata.name: Invalid value: a MessagingCluster's name has at most 40 characters");
+    expect(refused.stderr).not.toContain("<nil>");
+  });
+
+  it("refuses a resource quantity that is not one, naming the field", async () => {
+    const refused = await dryRunCreate(
+      cluster("bad-quantity", (spec) => {
+        spec.chat = { resources: { limits: { memory: "lots" } } };
+      }),
+    );
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("spec.chat.resources.limits.memory");
+  });
 });

@@ -48,6 +48,7 @@ const resources = obj("Compute resources of each of the service's containers (re
 });
 
 const allowedSettings = [...EXTRA_SETTINGS.keys()];
+const allowedList = `[${allowedSettings.map((name) => `'${name}'`).join(", ")}]`;
 
 const settings = map(
   "Extra settings of this service, as environment variables of the settings table (docs/configuration.md), e.g. PARLEY_MAX_CONNECTIONS: \"50000\". " +
@@ -57,7 +58,9 @@ const settings = map(
     maxProperties: 64,
     "x-kubernetes-validations": [
       {
-        rule: `self.all(k, k in [${allowedSettings.map((name) => `'${name}'`).join(", ")}])`,
+        rule: `self.all(k, k in ${allowedList})`,
+        // Names the first key refused (a join of all of them exceeds the API server's CEL cost budget, keys being unbounded).
+        messageExpression: `'"' + self.filter(k, !(k in ${allowedList}))[0] + '" is not a setting a MessagingCluster may set; settings may name: ${allowedSettings.join(", ")}'`,
         message: `settings may only name these variables: ${allowedSettings.join(", ")}`,
       },
     ],
@@ -417,7 +420,8 @@ export function messagingClusterCrd(): Record<string, unknown> {
               properties: {
                 apiVersion: { type: "string", description: "APIVersion of this representation of the object: messaging.parley.io/v1alpha1." },
                 kind: { type: "string", description: "Kind of the object: MessagingCluster." },
-                metadata: { type: "object" },
+                // Declared so that the name rule below can point at it (fieldPath).
+                metadata: { type: "object", properties: { name: { type: "string" } } },
                 spec: specSchema,
                 status: statusSchema,
               },
@@ -425,6 +429,7 @@ export function messagingClusterCrd(): Record<string, unknown> {
                 {
                   rule: "self.metadata.name.size() <= 40",
                   message: "a MessagingCluster's name has at most 40 characters: it names the cluster's topics, Redis keys and objects",
+                  fieldPath: ".metadata.name",
                 },
               ],
             },

@@ -8,7 +8,10 @@
 /** A CEL rule (x-kubernetes-validations entry). */
 export interface CelRule {
   readonly rule: string;
+  /** Shown when messageExpression is absent or fails. */
   readonly message: string;
+  /** A CEL expression for the message, to name the offending key or value. */
+  readonly messageExpression?: string;
   readonly fieldPath?: string;
   readonly reason?: "FieldValueInvalid" | "FieldValueForbidden" | "FieldValueRequired" | "FieldValueDuplicate";
 }
