@@ -13,6 +13,8 @@ export interface SentMessage {
   senderId: string;
   /** Everyone else in the conversation: the recipient of a direct message, the other members of a group. */
   recipients: readonly string[];
+  /** When the message was created (performance.now()), for its ack latency. */
+  createdAtMs?: number;
   /** The stored message's id and conversation, from the ack; absent until an ack came. */
   ack?: { messageId: string; conversationId: string; atMs: number };
 }

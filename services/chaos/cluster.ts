@@ -10,6 +10,7 @@ import { connectCassandra } from "../adapters/cassandra/cassandra-options.js";
 import { createS3Client } from "../adapters/s3/s3-blob-store.js";
 import { TokenAuthority } from "../auth/tokens.js";
 import { deleteKafkaPrefix, unlinkKeys } from "../bench/backend-cleanup.js";
+import { readFileSync } from "node:fs";
 import { CliProcess, RAISED_LIMITS } from "../bench/cli-process.js";
 import { readInfraEndpoint } from "../bench/infra-endpoints.js";
 import { redisKeyPrefix, topicPrefix } from "../events/cluster-names.js";
@@ -100,6 +101,20 @@ export class ChaosCluster {
     const child = await CliProcess.serve({ service, label: role, env: { ...this.env, ...extra }, startTimeoutMs: START_TIMEOUT_MS, ...logFile });
     this.processes.set(role, child);
     this.options.log(`${role} (pid ${child.pid}) listening at ${child.url}`);
+  }
+
+  /** Resident memory of the running processes together, in MB (VmRSS from /proc). */
+  rssMb(): number {
+    let kib = 0;
+    for (const child of this.processes.values()) {
+      if (!child.running) continue;
+      try {
+        kib += Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1] ?? 0);
+      } catch {
+        // Gone between the check and the read: it holds no memory.
+      }
+    }
+    return Math.round(kib / 1024);
   }
 
   /** Processes that exited by themselves (not killed by a scenario). */

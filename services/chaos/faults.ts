@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { ChaosCluster } from "./cluster.js";
+import { StormClients, stormClientsThatFit } from "./reconnect-storm.js";
+import type { Traffic } from "./traffic.js";
 
 const run = promisify(execFile);
 const HACK = join(import.meta.dirname, "..", "..", "..", "hack");
@@ -20,8 +22,22 @@ export const KAFKA3_BROKERS = "127.0.0.1:29112,127.0.0.1:29122,127.0.0.1:29132";
 
 export interface FaultContext {
   cluster: ChaosCluster;
+  traffic: Traffic;
+  /** The steady offered rate (messages per second per flow). */
+  rate: number;
   log: (text: string) => void;
+  /** A figure for the result's notes (what the fault itself measured). */
+  note: (text: string) => void;
 }
+
+/** The spike: the offered rate ×10 for 30 s, then back (issue 13). */
+const SPIKE_FACTOR = 10;
+const SPIKE_MS = 30_000;
+/** The clients of the reconnect storm, as many as the file limit lets this process hold. */
+const STORM_CLIENTS = Number(process.env.PARLEY_CHAOS_STORM_CLIENTS ?? "20000");
+const STORM_RECONNECT_TIMEOUT_MS = 180_000;
+/** The soak's length: 30 minutes, or PARLEY_CHAOS_SOAK_MINUTES. */
+const SOAK_MS = Number(process.env.PARLEY_CHAOS_SOAK_MINUTES ?? "30") * 60_000;
 
 export interface Fault {
   /** Runs the fault and returns once it is over. */
@@ -101,6 +117,64 @@ export const FAULTS: Record<string, Fault> = {
       cluster.kill("groups");
       // Started again at once, as a Deployment's controller replaces a dead pod.
       await Promise.all([cluster.startRole("gateway-a"), cluster.startRole("chat"), cluster.startRole("groups")]);
+    },
+  },
+  "chat-kill": {
+    kafka: "single",
+    inject: async ({ cluster }) => {
+      cluster.kill("chat");
+      await cluster.startRole("chat");
+    },
+  },
+  spike: {
+    kafka: "single",
+    inject: async ({ traffic, rate, cluster, log, note }) => {
+      log(`offered rate ${rate * SPIKE_FACTOR}/s per flow for ${SPIKE_MS / 1000} s`);
+      const rssBefore = cluster.rssMb();
+      let rssPeak = rssBefore;
+      const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, cluster.rssMb())), 1_000);
+      traffic.setRate(rate * SPIKE_FACTOR);
+      await sleep(SPIKE_MS);
+      traffic.setRate(rate);
+      clearInterval(sampler);
+      note(`spike ×${SPIKE_FACTOR} for ${SPIKE_MS / 1000} s: RSS of all processes ${rssBefore} MB before, peak ${rssPeak} MB`);
+    },
+  },
+  "reconnect-storm": {
+    kafka: "single",
+    inject: async ({ cluster, log, note }) => {
+      const count = stormClientsThatFit(STORM_CLIENTS);
+      const storm = new StormClients({ count, gateways: () => cluster.gateways(), token: (userId) => cluster.token(userId) });
+      try {
+        const connecting = performance.now();
+        await storm.connectAll();
+        log(`${count} storm clients connected to gateway-a in ${Math.round(performance.now() - connecting)} ms`);
+        const rssBefore = cluster.rssMb();
+        cluster.kill("gateway-a");
+        const killedAt = performance.now();
+        await cluster.startRole("gateway-a");
+        const back = await storm.allConnected(STORM_RECONNECT_TIMEOUT_MS);
+        const seconds = ((performance.now() - killedAt) / 1000).toFixed(1);
+        note(
+          `${count} storm clients (of ${STORM_CLIENTS} asked; the file limit): ${back ? `all back ${seconds} s after the kill` : `${storm.connected()} back after ${seconds} s`}, ` +
+            `${storm.failedAttempts} refused or failed attempts; RSS ${rssBefore} MB before, ${cluster.rssMb()} MB after`,
+        );
+      } finally {
+        await storm.close();
+      }
+    },
+  },
+  soak: {
+    kafka: "single",
+    inject: async ({ cluster, log, note }) => {
+      const samples: number[] = [cluster.rssMb()];
+      const until = performance.now() + SOAK_MS;
+      while (performance.now() < until) {
+        await sleep(Math.min(60_000, until - performance.now()));
+        samples.push(cluster.rssMb());
+        log(`soak: RSS of all processes ${samples.at(-1) ?? 0} MB`);
+      }
+      note(`soak ${SOAK_MS / 60_000} min: RSS of all processes per minute ${samples.join(", ")} MB`);
     },
   },
   "kafka-partition": {

@@ -19,7 +19,7 @@ import { failedRow, TABLE_HEADER, tableRow } from "./table.js";
 const run = promisify(execFile);
 const KAFKA_SH = join(import.meta.dirname, "..", "..", "..", "hack", "servers", "kafka.sh");
 /** Scenarios that leave the shared back ends alone, for `make chaos-short`. */
-const SHORT = ["process-kill", "kafka-partition", "kafka3-broker-lost"];
+const SHORT = ["process-kill", "spike", "reconnect-storm", "kafka-partition", "kafka3-broker-lost"];
 /** The order of a full run: the shared back ends' restarts last, as they disturb other users of them. */
 const ALL = [...SHORT, "redis-restart", "kafka-restart", "cassandra-restart"];
 
@@ -39,7 +39,7 @@ function cleanUpNow(): void {
 async function main(): Promise<number> {
   const program = new Command("parley-chaos")
     .description("Runs fault scenarios against parley serve processes on the real back ends and prints a markdown table of what the faults did to the messages.")
-    .argument("[scenario...]", `scenarios (${ALL.join(", ")}); "short" for ${SHORT.join(", ")}; default all`)
+    .argument("[scenario...]", `scenarios (${ALL.join(", ")}); "short" for ${SHORT.join(", ")}; default all; also, by name only, "soak" (30 minutes; PARLEY_CHAOS_SOAK_MINUTES) and "chat-kill"`)
     .option("--rate <n>", "messages per second per flow (four flows)", "5")
     .option("--before <s>", "seconds of traffic before the fault", "5")
     .option("--after <s>", "seconds of traffic after the fault is over", "15")

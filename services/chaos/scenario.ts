@@ -9,7 +9,7 @@ import { check, type Observed, type Verdict } from "./checker.js";
 import { ChaosUser } from "./chaos-user.js";
 import { ChaosCluster } from "./cluster.js";
 import { FAULTS, KAFKA3_BROKERS } from "./faults.js";
-import { longestAckGapMs, recoveryMs, Traffic, type Flow } from "./traffic.js";
+import { longestAckGapMs, medianAckLatencyMs, recoveryMs, Traffic, type Flow } from "./traffic.js";
 
 export interface ScenarioOptions {
   /** Messages per second per flow (four flows). */
@@ -35,9 +35,13 @@ export interface ScenarioResult extends Verdict {
   /** Deliveries of one message to one user more than once (inbox or push): allowed, reported. */
   repeatedDeliveries: number;
   problems: string[];
+  /** Figures of the fault itself (memory, reconnections) and the latency before and after. */
+  notes: string[];
 }
 
 const USERS = ["alice", "bob", "carol", "dave"] as const;
+/** The window at the end of the traffic whose ack latency is compared with the steady one. */
+const LATENCY_WINDOW_MS = 10_000;
 /** Reads at the end are retried: a back end may still be settling after the fault. */
 const FINAL_READ_TRIES = 10;
 
@@ -51,6 +55,7 @@ export async function runScenario(name: string, options: ScenarioOptions): Promi
   });
   const users: ChaosUser[] = [];
   const problems: string[] = [];
+  const notes: string[] = [];
   try {
     log(`${name}: starting cluster ${cluster.name} on Kafka ${cluster.kafkaBrokers}`);
     await cluster.start();
@@ -78,7 +83,7 @@ export async function runScenario(name: string, options: ScenarioOptions): Promi
 
     log(`${name}: fault`);
     const faultStart = performance.now();
-    await fault.inject({ cluster, log });
+    await fault.inject({ cluster, traffic, rate: options.rate, log, note: (text) => notes.push(text) });
     const faultEnd = performance.now();
     log(`${name}: fault over after ${Math.round(faultEnd - faultStart)} ms`);
     await sleep(options.afterMs);
@@ -107,6 +112,11 @@ export async function runScenario(name: string, options: ScenarioOptions): Promi
     }
 
     const verdict = check(messages, observed);
+    // Latency a user sees (creation to ack, retries included): steady before the fault, and
+    // at the end of the traffic, which should be back to it.
+    const steady = medianAckLatencyMs(messages, trafficStart, faultStart);
+    const atEnd = medianAckLatencyMs(messages, trafficEnd - LATENCY_WINDOW_MS, trafficEnd);
+    notes.push(`median ack latency ${steady ?? "none"} ms before the fault, ${atEnd ?? "none"} ms in the last ${LATENCY_WINDOW_MS / 1000} s of traffic`);
     const ackTimes = traffic.ackTimes();
     const failures = traffic.failures();
     const died = cluster.died();
@@ -122,6 +132,7 @@ export async function runScenario(name: string, options: ScenarioOptions): Promi
       reconnects: users.reduce((sum, user) => sum + user.reconnects, 0),
       repeatedDeliveries: users.reduce((sum, user) => sum + [...user.received.values()].filter((n) => n > 1).length, 0),
       problems,
+      notes,
     };
   } finally {
     await Promise.all(users.map((user) => user.close()));

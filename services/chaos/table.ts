@@ -16,6 +16,7 @@ export function tableRow(result: ScenarioResult): string {
     result.reconnects > 0 ? `${result.reconnects} reconnects` : "",
     ...result.examples,
     ...result.problems,
+    ...result.notes,
   ].filter((note) => note !== "");
   return `| ${result.scenario} | ${seconds(result.faultMs)} | ${result.sent} | ${result.acked} | ${result.delivered} | ${result.inHistory} | ${result.lost} | ${result.duplicated} | ${seconds(result.recoveryMs)} | ${seconds(result.longestAckGapMs)} | ${result.sendFailures} | ${notes.join("; ").replaceAll("|", "/")} |`;
 }

@@ -43,12 +43,14 @@ export class Traffic {
   private draining = true;
   private readonly pending = new Set<Promise<void>>();
   private creators: Promise<void>[] = [];
+  private rate: number;
 
   constructor(
     flows: readonly Flow[],
     private readonly options: TrafficOptions,
   ) {
     this.states = flows.map((flow) => ({ flow, messages: [], inFlight: 0, slotFreed: null, failures: 0, firstFailure: null }));
+    this.rate = options.rate;
   }
 
   start(): void {
@@ -96,19 +98,25 @@ export class Traffic {
     return this.creating;
   }
 
+  /** Changes the offered rate (messages per second per flow) from the next message on. */
+  setRate(rate: number): void {
+    this.rate = rate;
+  }
+
   private async create(state: FlowState): Promise<void> {
-    const interval = 1000 / this.options.rate;
-    const started = performance.now();
+    let dueAt = performance.now();
     for (let i = 0; this.stillCreating(); i++) {
       // The schedule is absolute, so a slow send does not lower the rate.
-      const due = started + i * interval - performance.now();
+      const due = dueAt - performance.now();
       if (due > 0) await sleep(due);
+      dueAt += 1000 / this.rate;
       while (this.stillCreating() && state.inFlight >= this.options.maxInFlight) {
         await new Promise<void>((resolve) => (state.slotFreed = resolve));
       }
       if (!this.stillCreating()) return;
       const to = state.flow.to;
       const message: SentMessage = {
+        createdAtMs: performance.now(),
         clientMessageId: `${this.options.prefix}${state.flow.id}-${i}`,
         kind: to.kind,
         senderId: state.flow.from.userId,
@@ -170,4 +178,17 @@ export function recoveryMs(ackTimes: readonly (readonly number[])[], faultEndMs:
     slowest = Math.max(slowest, first - faultEndMs);
   }
   return Math.round(slowest);
+}
+
+/**
+ * The median time from creating a message to its ack, of the acked messages created between
+ * `fromMs` and `toMs` (null when none): the latency a user sees, retries included.
+ */
+export function medianAckLatencyMs(messages: readonly SentMessage[], fromMs: number, toMs: number): number | null {
+  const latencies = messages
+    .filter((message) => message.ack !== undefined && message.createdAtMs !== undefined && message.createdAtMs >= fromMs && message.createdAtMs < toMs)
+    .map((message) => (message.ack?.atMs ?? 0) - (message.createdAtMs ?? 0))
+    .sort((a, b) => a - b);
+  if (latencies.length === 0) return null;
+  return Math.round(latencies[Math.floor(latencies.length / 2)] ?? 0);
 }
