@@ -23,7 +23,7 @@ $(INSTALLED): package.json package-lock.json $(NODE)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help node install build dev test typecheck lint layout unit browser generate bench bench-peers bench-flows bench-real chaos chaos-short sbom clean infra-up infra-down infra-status
+.PHONY: help node install build dev test typecheck lint layout unit browser generate bench bench-peers bench-flows bench-real chaos chaos-short soak sbom clean infra-up infra-down infra-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -94,8 +94,11 @@ bench-real: build infra-up ## the same figures for parley serve processes on the
 chaos: build infra-up ## fault scenarios on the real back ends, printing the table of docs/operations.md (restarts the shared Kafka, Redis and Cassandra; needs root for iptables)
 	node dist/services/chaos/run.js
 
-chaos-short: build infra-up ## only the fault scenarios that leave the shared back ends running (process kill, partition, 3-broker Kafka)
+chaos-short: build infra-up ## only the fault scenarios that leave the shared back ends running (process kill, spike, reconnect storm, partition, 3-broker Kafka)
 	node dist/services/chaos/run.js short
+
+soak: build infra-up ## 30 minutes of steady traffic on the real back ends, printing memory per minute and latency at the start and end (not in make test)
+	node dist/services/chaos/run.js soak --after 10 --drain 30
 
 sbom: build ## write dist/sbom.cdx.json, the CycloneDX SBOM of the production modules the image ships (docs/operations.md)
 	node dist/services/tools/generate-sbom.js
