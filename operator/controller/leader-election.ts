@@ -49,6 +49,8 @@ export class LeaderElector {
   private observedRecord: string | undefined;
   private observedAt = 0;
   private lastRequestOk = false;
+  /** The other holder this replica last logged standing by for. */
+  private standingByFor: string | undefined;
   private readonly leaseDurationSeconds: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
@@ -162,7 +164,13 @@ export class LeaderElector {
     this.observe(lease.spec);
     const holder = lease.spec.holderIdentity;
     const expired = performance.now() - this.observedAt > (lease.spec.leaseDurationSeconds ?? this.leaseDurationSeconds) * 1000;
-    if (holder && holder !== identity && !expired) return false;
+    if (holder && holder !== identity && !expired) {
+      if (this.standingByFor !== holder) {
+        this.standingByFor = holder;
+        this.options.logger.info({ identity, holder }, "leader election: standing by; another replica holds the lease");
+      }
+      return false;
+    }
     const takingOver = holder !== identity;
     // renewTime and acquireTime are for people reading the Lease; no candidate judges expiry by them.
     const spec = {

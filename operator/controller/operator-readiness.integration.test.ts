@@ -5,6 +5,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdapterExternalState } from "../external/adapter-external-state.js";
 import { RegistryConnectionSource } from "../external/connection-source.js";
+import { RESOURCES } from "../kube/kube-api.js";
 import { kubeTestEnv, uniqueName } from "../testing/kube-test-env.js";
 import { Operator } from "./operator.js";
 
@@ -90,6 +91,8 @@ class LogLines extends Writable {
 let env: ReturnType<typeof kubeTestEnv>;
 let proxy: SwitchableProxy;
 let operator: Operator;
+let standby: Operator | undefined;
+let proxied: KubeConfig;
 const log = new LogLines();
 
 async function readyz(): Promise<number> {
@@ -102,12 +105,12 @@ beforeAll(async () => {
   if (server === undefined) throw new Error("the test kubeconfig names no server");
   proxy = new SwitchableProxy(new URL(server));
   const port = await proxy.listen();
-  const config = new KubeConfig();
-  config.loadFromFile(env.kubeconfig);
+  proxied = new KubeConfig();
+  proxied.loadFromFile(env.kubeconfig);
   // The API server's certificate names 127.0.0.1, so TLS through the proxy still verifies.
-  config.clusters = config.clusters.map((cluster) => ({ ...cluster, server: `https://127.0.0.1:${String(port)}` }));
+  proxied.clusters = proxied.clusters.map((cluster) => ({ ...cluster, server: `https://127.0.0.1:${String(port)}` }));
   operator = new Operator({
-    kubeConfig: config,
+    kubeConfig: proxied,
     external: new AdapterExternalState(),
     connections: new RegistryConnectionSource(),
     logger: pino({ level: "info" }, log),
@@ -118,6 +121,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await standby?.stop();
   await operator.stop();
   await proxy.close();
   env.kube.close();
@@ -147,5 +151,36 @@ describe("the operator's readiness", () => {
     proxy.up = true;
     await back;
     expect(await readyz()).toBe(200);
+  });
+
+  it("on a standby: ready while its Lease requests reach the API server, not ready while they fail", async () => {
+    // Another replica holds the Lease for an hour: this operator stands by.
+    const lease = uniqueName("parley-ready");
+    const now = new Date().toISOString().replace("Z", "000Z");
+    await env.kube.create(
+      { ...RESOURCES.leases, namespace: "default" },
+      { apiVersion: "coordination.k8s.io/v1", kind: "Lease", metadata: { name: lease, namespace: "default" }, spec: { holderIdentity: "other", leaseDurationSeconds: 3600, renewTime: now } },
+    );
+    const standbyLog = new LogLines();
+    standby = new Operator({
+      kubeConfig: proxied,
+      external: new AdapterExternalState(),
+      connections: new RegistryConnectionSource(),
+      logger: pino({ level: "info" }, standbyLog),
+      http: { host: "127.0.0.1", port: 0 },
+      leaderElection: { namespace: "default", name: lease, identity: "standby", retryPeriodMs: 100 },
+    });
+    const standingBy = standbyLog.next("standing by");
+    await standby.start();
+    await standingBy;
+    expect((await fetch(`${standby.url ?? ""}/readyz`)).status).toBe(200);
+    expect(standby.isLeader).toBe(false);
+
+    const failing = standbyLog.next("lease request failed");
+    proxy.down();
+    await failing;
+    expect((await fetch(`${standby.url ?? ""}/readyz`)).status).toBe(503);
+    proxy.up = true;
+    await env.kube.delete({ ...RESOURCES.leases, namespace: "default", name: lease });
   });
 });
