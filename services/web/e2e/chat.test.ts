@@ -25,6 +25,29 @@ describe("two people chatting in the browser", () => {
     expect(await alice.texts()).toEqual(["hi bob", "hi alice"]);
   });
 
+  it("works from the keyboard alone: sign in, start a conversation, write", async () => {
+    const context = await bed.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(bed.url);
+    const hasFocus = (element: unknown): boolean => element === (element as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement;
+    /** Presses Tab until the field labelled so has the focus (at most 15 times). */
+    const tabTo = async (label: string): Promise<void> => {
+      const target = page.getByLabel(label, { exact: true });
+      for (let presses = 0; presses < 15 && !(await target.evaluate(hasFocus)); presses++) await page.keyboard.press("Tab");
+      expect(await target.evaluate(hasFocus), `focus reaches ${label}`).toBe(true);
+    };
+    await page.keyboard.type("kim");
+    await page.keyboard.press("Enter");
+    await tabTo("Chat with");
+    await page.keyboard.type("lou");
+    await page.keyboard.press("Enter");
+    await tabTo("Message");
+    await page.keyboard.type("typed without a mouse");
+    await page.keyboard.press("Enter");
+    await new MessengerPage(page).seesTick("typed without a mouse", "sent");
+    await context.close();
+  });
+
   it("someone who was offline sees what was written meanwhile, in order, and what they wrote offline goes out", async () => {
     const carol = await bed.signIn("carol");
     const dave = await bed.signIn("dave");
