@@ -5,7 +5,9 @@ import type { DeliveryChannel } from "../ports/delivery-channel.js";
 import type { EventBus } from "../ports/event-bus.js";
 import type { GroupStore } from "../ports/group-store.js";
 import type { MessageStore } from "../ports/message-store.js";
+import type { OncePerWindow } from "../ports/once-per-window.js";
 import type { PresenceStore } from "../ports/presence-store.js";
+import type { PresenceWatchStore } from "../ports/presence-watch-store.js";
 import type { UserSettingsStore } from "../ports/user-settings-store.js";
 
 /**
@@ -20,6 +22,10 @@ export interface Backends {
   messages: MessageStore;
   groups: GroupStore;
   presence: PresenceStore;
+  /** Presence subscriptions, shared by presence replicas. */
+  watches: PresenceWatchStore;
+  /** Once-per-window limits (typing pushes, notifications), shared by replicas. */
+  claims: OncePerWindow;
   settings: UserSettingsStore;
   assets: AssetStore;
   blobs: BlobStore;

@@ -4,7 +4,9 @@ import { FsBlobStore } from "../adapters/embedded/fs-blob-store.js";
 import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection-registry.js";
 import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
 import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
+import { MemoryOncePerWindow } from "../adapters/embedded/memory-once-per-window.js";
 import { MemoryPresenceStore } from "../adapters/embedded/memory-presence-store.js";
+import { MemoryPresenceWatchStore } from "../adapters/embedded/memory-presence-watch-store.js";
 import { SqliteAssetStore } from "../adapters/embedded/sqlite-asset-store.js";
 import { SqliteGroupStore } from "../adapters/embedded/sqlite-group-store.js";
 import { SqliteMessageStore } from "../adapters/embedded/sqlite-message-store.js";
@@ -24,6 +26,9 @@ export function openEmbeddedBackends(dataDir: string, logger: Logger): Backends 
     messages: new SqliteMessageStore(join(dataDir, "messages.db")),
     groups: new SqliteGroupStore(join(dataDir, "groups.db")),
     presence: new MemoryPresenceStore(),
+    // In memory: right for one process; `parley serve` replicas share Redis instead.
+    watches: new MemoryPresenceWatchStore(),
+    claims: new MemoryOncePerWindow(),
     settings: new SqliteUserSettingsStore(join(dataDir, "settings.db")),
     assets: new SqliteAssetStore(join(dataDir, "assets.db")),
     blobs: new FsBlobStore(join(dataDir, "blobs")),

@@ -9,7 +9,9 @@ import { KafkaEventBus } from "../adapters/kafka/kafka-event-bus.js";
 import { RedisConnectionRegistry } from "../adapters/redis/redis-connection-registry.js";
 import { createRedisClient, closeClient, type RedisConnectionOptions } from "../adapters/redis/redis-client.js";
 import { RedisDeliveryChannel } from "../adapters/redis/redis-delivery-channel.js";
+import { RedisOncePerWindow } from "../adapters/redis/redis-once-per-window.js";
 import { RedisPresenceStore } from "../adapters/redis/redis-presence-store.js";
+import { RedisPresenceWatchStore } from "../adapters/redis/redis-presence-watch-store.js";
 import { S3BlobStore } from "../adapters/s3/s3-blob-store.js";
 import type { Backends } from "./backends.js";
 import { redisKeyPrefix, topicPrefix } from "../events/cluster-names.js";
@@ -21,8 +23,8 @@ import type { Metrics } from "../runtime/metrics.js";
 /**
  * The production back ends, from configuration: Kafka for the event bus, Cassandra for
  * every durable store (one client, schema migrated on open), Redis for the connection
- * registry, presence and the delivery channel (one client, plus the channel's own
- * subscriber connection), S3 for blobs.
+ * registry, presence, presence watches, once-per-window claims and the delivery channel
+ * (one client, plus the channel's own subscriber connection), S3 for blobs.
  */
 export async function openProductionBackends(config: Config, logger: Logger, metrics: Metrics): Promise<Backends> {
   const required = requireBackendSettings(config);
@@ -81,6 +83,8 @@ export async function openProductionBackends(config: Config, logger: Logger, met
     const keyPrefix = redisKeyPrefix(config.clusterName);
     const registry = new RedisConnectionRegistry(redis, { keyPrefix });
     const presence = new RedisPresenceStore(redis, { keyPrefix });
+    const watches = new RedisPresenceWatchStore(redis, { keyPrefix });
+    const claims = new RedisOncePerWindow(redis, { keyPrefix });
     // The channel opens its own subscriber connection from the options.
     const deliveries = new RedisDeliveryChannel(redisOptions, { keyPrefix });
     opened.push(deliveries);
@@ -94,7 +98,7 @@ export async function openProductionBackends(config: Config, logger: Logger, met
     });
     opened.push(blobs);
 
-    return { bus, deliveries, registry, messages, groups, presence, settings, assets, blobs, close: closeAll };
+    return { bus, deliveries, registry, messages, groups, presence, watches, claims, settings, assets, blobs, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

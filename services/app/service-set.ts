@@ -96,6 +96,7 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
           config.notifyWebhookUrl === undefined
             ? new LogNotificationSink(logger)
             : new WebhookNotificationSink({ url: config.notifyWebhookUrl, secret: config.notifyWebhookSecret ?? "" }),
+        claims: backends.claims,
         metrics,
         logger,
       },
@@ -111,6 +112,8 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
       clusterName: config.clusterName,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       presence: backends.presence,
+      watches: backends.watches,
+      claims: backends.claims,
       settings: backends.settings,
       router,
       access,

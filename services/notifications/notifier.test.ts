@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MemoryOncePerWindow } from "../adapters/embedded/memory-once-per-window.js";
 import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
 import type { NotificationRequest } from "../events/notification-request.js";
 import { notificationTopic } from "../events/topics.js";
@@ -29,7 +30,9 @@ let clock: ManualClock;
 let bus: MemoryEventBus;
 let sink: RecordingSink;
 let metrics: Metrics;
+let claims: MemoryOncePerWindow;
 let notifier: Notifier;
+
 
 beforeEach(async () => {
   clock = new ManualClock();
@@ -38,7 +41,8 @@ beforeEach(async () => {
   });
   sink = new RecordingSink();
   metrics = new Metrics();
-  notifier = new Notifier({ clusterName: CLUSTER, minIntervalMs: INTERVAL_MS }, { bus, sink, metrics, logger: createLogger("silent"), now: clock.now });
+  claims = new MemoryOncePerWindow(clock.now);
+  notifier = new Notifier({ clusterName: CLUSTER, minIntervalMs: INTERVAL_MS }, { bus, sink, claims, metrics, logger: createLogger("silent") });
   await notifier.start();
 });
 
@@ -102,6 +106,25 @@ describe("Notifier", () => {
     await request("otto", 2);
     expect(sink.sent).toEqual([{ userId: "olga", seq: 1 }]);
     expect(await outcomes()).toEqual({ failed: 1, sent: 1, rate_limited: 1 });
+  });
+
+  it("holds the limit across replicas that share the claims, whichever reads the request", async () => {
+    // Another replica, reading the requests of another partition (a bus of its own here), as after a rebalance.
+    const otherBus = new MemoryEventBus((error) => {
+      throw error;
+    });
+    const replica = new Notifier({ clusterName: CLUSTER, minIntervalMs: INTERVAL_MS }, { bus: otherBus, sink, claims, metrics, logger: createLogger("silent") });
+    await replica.start();
+    try {
+      await request("otto", 1);
+      await publishTo(otherBus, notificationTopic(CLUSTER), "otto", { userId: "otto", groupId: "g01JZ0000000000000000000001", conversationId: "grp:g01JZ0000000000000000000001", messageId: "m2", senderId: "olive", seq: 2 });
+      await new Promise(setImmediate);
+      expect(sink.sent).toEqual([{ userId: "otto", seq: 1 }]);
+      expect(await outcomes()).toEqual({ sent: 1, rate_limited: 1 });
+    } finally {
+      await replica.stop();
+      await otherBus.close();
+    }
   });
 
   it("never lifts a limit early when it forgets old entries to bound its memory", async () => {

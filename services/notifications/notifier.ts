@@ -1,22 +1,23 @@
 import { CONSUMER_GROUPS, notificationTopic } from "../events/topics.js";
 import { type EventBus, subscribeTo, type Subscription } from "../ports/event-bus.js";
 import type { NotificationSink } from "../ports/notification-sink.js";
+import type { OncePerWindow } from "../ports/once-per-window.js";
 import type { Logger } from "../runtime/logger.js";
 import type { Metrics } from "../runtime/metrics.js";
-import type { UserId } from "../protocol/ids.js";
 import type { NotificationRequest } from "../events/notification-request.js";
 
 /**
  * Sends notification requests to the push provider, at most one per user per
- * `minIntervalMs`: a busy group must not buzz an offline phone for every message.
+ * `minIntervalMs`: a busy group must not buzz an offline phone for every message. The
+ * limit is a shared claim per user, so it holds whichever replica reads the request
+ * (the notification topic is split across them).
  */
 export class Notifier {
-  private readonly lastSent = new Map<UserId, number>();
   private subscription: Subscription | undefined;
 
   constructor(
     private readonly options: { clusterName: string; minIntervalMs: number },
-    private readonly deps: { bus: EventBus; sink: NotificationSink; metrics: Metrics; logger: Logger; now?: () => number },
+    private readonly deps: { bus: EventBus; sink: NotificationSink; claims: OncePerWindow; metrics: Metrics; logger: Logger },
   ) {}
 
   async start(): Promise<void> {
@@ -36,14 +37,10 @@ export class Notifier {
   }
 
   private async handle(request: NotificationRequest): Promise<void> {
-    const now = (this.deps.now ?? Date.now)();
-    const last = this.lastSent.get(request.userId);
-    if (last !== undefined && now - last < this.options.minIntervalMs) {
+    if (!(await this.deps.claims.claim(`notify:${request.userId}`, this.options.minIntervalMs))) {
       this.deps.metrics.notifications.inc({ outcome: "rate_limited" });
       return;
     }
-    this.lastSent.set(request.userId, now);
-    this.pruneOlderThan(now - this.options.minIntervalMs);
     try {
       await this.deps.sink.notify(request);
       this.deps.metrics.notifications.inc({ outcome: "sent" });
@@ -51,11 +48,5 @@ export class Notifier {
       this.deps.metrics.notifications.inc({ outcome: "failed" });
       this.deps.logger.warn({ err: error, userId: request.userId }, "notification failed");
     }
-  }
-
-  /** Entries older than the interval no longer limit anything. */
-  private pruneOlderThan(cutoff: number): void {
-    if (this.lastSent.size < 10_000) return;
-    for (const [userId, at] of this.lastSent) if (at < cutoff) this.lastSent.delete(userId);
   }
 }

@@ -16,7 +16,7 @@ export class PresenceFrameHandler implements FrameHandler {
       case "presence.subscribe":
         return { type: "presence.state", id: frame.id, users: await this.presence.subscribe(session, frame.users) };
       case "presence.unsubscribe":
-        this.presence.unsubscribe(session, frame.users);
+        await this.presence.unsubscribe(session, frame.users);
         return { type: "ok", id: frame.id };
       case "settings.set":
         await this.presence.setLastSeenVisibility(session.userId, frame.lastSeenVisibility);

@@ -3,7 +3,9 @@ import { ulid } from "ulid";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ActivityEvent } from "../events/activity-event.js";
 import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
+import { MemoryOncePerWindow } from "../adapters/embedded/memory-once-per-window.js";
 import { MemoryPresenceStore } from "../adapters/embedded/memory-presence-store.js";
+import { MemoryPresenceWatchStore } from "../adapters/embedded/memory-presence-watch-store.js";
 import { SqliteGroupStore } from "../adapters/embedded/sqlite-group-store.js";
 import { SqliteMessageStore } from "../adapters/embedded/sqlite-message-store.js";
 import { SqliteUserSettingsStore } from "../adapters/embedded/sqlite-user-settings-store.js";
@@ -83,18 +85,30 @@ let bus: MemoryEventBus;
 let router: RecordingRouter;
 let service: PresenceService;
 
-function createService(overrides: { heartbeatIntervalMs?: number; now?: () => number } = {}): PresenceService {
+/** What every replica of the presence service shares (Redis, in production). */
+interface SharedState {
+  watches: MemoryPresenceWatchStore;
+  claims: MemoryOncePerWindow;
+}
+
+function sharedState(now: () => number): SharedState {
+  return { watches: new MemoryPresenceWatchStore(now), claims: new MemoryOncePerWindow(now) };
+}
+
+function createService(overrides: { heartbeatIntervalMs?: number; shared?: SharedState } = {}): PresenceService {
+  const shared = overrides.shared ?? sharedState(clock.now);
   return new PresenceService({
     bus,
     clusterName: CLUSTER,
     heartbeatIntervalMs: overrides.heartbeatIntervalMs ?? HEARTBEAT_MS,
     presence: presenceStore,
+    watches: shared.watches,
+    claims: shared.claims,
     settings,
     router,
     access: new ConversationAccess(groups),
     messages,
     logger: createLogger("silent"),
-    now: overrides.now ?? clock.now,
   });
 }
 
@@ -230,7 +244,7 @@ describe("subscriptions", () => {
     await service.handleActivity(activity("connect", "alice", "a1"));
     expect(router.take().map((p) => p.connectionId).sort()).toEqual(["b1", "b2"]);
 
-    service.unsubscribe(session("bob", "b2"), ["alice", "dave"]);
+    await service.unsubscribe(session("bob", "b2"), ["alice", "dave"]);
     await service.handleActivity(activity("disconnect", "alice", "a1"));
     expect(router.take().map((p) => p.connectionId)).toEqual(["b1"]);
   });
@@ -244,7 +258,7 @@ describe("subscriptions", () => {
     expect(router.take().filter((p) => p.to === "bob").map((p) => p.connectionId)).toEqual(["b2"]);
   });
 
-  it("end when the subscriber's connection is not heard of for the mark TTL, as when its gateway dies", async () => {
+  it("end when the subscriber's connection is not heard of for a heartbeat interval past the mark TTL, as when its gateway dies", async () => {
     await converse("alice", "bob");
     await converse("alice", "carol");
     await service.subscribe(session("bob", "b1"), ["alice"]);
@@ -265,7 +279,7 @@ describe("subscriptions", () => {
     // Users already watched do not count again.
     await service.subscribe(session("bob", "b1"), ["user0", "user1"]);
     await expect(service.subscribe(session("bob", "b1"), ["one-too-many"])).rejects.toMatchObject({ code: ErrorCode.invalidFrame });
-    service.unsubscribe(session("bob", "b1"), ["user0"]);
+    await service.unsubscribe(session("bob", "b1"), ["user0"]);
     await expect(service.subscribe(session("bob", "b1"), ["one-too-many"])).resolves.toHaveLength(1);
   });
 });
@@ -425,7 +439,7 @@ describe("running on the bus", () => {
   it("sweeps every heartbeat interval: a user whose gateway died goes offline by expiry alone", async () => {
     await service.stop();
     presenceStore = new MemoryPresenceStore();
-    service = createService({ heartbeatIntervalMs: 20, now: Date.now });
+    service = createService({ heartbeatIntervalMs: 20, shared: sharedState(Date.now) });
     await converse("alice", "bob");
     await service.start();
     await service.subscribe(session("bob", "b1"), ["alice"]);
@@ -442,5 +456,54 @@ describe("running on the bus", () => {
     } finally {
       clearInterval(bobAlive);
     }
+  });
+});
+
+describe("several replicas sharing the watch store and the claims", () => {
+  let shared: SharedState;
+  let other: PresenceService;
+
+  beforeEach(() => {
+    shared = sharedState(clock.now);
+    service = createService({ shared });
+    other = createService({ shared });
+  });
+
+  afterEach(async () => {
+    await other.stop();
+  });
+
+  it("push a change seen by one replica to a subscriber whose subscribe another replica took, on its own gateway", async () => {
+    await converse("alice", "bob");
+    const bobOnGateway2: Session = { ...session("bob", "b1"), gatewayId: "gw-2" };
+    await service.subscribe(bobOnGateway2, ["alice"]);
+    // Alice's activity partition belongs to the other replica.
+    await other.handleActivity(activity("connect", "alice", "a1"));
+    expect(router.take()).toEqual([presencePush("bob", "b1", { userId: "alice", online: true, lastSeen: iso(clock.now()) })]);
+    await other.unsubscribe(bobOnGateway2, ["alice"]);
+    await service.handleActivity(activity("disconnect", "alice", "a1"));
+    expect(router.take()).toEqual([]);
+  });
+
+  it("keep a subscription alive on heartbeats read by either replica, and end it on a disconnect read by either", async () => {
+    await converse("alice", "bob");
+    await service.subscribe(session("bob", "b1"), ["alice"]);
+    for (let round = 0; round < 4; round++) {
+      clock.advance(HEARTBEAT_MS);
+      await other.handleActivity(activity("heartbeat", "bob", "b1"));
+    }
+    await service.handleActivity(activity("connect", "alice", "a1"));
+    expect(router.take().map((p) => p.connectionId)).toEqual(["b1"]);
+    await other.handleActivity(activity("disconnect", "bob", "b1"));
+    await service.handleActivity(activity("disconnect", "alice", "a1"));
+    expect(router.take()).toEqual([]);
+  });
+
+  it("push typing once per interval whichever replica reads it", async () => {
+    await converse("alice", "bob");
+    const typing = activity("typing", "bob", "b1", "dm:alice:bob");
+    await service.handleActivity(typing);
+    await other.handleActivity(typing);
+    expect(router.take().map((p) => p.to)).toEqual(["alice"]);
   });
 });

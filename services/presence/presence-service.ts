@@ -7,7 +7,9 @@ import type { Logger } from "../runtime/logger.js";
 import type { DeviceRoute } from "../ports/connection-registry.js";
 import { subscribeTo, type EventBus, type Subscription } from "../ports/event-bus.js";
 import type { MessageStore } from "../ports/message-store.js";
+import type { OncePerWindow } from "../ports/once-per-window.js";
 import type { Presence, PresenceStore } from "../ports/presence-store.js";
+import type { PresenceWatchStore } from "../ports/presence-watch-store.js";
 import { DEFAULT_USER_SETTINGS, type UserSettings, type UserSettingsStore } from "../ports/user-settings-store.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import type { LastSeenVisibility, PresenceView } from "../protocol/frames.js";
@@ -33,23 +35,17 @@ export interface PresenceDependencies {
   clusterName: string;
   heartbeatIntervalMs: number;
   presence: PresenceStore;
+  /** Who watches whom, shared by every presence replica. */
+  watches: PresenceWatchStore;
+  /** The typing push limit, shared by every presence replica. */
+  claims: OncePerWindow;
   settings: UserSettingsStore;
   router: PushRouter;
   access: ConversationAccess;
   /** Read for "contacts" visibility: who has written to whom in direct conversations. */
   messages: Pick<MessageStore, "directSenders">;
   logger: Logger;
-  /** Epoch milliseconds, for typing rate limits and subscriber expiry. Default Date.now. */
-  now?: () => number;
   typingIntervalMs?: number;
-}
-
-/** One connection that watches some users, as the gateway named it. */
-interface Watcher {
-  route: DeviceRoute;
-  targets: Set<UserId>;
-  /** Last connect, heartbeat or subscribe of the connection. */
-  heardAt: number;
 }
 
 /**
@@ -70,20 +66,19 @@ interface Watcher {
  * `online` and `lastSeen` null, and a transition is not pushed to those who may not see
  * it at all (the push itself would give the transition away).
  *
- * Subscriptions live in this process, per subscriber connection: they end with the
- * connection's disconnect, or when it has not been heard of for three heartbeat
- * intervals (its gateway died). With several presence instances the activity topic is
- * split by user, so subscriptions would have to move to a shared store first; see
- * docs/protocol.md.
+ * Any number of replicas may run: the activity topic is split by user across them, so
+ * the replica that sees a user's state change is rarely the one that took the subscribe
+ * of those watching. Subscriptions therefore live in the shared watch store, per
+ * subscriber connection, with a lease of four heartbeat intervals renewed by the
+ * connection's heartbeats (whichever replica reads them): they end with the connection's
+ * disconnect, or when its gateway died and the lease lapsed. Pushes go through the
+ * delivery router to the watcher's gateway, whichever that is. The typing limit is a
+ * shared claim per (typer, conversation). Only the per-user ordering of pushes is this
+ * process's: a user's activity events all reach the one replica that owns their
+ * partition. See docs/adr/0011-replica-state.md.
  */
 export class PresenceService {
-  private readonly now: () => number;
   private readonly typingIntervalMs: number;
-  /** Watched user -> connection id -> the watching connection. */
-  private readonly watchersOf = new Map<UserId, Map<string, Watcher>>();
-  private readonly watchers = new Map<string, Watcher>();
-  /** `${typer}\n${conversationId}` -> when a typing push last went out. */
-  private readonly typingPushedAt = new Map<string, number>();
   /** Per watched user: store changes and the pushes they cause run one at a time, in order. */
   private readonly tails = new Map<UserId, Promise<void>>();
   private subscription: Subscription | undefined;
@@ -91,12 +86,20 @@ export class PresenceService {
   private sweeping: Promise<void> | undefined;
 
   constructor(private readonly deps: PresenceDependencies) {
-    this.now = deps.now ?? Date.now;
     this.typingIntervalMs = deps.typingIntervalMs ?? TYPING_PUSH_INTERVAL_MS;
   }
 
   private get ttlMs(): number {
     return this.deps.heartbeatIntervalMs * MARK_TTL_HEARTBEATS;
+  }
+
+  /**
+   * A watching connection's lease: one heartbeat interval longer than a mark, because the
+   * sweep that reports a lapsed mark runs up to one interval after the lapse, and a
+   * watcher heard of in the same round as the crashed user must still get that push.
+   */
+  private get leaseMs(): number {
+    return this.ttlMs + this.deps.heartbeatIntervalMs;
   }
 
   async start(): Promise<void> {
@@ -129,8 +132,7 @@ export class PresenceService {
     switch (event.kind) {
       case "connect":
       case "heartbeat": {
-        const watcher = this.watchers.get(event.connectionId);
-        if (watcher) watcher.heardAt = this.now();
+        await this.deps.watches.renew(event.connectionId, this.leaseMs);
         await this.exclusive(event.userId, async () => {
           const change = await this.deps.presence.markOnline(event.userId, event.connectionId, this.ttlMs, new Date(event.at));
           if (change.changed) await this.announce(event.userId);
@@ -138,7 +140,7 @@ export class PresenceService {
         return;
       }
       case "disconnect":
-        this.dropWatcher(event.connectionId);
+        await this.deps.watches.drop(event.connectionId);
         await this.exclusive(event.userId, async () => {
           const change = await this.deps.presence.markOffline(event.userId, event.connectionId, new Date(event.at));
           if (change.changed) await this.announce(event.userId);
@@ -154,9 +156,10 @@ export class PresenceService {
   }
 
   /**
-   * Ends lapsed marks and tells the subscribers of users this took offline; forgets
-   * watchers not heard of within the mark TTL and old typing timestamps. The timer calls
-   * it every heartbeat interval; rounds never overlap.
+   * Ends lapsed marks and tells the subscribers of users this took offline (the watch
+   * store ends lapsed watches by itself). The timer calls it every heartbeat interval;
+   * rounds never overlap in this process, and the store reports each expiry to one
+   * replica only.
    */
   sweep(): Promise<void> {
     this.sweeping ??= this.sweepOnce()
@@ -175,16 +178,14 @@ export class PresenceService {
    */
   async subscribe(session: Session, users: readonly UserId[]): Promise<PresenceView[]> {
     const targets = [...new Set(users)];
-    const watcher = this.watchers.get(session.connectionId);
-    const adding = targets.filter((target) => !watcher?.targets.has(target)).length;
-    if ((watcher?.targets.size ?? 0) + adding > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+    const route: DeviceRoute = { userId: session.userId, deviceId: session.deviceId, connectionId: session.connectionId, gatewayId: session.gatewayId };
+    // Watch first, then read: a change after the read is pushed, so none falls in between.
+    if (!(await this.deps.watches.watch(route, targets, this.leaseMs, MAX_SUBSCRIPTIONS_PER_CONNECTION))) {
       throw new ProtocolError(
         ErrorCode.invalidFrame,
         `a connection may watch at most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} users: unsubscribe from some first`,
       );
     }
-    // Watch first, then read: a change after the read is pushed, so none falls in between.
-    this.watch(session, targets);
     const viewer = session.userId;
     const [presences, settings, senders] = await Promise.all([
       Promise.all(targets.map((target) => this.deps.presence.get(target))),
@@ -199,14 +200,8 @@ export class PresenceService {
   }
 
   /** Stops watching `users` from a connection; users it does not watch are ignored. */
-  unsubscribe(session: Session, users: readonly UserId[]): void {
-    const watcher = this.watchers.get(session.connectionId);
-    if (!watcher) return;
-    for (const target of users) {
-      watcher.targets.delete(target);
-      this.unlink(target, session.connectionId);
-    }
-    if (watcher.targets.size === 0) this.watchers.delete(session.connectionId);
+  async unsubscribe(session: Session, users: readonly UserId[]): Promise<void> {
+    await this.deps.watches.unwatch(session.connectionId, users);
   }
 
   /**
@@ -217,12 +212,12 @@ export class PresenceService {
     await this.exclusive(userId, async () => {
       const { before, after } = await this.deps.settings.update(userId, { lastSeenVisibility: visibility });
       if (before.lastSeenVisibility === after.lastSeenVisibility) return;
-      const watchers = [...(this.watchersOf.get(userId)?.values() ?? [])];
+      const watchers = await this.deps.watches.watchersOf(userId);
       if (watchers.length === 0) return;
-      const viewers = [...new Set(watchers.map((w) => w.route.userId))];
+      const viewers = [...new Set(watchers.map((w) => w.userId))];
       const [sawBefore, seesNow] = await Promise.all([this.viewersAllowed(userId, viewers, before), this.viewersAllowed(userId, viewers, after)]);
-      const gained = watchers.filter((w) => seesNow.has(w.route.userId) && !sawBefore.has(w.route.userId)).map((w) => w.route);
-      const lost = watchers.filter((w) => sawBefore.has(w.route.userId) && !seesNow.has(w.route.userId)).map((w) => w.route);
+      const gained = watchers.filter((w) => seesNow.has(w.userId) && !sawBefore.has(w.userId));
+      const lost = watchers.filter((w) => sawBefore.has(w.userId) && !seesNow.has(w.userId));
       if (gained.length > 0) {
         await this.deps.router.pushToRoutes(gained, { type: "presence", presence: viewOf(userId, await this.deps.presence.get(userId)) });
       }
@@ -232,13 +227,6 @@ export class PresenceService {
 
   private async sweepOnce(): Promise<void> {
     const expired = await this.deps.presence.expire();
-    const now = this.now();
-    for (const [connectionId, watcher] of this.watchers) {
-      if (now - watcher.heardAt > this.ttlMs) this.dropWatcher(connectionId);
-    }
-    for (const [key, at] of this.typingPushedAt) {
-      if (now - at >= this.typingIntervalMs) this.typingPushedAt.delete(key);
-    }
     const announced = await Promise.allSettled(expired.map(({ userId }) => this.exclusive(userId, () => this.announce(userId))));
     for (const result of announced) {
       if (result.status === "rejected") this.deps.logger.warn({ err: result.reason }, "could not announce an expired user offline");
@@ -252,10 +240,10 @@ export class PresenceService {
    * heartbeat cross.
    */
   private async announce(target: UserId): Promise<void> {
-    const watchers = [...(this.watchersOf.get(target)?.values() ?? [])];
+    const watchers = await this.deps.watches.watchersOf(target);
     if (watchers.length === 0) return;
-    const allowed = await this.viewersAllowed(target, [...new Set(watchers.map((w) => w.route.userId))]);
-    const routes = watchers.filter((w) => allowed.has(w.route.userId)).map((w) => w.route);
+    const allowed = await this.viewersAllowed(target, [...new Set(watchers.map((w) => w.userId))]);
+    const routes = watchers.filter((w) => allowed.has(w.userId));
     if (routes.length === 0) return;
     const presence = await this.deps.presence.get(target);
     await this.deps.router.pushToRoutes(routes, { type: "presence", presence: viewOf(target, presence) });
@@ -271,48 +259,15 @@ export class PresenceService {
   }
 
   private async typing(typer: UserId, conversationId: ConversationId): Promise<void> {
-    const key = `${typer}\n${conversationId}`;
-    const now = this.now();
-    const last = this.typingPushedAt.get(key);
-    if (last !== undefined && now - last < this.typingIntervalMs) return;
-    // Counted before the access check, so that typing into someone else's conversation
+    // Claimed before the access check, so that typing into someone else's conversation
     // costs the store one lookup per window too.
-    this.typingPushedAt.set(key, now);
+    if (!(await this.deps.claims.claim(`typing:${typer}:${conversationId}`, this.typingIntervalMs))) return;
     if (!(await this.deps.access.canAccess(typer, conversationId))) {
       this.deps.logger.debug({ userId: typer, conversationId }, "dropped typing in a conversation the user does not take part in");
       return;
     }
     const others = (await this.deps.access.participants(conversationId)).filter((userId) => userId !== typer);
     await Promise.all(others.map((userId) => this.deps.router.pushToUser(userId, { type: "typing", conversationId, userId: typer })));
-  }
-
-  private watch(session: Session, targets: readonly UserId[]): void {
-    const route: DeviceRoute = { userId: session.userId, deviceId: session.deviceId, connectionId: session.connectionId, gatewayId: session.gatewayId };
-    let watcher = this.watchers.get(session.connectionId);
-    if (!watcher) {
-      watcher = { route, targets: new Set(), heardAt: this.now() };
-      this.watchers.set(session.connectionId, watcher);
-    }
-    watcher.heardAt = this.now();
-    for (const target of targets) {
-      watcher.targets.add(target);
-      const watching = this.watchersOf.get(target) ?? new Map<string, Watcher>();
-      watching.set(session.connectionId, watcher);
-      this.watchersOf.set(target, watching);
-    }
-  }
-
-  private dropWatcher(connectionId: string): void {
-    const watcher = this.watchers.get(connectionId);
-    if (!watcher) return;
-    this.watchers.delete(connectionId);
-    for (const target of watcher.targets) this.unlink(target, connectionId);
-  }
-
-  private unlink(target: UserId, connectionId: string): void {
-    const watching = this.watchersOf.get(target);
-    watching?.delete(connectionId);
-    if (watching?.size === 0) this.watchersOf.delete(target);
   }
 
   /** Runs `task` after every task queued for `userId` before it has settled. */
