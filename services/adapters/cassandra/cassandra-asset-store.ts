@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Client, types } from "cassandra-driver";
 import type { AssetId, ConversationId } from "../../protocol/ids.js";
 import { AssetExistsError, type AssetRecord, type AssetStore } from "../../ports/asset-store.js";
-import { checkedKeyspace, resolveConsistency, retryTransient, type CassandraOptions, type ResolvedConsistency } from "./cassandra-options.js";
+import { checkedKeyspace, resolveConsistency, retryTransient, settleWithin, type CassandraOptions, type ResolvedConsistency } from "./cassandra-options.js";
 import { connectAndMigrate } from "./migrations.js";
 import { bigintOf, textOf, timestampOf } from "./rows.js";
 
@@ -40,10 +40,12 @@ export class CassandraAssetStore implements AssetStore {
   async create(asset: AssetRecord): Promise<void> {
     const token = randomUUID();
     const outcome = await retryTransient(() =>
-      this.client.execute(
-        this.cql.create,
-        [asset.assetId, asset.ownerId, asset.sha256, asset.size, asset.contentType, asset.createdAt, token],
-        { prepare: true, consistency: this.consistency.write, serialConsistency: this.consistency.serial },
+      settleWithin(
+        this.client.execute(
+          this.cql.create,
+          [asset.assetId, asset.ownerId, asset.sha256, asset.size, asset.contentType, asset.createdAt, token],
+          { prepare: true, consistency: this.consistency.write, serialConsistency: this.consistency.serial },
+        ),
       ),
     );
     const existing = outcome.rows[0];
@@ -72,7 +74,7 @@ export class CassandraAssetStore implements AssetStore {
   }
 
   private execute(query: string, params: unknown[], consistency: types.consistencies): Promise<types.ResultSet> {
-    return this.client.execute(query, params, { prepare: true, consistency });
+    return settleWithin(this.client.execute(query, params, { prepare: true, consistency }));
   }
 }
 

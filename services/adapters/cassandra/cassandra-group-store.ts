@@ -7,6 +7,7 @@ import {
   checkedKeyspace,
   resolveConsistency,
   retryTransient,
+  settleWithin,
   type CassandraOptions,
   type ResolvedConsistency,
 } from "./cassandra-options.js";
@@ -155,11 +156,13 @@ export class CassandraGroupStore implements GroupStore {
   async setRole(groupId: GroupId, userId: UserId, role: GroupRole): Promise<void> {
     // IF EXISTS: a member removed meanwhile is not brought back as a row with a role only.
     const result = await retryTransient(() =>
-      this.client.execute(this.cql.setRole, [role, groupId, userId], {
-        prepare: true,
-        consistency: this.consistency.write,
-        serialConsistency: this.consistency.serial,
-      }),
+      settleWithin(
+        this.client.execute(this.cql.setRole, [role, groupId, userId], {
+          prepare: true,
+          consistency: this.consistency.write,
+          serialConsistency: this.consistency.serial,
+        }),
+      ),
     );
     const group = await this.getGroup(groupId);
     if (result.wasApplied() && group) await this.execute(this.cql.indexUser, [userId, groupId, group.name, role], this.consistency.write);
@@ -175,12 +178,14 @@ export class CassandraGroupStore implements GroupStore {
     const members: GroupMember[] = [];
     let pageState: string | undefined;
     do {
-      const result = await this.client.execute(this.cql.allMembers, [groupId], {
-        prepare: true,
-        consistency: this.consistency.read,
-        fetchSize: 1000,
-        ...(pageState === undefined ? {} : { pageState }),
-      });
+      const result = await settleWithin(
+        this.client.execute(this.cql.allMembers, [groupId], {
+          prepare: true,
+          consistency: this.consistency.read,
+          fetchSize: 1000,
+          ...(pageState === undefined ? {} : { pageState }),
+        }),
+      );
       members.push(...membersOf(result.rows));
       pageState = result.pageState || undefined;
     } while (pageState !== undefined);
@@ -224,11 +229,11 @@ export class CassandraGroupStore implements GroupStore {
   }
 
   private execute(query: string, params: unknown[], consistency: types.consistencies): Promise<types.ResultSet> {
-    return this.client.execute(query, params, { prepare: true, consistency });
+    return settleWithin(this.client.execute(query, params, { prepare: true, consistency }));
   }
 
   private batchLwt(queries: { query: string; params: unknown[] }[]): Promise<types.ResultSet> {
-    return this.client.batch(queries, { prepare: true, consistency: this.consistency.write, serialConsistency: this.consistency.serial });
+    return settleWithin(this.client.batch(queries, { prepare: true, consistency: this.consistency.write, serialConsistency: this.consistency.serial }));
   }
 }
 

@@ -18,6 +18,7 @@ import {
   checkedKeyspace,
   resolveConsistency,
   retryTransient,
+  settleWithin,
   type CassandraOptions,
   type ResolvedConsistency,
 } from "./cassandra-options.js";
@@ -510,11 +511,11 @@ export class CassandraMessageStore implements MessageStore {
   }
 
   private execute(query: string, params: unknown[], consistency: types.consistencies): Promise<types.ResultSet> {
-    return this.client.execute(query, params, { prepare: true, consistency });
+    return settleWithin(this.client.execute(query, params, { prepare: true, consistency }));
   }
 
   private executeLwt(query: string, params: unknown[]): Promise<types.ResultSet> {
-    return this.client.execute(query, params, { prepare: true, consistency: this.consistency.write, serialConsistency: this.consistency.serial });
+    return settleWithin(this.client.execute(query, params, { prepare: true, consistency: this.consistency.write, serialConsistency: this.consistency.serial }));
   }
 }
 

@@ -1,4 +1,4 @@
-import { auth, Client, types } from "cassandra-driver";
+import { auth, Client, policies, types } from "cassandra-driver";
 
 import type { Replication } from "../../events/replication.js";
 
@@ -86,6 +86,10 @@ export async function connectCassandra(options: Pick<CassandraOptions, "contactP
     // Statements are prepared once per client (and node); bound values need no quoting.
     queryOptions: { prepare: true },
     socketOptions: { connectTimeout: 5_000, readTimeout: 12_000 },
+    // The driver's default waits up to 10 minutes between attempts to reach a node that went
+    // away (1 s, doubling): after a restart of a minute or two it went on failing requests
+    // with NoHostAvailableError for up to a minute more. Every 2 s at the most instead.
+    policies: { reconnection: new policies.reconnection.ExponentialReconnectionPolicy(250, 2_000, false) },
   });
   try {
     await client.connect();
@@ -102,7 +106,7 @@ export async function connectCassandra(options: Pick<CassandraOptions, "contactP
  */
 export function isTransient(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  if (error.name === "OperationTimedOutError" || error.name === "NoHostAvailableError") return true;
+  if (error instanceof StatementDeadlineError || error.name === "OperationTimedOutError" || error.name === "NoHostAvailableError") return true;
   const code = (error as { code?: unknown }).code;
   return (
     error.name === "ResponseError" &&
@@ -123,4 +127,39 @@ export async function retryTransient<T>(attempt: () => Promise<T>, attempts = 4)
       await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** i + Math.random() * 20));
     }
   }
+}
+
+/**
+ * The longest a statement may take before the adapters give up on it, whatever the driver
+ * does: past the driver's own timeouts (5 s to connect, 12 s for an answer), so its error
+ * normally comes first.
+ */
+export const STATEMENT_DEADLINE_MS = 20_000;
+
+/** A statement the driver neither answered nor failed within STATEMENT_DEADLINE_MS: its outcome is unknown. */
+export class StatementDeadlineError extends Error {
+  constructor(deadlineMs: number) {
+    super(`Cassandra did not answer a statement within ${deadlineMs} ms: its outcome is unknown`);
+    this.name = "StatementDeadlineError";
+  }
+}
+
+/**
+ * `statement`, or a StatementDeadlineError once `deadlineMs` have passed without it
+ * settling. Every statement of the stores goes through this: one that never settled (seen
+ * after a Cassandra restart) held its conversation's lock in the store and its partition
+ * of the request topic in the service, so every later request of those users went
+ * unanswered. Its outcome is unknown, as after a driver timeout: the stores' steps are
+ * idempotent and re-run (retryTransient).
+ */
+export function settleWithin<T>(statement: Promise<T>, deadlineMs = STATEMENT_DEADLINE_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new StatementDeadlineError(deadlineMs));
+    }, deadlineMs);
+  });
+  return Promise.race([statement, deadline]).finally(() => {
+    clearTimeout(timer);
+  });
 }

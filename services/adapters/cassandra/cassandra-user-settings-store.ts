@@ -2,7 +2,7 @@ import type { Client, types } from "cassandra-driver";
 import { LastSeenVisibility } from "../../protocol/frames.js";
 import type { UserId } from "../../protocol/ids.js";
 import { DEFAULT_USER_SETTINGS, type UserSettings, type UserSettingsStore } from "../../ports/user-settings-store.js";
-import { checkedKeyspace, resolveConsistency, retryTransient, type CassandraOptions, type ResolvedConsistency } from "./cassandra-options.js";
+import { checkedKeyspace, resolveConsistency, retryTransient, settleWithin, type CassandraOptions, type ResolvedConsistency } from "./cassandra-options.js";
 import { connectAndMigrate } from "./migrations.js";
 import { optionalTextOf } from "./rows.js";
 
@@ -67,12 +67,12 @@ export class CassandraUserSettingsStore implements UserSettingsStore {
   }
 
   private async read(userId: UserId, consistency: types.consistencies): Promise<{ exists: boolean; raw: string | null }> {
-    const row = (await this.client.execute(this.cql.get, [userId], { prepare: true, consistency })).rows[0];
+    const row = (await settleWithin(this.client.execute(this.cql.get, [userId], { prepare: true, consistency }))).rows[0];
     return { exists: row !== undefined, raw: row ? optionalTextOf(row, "last_seen_visibility") : null };
   }
 
   private lwt(query: string, params: unknown[]): Promise<types.ResultSet> {
-    return this.client.execute(query, params, { prepare: true, consistency: this.consistency.write, serialConsistency: this.consistency.serial });
+    return settleWithin(this.client.execute(query, params, { prepare: true, consistency: this.consistency.write, serialConsistency: this.consistency.serial }));
   }
 }
 
