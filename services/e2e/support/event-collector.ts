@@ -1,5 +1,9 @@
-import type { ParleyClient } from "../../client/parley-client.js";
 import type { InboxEvent, Message } from "../../protocol/frames.js";
+
+/** Anything that hands on inbox events: the SDK's ParleyClient. */
+interface InboxEventSource {
+  on(event: "event", listener: (event: InboxEvent) => void): unknown;
+}
 
 /** Records a client's inbox events and lets a test await the ones it expects. */
 export class EventCollector {
@@ -7,13 +11,13 @@ export class EventCollector {
   private waiters: { predicate: () => boolean; resolve: () => void }[] = [];
 
   /** Collects the events a client emits from now on. */
-  static of(client: ParleyClient): EventCollector {
+  static of(client: InboxEventSource): EventCollector {
     const collector = new EventCollector();
     client.on("event", collector.record);
     return collector;
   }
 
-  /** A listener to pass as `onEvent` when connecting, so that the first sync is collected too. */
+  /** A listener to attach before connecting (`onEvent`), so that the first sync is collected too. */
   readonly record = (event: InboxEvent): void => {
     this.events.push(event);
     this.waiters = this.waiters.filter((waiter) => {
