@@ -1,5 +1,6 @@
 import type { DeliveryChannel } from "../../ports/delivery-channel.js";
 import type { JsonValue } from "../../ports/event-bus.js";
+import { copyJson } from "./copy-json.js";
 
 /** The in-process delivery channel: a handler per gateway id, called in send order. */
 export class MemoryDeliveryChannel implements DeliveryChannel {
@@ -31,18 +32,3 @@ export class MemoryDeliveryChannel implements DeliveryChannel {
   }
 }
 
-/**
- * A deep copy of a JSON value, so that a listener never shares the sender's objects (as
- * over a real channel). A plain walk: several times cheaper than a JSON round trip or
- * structuredClone for the small envelopes sent here, with no text made in between.
- */
-function copyJson(value: JsonValue): JsonValue {
-  if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) return value.map(copyJson);
-  const copy: Record<string, JsonValue> = {};
-  for (const key of Object.keys(value)) {
-    const field = value[key];
-    if (field !== undefined) copy[key] = copyJson(field);
-  }
-  return copy;
-}

@@ -1,4 +1,5 @@
 import type { BusEvent, EventBus, EventHandler, JsonValue, Subscription, TopicSelector } from "../../ports/event-bus.js";
+import { copyJson } from "./copy-json.js";
 
 interface Subscriber {
   selector: TopicSelector;
@@ -28,10 +29,9 @@ export class MemoryEventBus implements EventBus {
       byGroup.set(subscriber.group, members);
     }
     if (byGroup.size === 0) return Promise.resolve();
-    const serialized = JSON.stringify(value);
     for (const members of byGroup.values()) {
       const chosen = members[hashKey(key) % members.length];
-      if (chosen) this.dispatch(chosen, { topic, key, value: JSON.parse(serialized) as JsonValue });
+      if (chosen) this.dispatch(chosen, { topic, key, value: copyJson(value) });
     }
     return Promise.resolve();
   }
