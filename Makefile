@@ -23,7 +23,7 @@ $(INSTALLED): package.json package-lock.json $(NODE)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help node install build dev test typecheck lint layout unit browser generate bench bench-peers bench-flows bench-real chaos chaos-short soak sbom clean infra-up infra-down infra-status
+.PHONY: help node install build dev test typecheck lint layout unit browser generate bench bench-peers bench-flows bench-real chaos chaos-short soak sbom clean infra-up infra-down infra-status cluster-up cluster-down cluster-status e2e-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,7 +39,7 @@ build: $(INSTALLED) ## compile TypeScript into dist/ and build the web messenger
 dev: build ## run the whole platform in one process on embedded back ends (ARGS="--port 9000" to pass flags)
 	node dist/services/cli/parley.js dev $(ARGS)
 
-test: typecheck lint layout infra-up unit browser ## start the real back ends, type-check, lint, check the layout and run every test, browser tests included (what CI runs)
+test: typecheck lint layout infra-up unit browser e2e-cluster ## start the real back ends, type-check, lint, check the layout and run every test, browser tests included (what CI runs)
 
 typecheck: $(INSTALLED) ## type-check everything, tests included
 	npm run --silent typecheck
@@ -73,6 +73,23 @@ infra-down: ## stop the local back ends
 
 infra-status: ## show which local back ends run
 	hack/infra.sh status
+
+cluster-up: ## start the one-node Kubernetes cluster that runs real pods (hack/cluster; root; builds kubelet, images... once into ~/.cache/parley)
+	hack/cluster/cluster.sh up
+
+cluster-down: ## stop the one-node cluster: its pods, network rules, node processes and control plane
+	hack/cluster/cluster.sh down
+
+cluster-status: ## show whether the one-node cluster runs
+	hack/cluster/cluster.sh status
+
+# The image tags of this run: the revision, and a second tag of the same image that
+# `helm upgrade` rolls the operator to.
+E2E_TAG := e2e-$(shell git rev-parse --short HEAD 2>/dev/null || echo local)
+
+e2e-cluster: build infra-up cluster-up ## helm-install Parley on the one-node cluster with the image built from dist/ and run the real-pod end-to-end tests
+	hack/cluster/images.sh parley $(E2E_TAG) $(E2E_TAG)-upgrade
+	PARLEY_E2E_IMAGE_TAG=$(E2E_TAG) PARLEY_E2E_UPGRADE_TAG=$(E2E_TAG)-upgrade npx vitest run --config operator/e2e-cluster/support/vitest.config.ts
 
 generate: $(INSTALLED) ## regenerate the CRD, the chart's RBAC roles, the field tables in docs/operator.md and docs/configuration.md
 	npm run --silent generate
