@@ -2,9 +2,10 @@ import { once } from "node:events";
 import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { ParleyClient, UpgradeRefusedError } from "../client/parley-client.js";
 import { CloseCode } from "../protocol/errors.js";
 import type { ServerFrame } from "../protocol/frames.js";
+import type { WebSocketConstructor } from "../sdk/index.js";
+import { RawConnection, UpgradeRefusedError } from "./support/raw-connection.js";
 import { platformPerTest, type TestPlatform } from "./support/test-platform.js";
 
 const start = platformPerTest();
@@ -29,8 +30,8 @@ async function rawSocket(p: TestPlatform, userId: string, options: WebSocket.Cli
   return { socket, frames, next };
 }
 
-function connectWithToken(p: TestPlatform, token: string): Promise<ParleyClient> {
-  return ParleyClient.connect({ url: p.websocketUrl, token });
+function connectWithToken(p: TestPlatform, token: string): Promise<RawConnection> {
+  return RawConnection.open({ url: p.websocketUrl, token });
 }
 
 describe("authentication on upgrade", () => {
@@ -53,8 +54,9 @@ describe("authentication on upgrade", () => {
 
   it("accepts the token as a subprotocol, as browsers send it, and answers with parley.v1", async () => {
     const p = await start();
-    const client = await p.connect("alice", { auth: "subprotocol" });
-    expect(client.hello.userId).toBe("alice");
+    // The SDK sends the token as a subprotocol, as browsers must.
+    const client = await p.open("alice");
+    expect(client.hello?.userId).toBe("alice");
     const socket = new WebSocket(p.websocketUrl, ["parley.v1", `parley.bearer.${await p.token("bob")}`]);
     await once(socket, "open");
     expect(socket.protocol).toBe("parley.v1");
@@ -130,15 +132,15 @@ describe("rate limit", () => {
 describe("slow readers", () => {
   it("are disconnected with 4000 once their send buffer is full, instead of growing memory", async () => {
     const p = await start({ sendBufferBytes: 64 * 1024 });
-    const alice = await p.connect("alice");
+    const alice = await p.open("alice");
     const text = "x".repeat(4000);
     for (let i = 0; i < 50; i++) await alice.send("bob", text);
 
-    const reader = await p.connect("bob", { autoSync: false });
+    const reader = await RawConnection.open({ url: p.websocketUrl, token: await p.token("bob") });
     const closing = once(p.gateway, "closing");
     reader.pauseReading();
     // Each history page is ~200 KB; a reader that does not read cannot keep up.
-    for (let i = 0; i < 40; i++) void reader.history("dm:alice:bob", undefined, 50).catch(() => undefined);
+    for (let i = 0; i < 40; i++) void reader.request({ type: "history", conversationId: "dm:alice:bob", limit: 50 }).catch(() => undefined);
     const [session, reason] = (await closing) as [{ userId: string }, string];
     expect(session.userId).toBe("bob");
     expect(reason).toBe("slow_consumer");
@@ -148,7 +150,7 @@ describe("slow readers", () => {
     const [code] = (await closed) as [number];
     expect(code).toBe(CloseCode.slowConsumer);
     // The sender is unaffected.
-    expect((await alice.send("bob", "still fine")).message.seq).toBe(51);
+    expect((await alice.send("bob", "still fine")).seq).toBe(51);
   });
 });
 
@@ -164,31 +166,40 @@ describe("heartbeats", () => {
 
   it("keep a connection that answers them", async () => {
     const p = await start({ heartbeatIntervalMs: 100 });
-    const client = await p.connect("alice");
+    // Count the server's pings through the client's socket (the SDK's `ws` answers them).
+    const sockets: WebSocket[] = [];
+    const Recording = class extends WebSocket {
+      constructor(url: string, protocols: string[]) {
+        super(url, protocols, { perMessageDeflate: false });
+        sockets.push(this);
+      }
+    } as unknown as WebSocketConstructor;
+    const client = await p.open("alice", { WebSocket: Recording });
+    const socket = sockets[0];
+    if (!socket) throw new Error("the client opened no socket");
     let pings = 0;
-    // Count the server's pings through the client's socket.
-    const socket = (client as unknown as { socket: WebSocket }).socket;
     await new Promise<void>((resolve) => {
       socket.on("ping", () => {
         if (++pings === 4) resolve();
       });
     });
-    expect(client.readyState).toBe(WebSocket.OPEN);
-    expect((await client.send("bob", "alive")).message.seq).toBe(1);
+    expect(client.state).toBe("open");
+    expect(socket.readyState).toBe(WebSocket.OPEN);
+    expect((await client.send("bob", "alive")).seq).toBe(1);
   });
 });
 
 describe("graceful shutdown", () => {
   it("tells clients to reconnect, then closes with 1012", async () => {
     const p = await start({ shutdownGraceMs: 2000 });
-    const client = await p.connect("alice");
-    const reconnect = once(client, "reconnect");
-    const closed = once(client, "close");
+    const client = await p.open("alice");
+    const reconnect = client.next("reconnect");
+    const closed = client.next("close");
     const stopped = p.stop();
-    const [retryAfterMs] = (await reconnect) as [number];
+    const [{ retryAfterMs }] = await reconnect;
     expect(retryAfterMs).toBeGreaterThanOrEqual(0);
     expect(retryAfterMs).toBeLessThanOrEqual(2000);
-    const [code] = (await closed) as [number];
+    const [{ code }] = await closed;
     expect(code).toBe(CloseCode.serviceRestart);
     await stopped;
   });
