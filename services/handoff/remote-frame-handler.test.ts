@@ -4,12 +4,12 @@ import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-chan
 import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
 import type { FrameReply, FrameRequest } from "../events/frame-request.js";
 import { CONSUMER_GROUPS, replyChannel, requestTopic } from "../events/topics.js";
-import { type JsonValue, subscribeTo } from "../ports/event-bus.js";
+import { type EventBus, type JsonValue, subscribeTo } from "../ports/event-bus.js";
 import { ErrorCode } from "../protocol/errors.js";
 import type { ServerFrame } from "../protocol/frames.js";
 import type { ServiceFrame, Session } from "../protocol/session.js";
 import { ManualClock } from "../testing/clock.js";
-import { RemoteFrameHandler } from "./remote-frame-handler.js";
+import { RemoteFrameHandler, SLOW_PUBLISH_MS } from "./remote-frame-handler.js";
 
 const CLUSTER = "test";
 const GATEWAY = "gw-1";
@@ -160,5 +160,30 @@ describe("RemoteFrameHandler", () => {
     await handler.stop();
     await expect(answered).rejects.toMatchObject({ code: ErrorCode.unavailable });
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("slow publishes", () => {
+  it("logs a frame request that took a second or more to publish, with how long", async () => {
+    const warnings: { msg: string; publishMs?: number }[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => warnings.push(JSON.parse(line) as { msg: string; publishMs?: number }) });
+    let release: () => void = () => undefined;
+    // The shared bus, with a publish that Kafka takes only when the test says so.
+    const slowBus: EventBus = {
+      publish: (topic, key, value) => new Promise<void>((resolve) => (release = () => void bus.publish(topic, key, value).then(resolve))),
+      subscribe: (topic, group, handler) => bus.subscribe(topic, group, handler),
+      close: () => bus.close(),
+    };
+    const slow = new RemoteFrameHandler({ clusterName: CLUSTER, gatewayId: "gw-slow", timeoutMs: TIMEOUT_MS }, { bus: slowBus, replies, logger, now: clock.now });
+    await slow.start();
+    const answered = slow.handle({ ...SESSION, gatewayId: "gw-slow" }, listFrame("r-slow")).catch(() => undefined);
+    clock.advance(SLOW_PUBLISH_MS + 500);
+    release();
+    await vi.waitFor(() => {
+      expect(warnings.map((w) => w.msg)).toContain("slow frame request publish");
+    });
+    expect(warnings.find((w) => w.msg === "slow frame request publish")?.publishMs).toBe(SLOW_PUBLISH_MS + 500);
+    await slow.stop();
+    await answered;
   });
 });

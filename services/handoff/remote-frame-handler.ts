@@ -10,6 +10,9 @@ import { FrameReply, type FrameRequest } from "../events/frame-request.js";
 import { FRAME_OWNERS } from "../events/service-names.js";
 import { replyChannel, requestTopic } from "../events/topics.js";
 
+/** A publish slower than this is logged: it eats into the client's and the service's time. */
+export const SLOW_PUBLISH_MS = 1_000;
+
 interface Pending {
   resolve: (frame: ServerFrame) => void;
   reject: (error: Error) => void;
@@ -71,7 +74,13 @@ export class RemoteFrameHandler implements FrameHandler {
       }, this.options.timeoutMs);
       this.pending.set(requestId, { resolve, reject, timer });
       const topic = requestTopic(this.options.clusterName, FRAME_OWNERS[frame.type]);
-      publishTo(this.deps.bus, topic, session.userId, request).catch((error: unknown) => {
+      const publishing = (this.deps.now ?? Date.now)();
+      publishTo(this.deps.bus, topic, session.userId, request).then(() => {
+        // A request that waited this long before Kafka took it reaches the service late,
+        // after a client's own time limit perhaps: seen after broker restarts (docs/operations.md, Faults).
+        const publishMs = (this.deps.now ?? Date.now)() - publishing;
+        if (publishMs >= SLOW_PUBLISH_MS) this.deps.logger.warn({ topic: topic.name, frameType: frame.type, publishMs }, "slow frame request publish");
+      }, (error: unknown) => {
         clearTimeout(timer);
         this.pending.delete(requestId);
         this.deps.logger.error({ err: error, topic: topic.name }, "could not publish a frame request");
