@@ -64,7 +64,7 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
     linkTtlSeconds: config.assetLinkTtlSeconds,
   });
   const writer = new MessageWriter({ assets, metrics });
-  const chat = new ChatService({ store: backends.messages, access, writer, router, logger });
+  const chat = new ChatService({ store: backends.messages, access, writer, router, bus: backends.bus, clusterName: config.clusterName, logger });
 
   const routes: Partial<Record<keyof FrameRoutes, FrameHandler>> = {};
   const httpApis: HttpApi[] = [];

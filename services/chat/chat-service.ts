@@ -1,4 +1,7 @@
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
+import type { NotificationRequest } from "../events/notification-request.js";
+import { notificationTopic } from "../events/topics.js";
+import { publishTo, type EventBus } from "../ports/event-bus.js";
 import type { AppendedMessage, MessageStore, Page } from "../ports/message-store.js";
 import { ErrorCode, ProtocolError } from "../protocol/errors.js";
 import type { InboxEvent, Message, MessageBody, Receipt, ReceiptKind } from "../protocol/frames.js";
@@ -14,6 +17,9 @@ export interface ChatDependencies {
   access: ConversationAccess;
   writer: MessageWriter;
   router: DeliveryRouter;
+  /** Where notification requests for offline recipients go; the notifier limits them per user. */
+  bus: EventBus;
+  clusterName: string;
   logger: Logger;
   clock?: () => Date;
 }
@@ -43,7 +49,7 @@ export class ChatService {
         sentAt: this.clock(),
       }),
     );
-    if (!appended.duplicate) this.deliverInBackground(appended);
+    if (!appended.duplicate) this.deliverInBackground(appended, to);
     return { message: appended.message, duplicate: appended.duplicate };
   }
 
@@ -76,11 +82,21 @@ export class ChatService {
 
   /**
    * A failed live delivery loses nothing: the events are stored, and the devices find
-   * them on their next sync. So it is logged, not returned to the sender.
+   * them on their next sync. So it is logged, not returned to the sender. A recipient
+   * with no device connected gets a notification request instead, as an offline group
+   * member does.
    */
-  private deliverInBackground(appended: AppendedMessage): void {
-    this.deps.router.deliverInboxEvents(appended.events, new Date(appended.message.sentAt)).catch((error: unknown) => {
-      this.deps.logger.warn({ err: error }, "live delivery failed; recipients will sync");
+  private deliverInBackground(appended: AppendedMessage, recipient: UserId): void {
+    const { message } = appended;
+    const storedAt = Date.parse(message.sentAt);
+    const deliveries = appended.events.map(async ({ userId, event }) => {
+      const devices = await this.deps.router.pushToUser(userId, { type: "event", event }, storedAt);
+      if (devices > 0 || userId !== recipient || recipient === message.senderId) return;
+      const request: NotificationRequest = { userId, conversationId: message.conversationId, messageId: message.messageId, senderId: message.senderId, seq: message.seq };
+      await publishTo(this.deps.bus, notificationTopic(this.deps.clusterName), userId, request);
+    });
+    Promise.all(deliveries).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error }, "live delivery or notification request failed; recipients will sync");
     });
   }
 }

@@ -1,9 +1,13 @@
 import { z } from "zod";
 
-/** What the fan-out publishes on the notification topic for a member who is offline. */
+/**
+ * What goes on the notification topic for a recipient who is offline: the fan-out's for a
+ * group member, the chat service's for the recipient of a direct message.
+ */
 export const NotificationRequest = z.object({
   userId: z.string(),
-  groupId: z.string(),
+  /** Absent for a direct message. */
+  groupId: z.string().optional(),
   conversationId: z.string(),
   messageId: z.string(),
   senderId: z.string(),
