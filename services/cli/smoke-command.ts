@@ -24,7 +24,9 @@ export const smokeCommand: CommandSpec = {
       .addOption(new Option("--timeout <duration>", "give up after this long: 30s, 2m").argParser(parseDuration).default(30, "30s"))
       .action(async (options: SmokeOptions) => {
         const { runSmoke } = await import("./smoke-run.js");
-        process.exitCode = await runSmoke(options);
+        // Exit at once: a step cut off by the timeout (a gateway that accepts and never says
+        // hello) still holds its socket, which would keep the process alive past --timeout.
+        process.exit(await runSmoke(options));
       });
   },
 };
