@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { EventCollector } from "./support/event-collector.js";
+import { RawConnection } from "./support/raw-connection.js";
 import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
 
 let platform: TestPlatform;
@@ -23,8 +24,8 @@ it("answers the health and readiness probes", async () => {
 });
 
 it("exposes connections, frames, stored messages and delivery latency on /metrics", async () => {
-  const alice = await platform.connect("alice");
-  const bob = EventCollector.of(await platform.connect("bob"));
+  const alice = await platform.open("alice");
+  const bob = EventCollector.of(await platform.open("bob"));
   await alice.send("bob", "counted");
   await bob.untilMessages(1);
   const text = await (await fetch(`${platform.url}/metrics`)).text();
@@ -38,7 +39,7 @@ it("exposes connections, frames, stored messages and delivery latency on /metric
 
 it("reports not ready while draining, before the listener closes", async () => {
   const draining = await startTestPlatform({ shutdownGraceMs: 1000 });
-  const stalled = await draining.connect("carol");
+  const stalled = await RawConnection.open({ url: draining.websocketUrl, token: await draining.token("carol") });
   // A client that does not read holds the drain open for the grace period.
   stalled.pauseReading();
   const stopped = draining.stop();
