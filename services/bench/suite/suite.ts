@@ -329,12 +329,12 @@ async function main(): Promise<void> {
   const plan = planCores();
   deadline = suiteStarted + options.timeout * 1000;
   if (plan.pinned) await pinToCores(process.pid, plan.driver);
+  else notes.add("fewer than 2 cores: server and driver share a core");
   if (options.peers) {
     phase = "building centrifugo";
     progress("building Centrifugo from its Go module (once; cached in ~/.cache/parley)");
     centrifugoBinary = execFileSync(fileURLToPath(new URL("../../../../services/bench/suite/build-centrifugo.sh", import.meta.url)), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
   }
-  else notes.add("fewer than 2 cores: server and driver share a core");
   const timer = setTimeout(() => {
     progress(`time limit of ${String(options.timeout)} s reached: stopping`);
     killEverything();
