@@ -351,7 +351,8 @@ describe("Parley on a real Kubernetes node", { timeout: 6 * MINUTE }, () => {
     await rolledOut(namespace, "chat-gateway");
     record("down to 3 connections → 1 gateway", downStarted);
     // Whoever was on a removed pod came back; every one who stayed is reachable.
-    const sender = await connect("scale-sender");
+    // The Service may still hold a removed pod's endpoint for a moment: a client retries.
+    const sender = await (await new RoamingUser("scale-sender").start()).current;
     for (const user of stay) {
       const { message } = await sender.send(user.user, "still here?");
       await user.inbox?.until((events) => events.some((e) => e.type === "message" && e.message.messageId === message.messageId));
@@ -431,7 +432,7 @@ class RoamingUser {
   }
 
   async start(): Promise<this> {
-    this.current = this.open(0);
+    this.current = this.reopen(0, 0);
     await this.current;
     return this;
   }
