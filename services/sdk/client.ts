@@ -579,13 +579,16 @@ export class ParleyClient extends TypedEmitter<ParleyEvents> {
     let hasMore = true;
     while (hasMore) {
       const page = await this.history(`grp:${groupId}`, { after: from, limit: SYNC_PAGE_SIZE });
+      const pageStart = from;
       for (const message of page.messages) {
+        // Every message seen moves the next page on, emitted or not (already at or below the mark).
+        from = Math.max(from, message.seq);
         if (message.seq <= this.marks.peek(groupId)) continue;
         await this.marks.set(groupId, message.seq);
         this.emit("message", message);
-        from = message.seq;
       }
-      hasMore = page.hasMore && page.messages.length > 0;
+      // A page that does not move forward would be asked for again and again.
+      hasMore = page.hasMore && from > pageStart;
     }
   }
 
