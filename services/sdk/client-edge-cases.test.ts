@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Message, ServerFrame } from "../protocol/frames.js";
 import { ParleyClient } from "./client.js";
 import { memoryStorage, StorageKeys, type ParleyStorage } from "./storage.js";
@@ -30,10 +30,6 @@ function groupMessage(groupId: string, seq: number): Message {
   };
 }
 
-function timeoutCount(): number {
-  return process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length;
-}
-
 describe("SDK client edge cases (scripted server replies)", () => {
   it("finishes a group catch-up when a page with more to come holds only messages it has already seen", async () => {
     const storage = memoryStorage();
@@ -53,6 +49,35 @@ describe("SDK client edge cases (scripted server replies)", () => {
     expect(historyPages).toBe(1);
   }, 5_000);
 
+  it("leaves no retry timer behind after close(), so Node can exit", async () => {
+    const { WebSocket, server } = scriptedWebSocket((request): ServerFrame | undefined =>
+      request.type === "send" ? { type: "error", id: request.id, code: "rate_limited", message: "slow down", retryAfterMs: 60_000 } : defaultAnswer(request),
+    );
+    const alice = client({ WebSocket });
+    await alice.connect();
+    const retryTimers: unknown[] = [];
+    const cleared = new Set<unknown>();
+    const realSetTimeout = globalThis.setTimeout;
+    const realClearTimeout = globalThis.clearTimeout;
+    vi.spyOn(globalThis, "setTimeout").mockImplementation(((handler: () => void, ms?: number) => {
+      const timer = realSetTimeout(handler, ms);
+      if (ms === 60_000) retryTimers.push(timer);
+      return timer;
+    }) as typeof setTimeout);
+    vi.spyOn(globalThis, "clearTimeout").mockImplementation((timer) => {
+      cleared.add(timer);
+      realClearTimeout(timer);
+    });
+    const repliedBefore = server.replied;
+    void alice.send("bob", "later").catch(() => undefined);
+    await waitFor(() => server.replied > repliedBefore);
+    await alice.close();
+    vi.restoreAllMocks();
+    expect(retryTimers).toHaveLength(1);
+    expect(cleared.has(retryTimers[0])).toBe(true);
+    // Without the fix the timer would hold the test process for a minute.
+    for (const timer of retryTimers) clearTimeout(timer as ReturnType<typeof setTimeout>);
+  });
 });
 
 async function waitFor(condition: () => boolean): Promise<void> {

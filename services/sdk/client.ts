@@ -89,6 +89,8 @@ export class ParleyClient extends TypedEmitter<ParleyEvents> {
   private flushed = false;
   private readonly inFlight = new Set<string>();
   private readonly senders = new Map<string, Sender>();
+  /** Resends waiting out a refusal (rate_limited...): close() clears them so they keep no process alive. */
+  private readonly sendRetryTimers = new Set<ReturnType<typeof setTimeout>>();
   private readonly groupQueues = new Map<string, Promise<void>>();
   private connectWaiters: { resolve: (hello: HelloFrame) => void; reject: (error: Error) => void }[] = [];
   private removeNetworkListeners: (() => void) | null = null;
@@ -153,6 +155,8 @@ export class ParleyClient extends TypedEmitter<ParleyEvents> {
     this.removeNetworkListeners = null;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
+    for (const timer of this.sendRetryTimers) clearTimeout(timer);
+    this.sendRetryTimers.clear();
     const socket = this.socket;
     if (socket) {
       await new Promise<void>((resolve) => {
@@ -644,9 +648,11 @@ export class ParleyClient extends TypedEmitter<ParleyEvents> {
         // `closed`: the next connection resends it. Other passing failures: again on this one, a little later.
         if (failure.retryable) {
           if (failure.code !== "closed") {
-            setTimeout(() => {
+            const timer = setTimeout(() => {
+              this.sendRetryTimers.delete(timer);
               if (this.flushed && this.outbox.has(clientMessageId)) this.transmit(entry);
             }, failure.retryAfterMs ?? RETRY_SEND_AFTER_MS);
+            this.sendRetryTimers.add(timer);
           }
           return;
         }
