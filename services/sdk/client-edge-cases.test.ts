@@ -78,6 +78,23 @@ describe("SDK client edge cases (scripted server replies)", () => {
     // Without the fix the timer would hold the test process for a minute.
     for (const timer of retryTimers) clearTimeout(timer as ReturnType<typeof setTimeout>);
   });
+
+  it("opens one socket when close() and connect() come while a token is being fetched", async () => {
+    const tokenRequests: ((token: string) => void)[] = [];
+    const { WebSocket, server } = scriptedWebSocket();
+    const alice = client({ WebSocket, token: () => new Promise<string>((resolve) => tokenRequests.push(resolve)) });
+    const first = alice.connect().catch(() => undefined);
+    await waitFor(() => tokenRequests.length === 1);
+    await alice.close();
+    await first;
+    const second = alice.connect();
+    await waitFor(() => tokenRequests.length === 2);
+    for (const resolve of tokenRequests) resolve("t");
+    await second;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(server.sockets).toHaveLength(1);
+  });
+
 });
 
 async function waitFor(condition: () => boolean): Promise<void> {

@@ -74,6 +74,8 @@ export class ParleyClient extends TypedEmitter<ParleyEvents> {
   private loaded: Promise<void> | null = null;
   /** connect() was called and close() was not. */
   private wanted = false;
+  /** Counts connect() calls after close(): an attempt that waited for a token while the client was closed and reopened belongs to an old one. */
+  private generation = 0;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
@@ -140,6 +142,7 @@ export class ParleyClient extends TypedEmitter<ParleyEvents> {
     const ready = new Promise<HelloFrame>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
     if (!this.wanted) {
       this.wanted = true;
+      this.generation++;
       this.listenToNetwork();
       void this.attemptConnection();
     } else if (this.currentState === "open" && this.flushed && this.helloFrame) {
@@ -273,18 +276,20 @@ export class ParleyClient extends TypedEmitter<ParleyEvents> {
   private async attemptConnection(): Promise<void> {
     this.retryTimer = null;
     if (!this.wanted) return;
+    const generation = this.generation;
     this.setState("connecting");
     let token: string;
     try {
       await this.load();
       token = await this.resolveToken();
     } catch (error) {
+      if (!this.stillWanted(generation)) return;
       this.emit("error", asError(error));
       this.afterDrop(1006, "could not get a token");
       return;
     }
-    // close() may have been called while the token was fetched.
-    if (!this.stillWanted()) return;
+    // close() may have been called while the token was fetched, and connect() again after it.
+    if (!this.stillWanted(generation)) return;
     const socket = new this.WebSocketImpl(this.socketUrl(), [PROTOCOL_SUBPROTOCOL, BEARER_SUBPROTOCOL_PREFIX + token]);
     this.socket = socket;
     socket.onmessage = (event) => {
@@ -297,8 +302,8 @@ export class ParleyClient extends TypedEmitter<ParleyEvents> {
     socket.onerror = () => undefined;
   }
 
-  private stillWanted(): boolean {
-    return this.wanted;
+  private stillWanted(generation: number): boolean {
+    return this.wanted && generation === this.generation;
   }
 
   /** Whether a gap was seen while a sync ran, which then needs another round. */
