@@ -95,6 +95,32 @@ describe("SDK client edge cases (scripted server replies)", () => {
     expect(server.sockets).toHaveLength(1);
   });
 
+  it("sends again with the same clientMessageId after storing the first attempt failed", async () => {
+    const inner = memoryStorage();
+    let failNextOutboxWrite = true;
+    const storage: ParleyStorage = {
+      ...inner,
+      set: (key, value) => {
+        if (key.startsWith(StorageKeys.outboxPrefix) && failNextOutboxWrite) {
+          failNextOutboxWrite = false;
+          return Promise.reject(new Error("quota exceeded"));
+        }
+        return inner.set(key, value);
+      },
+    };
+    const acked = (request: ScriptedRequest): ServerFrame => ({
+      type: "ack",
+      id: request.id,
+      duplicate: false,
+      message: { ...groupMessage("g1", 1), conversationId: "dm:alice:bob", groupId: undefined, recipientId: "bob", clientMessageId: String(request.clientMessageId) },
+    });
+    const { WebSocket } = scriptedWebSocket((request) => (request.type === "send" ? acked(request) : defaultAnswer(request)));
+    const alice = client({ WebSocket, storage });
+    await alice.connect();
+    await expect(alice.send("bob", "hi", { clientMessageId: "same" })).rejects.toThrow("quota exceeded");
+    const stored = await alice.send("bob", "hi", { clientMessageId: "same" });
+    expect(stored.clientMessageId).toBe("same");
+  }, 5_000);
 });
 
 async function waitFor(condition: () => boolean): Promise<void> {

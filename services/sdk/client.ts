@@ -44,7 +44,8 @@ interface PendingRequest {
 interface Sender {
   promise: Promise<Message>;
   resolve: (message: Message) => void;
-  reject: (error: ParleyError) => void;
+  /** A ParleyError from the server, or the storage's own error when the outbox could not keep the send. */
+  reject: (error: Error) => void;
 }
 
 /**
@@ -618,15 +619,24 @@ export class ParleyClient extends TypedEmitter<ParleyEvents> {
     const existing = this.senders.get(clientMessageId);
     if (existing) return existing.promise;
     let resolve!: (message: Message) => void;
-    let reject!: (error: ParleyError) => void;
+    let reject!: (error: Error) => void;
     const promise = new Promise<Message>((res, rej) => {
       resolve = res;
       reject = rej;
     });
+    // Registered before the outbox write, so that a second send of the same id meanwhile waits for this one.
     this.senders.set(clientMessageId, { promise, resolve, reject });
     const entry: OutboxEntry = { clientMessageId, to, body: typeof body === "string" ? { text: body } : body, queuedAt: new Date().toISOString() };
-    await this.load();
-    await this.outbox.add(entry);
+    try {
+      await this.load();
+      await this.outbox.add(entry);
+    } catch (error) {
+      // The send was not kept: forget it everywhere, so that it is neither sent later behind the app's back nor blocks a retry.
+      this.senders.delete(clientMessageId);
+      await this.outbox.remove(clientMessageId).catch(() => undefined);
+      reject(asError(error));
+      return promise;
+    }
     if (this.flushed) this.transmit(entry);
     return promise;
   }
