@@ -106,11 +106,19 @@ YAML
   mv -f "$file.tmp" "$file"
 }
 
+# write_file FILE: stdin into FILE, unless FILE holds it already (kube-proxy exits when its
+# configuration file is written, even with the same content).
+write_file() {
+  local file=$1
+  cat >"$file.new"
+  if cmp -s "$file.new" "$file"; then rm -f "$file.new"; else mv -f "$file.new" "$file"; fi
+}
+
 write_configs() {
   mkdir -p "$CLUSTER_DIR/cni/net.d" "$CLUSTER_DIR/containerd" "$KUBELET_DIR"
   # restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, and lowering a score needs it
   # (without it every sandbox fails: "can't get final child's PID from pipe: EOF").
-  cat >"$CLUSTER_DIR/containerd/config.toml" <<TOML
+  write_file "$CLUSTER_DIR/containerd/config.toml" <<TOML
 version = 2
 root = "$CLUSTER_DIR/containerd/root"
 state = "$RUN_DIR/containerd"
@@ -134,7 +142,7 @@ state = "$RUN_DIR/containerd"
 TOML
   # ipMasq: pods reach beyond the node with its address; hairpinMode: a pod reaches itself
   # through a Service.
-  cat >"$CLUSTER_DIR/cni/net.d/10-parley.conflist" <<JSON
+  write_file "$CLUSTER_DIR/cni/net.d/10-parley.conflist" <<JSON
 {
   "cniVersion": "1.0.0",
   "name": "parley",
@@ -151,7 +159,7 @@ JSON
   # failCgroupV1: this kernel may mount cgroup v1 only. Image GC off: images are imported,
   # never pulled, so a collected one could not come back. Eviction thresholds low: the disk
   # is shared with everything else on the machine.
-  cat >"$KUBELET_DIR/config.yaml" <<YAML
+  write_file "$KUBELET_DIR/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $NODE_ADDRESS
@@ -180,7 +188,7 @@ serializeImagePulls: false
 tlsCertFile: $PKI/kubelet-serving.crt
 tlsPrivateKeyFile: $PKI/kubelet-serving.key
 YAML
-  cat >"$CLUSTER_DIR/kube-proxy.yaml" <<YAML
+  write_file "$CLUSTER_DIR/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: { kubeconfig: $CLUSTER_DIR/kube-proxy.kubeconfig }
@@ -192,7 +200,7 @@ metricsBindAddress: 127.0.0.1:$PROXY_METRICS_PORT
 nodePortAddresses: ["$NODE_ADDRESS/32"]
 conntrack: { maxPerCore: 0 }
 YAML
-  cat >"$CLUSTER_DIR/kube-scheduler.yaml" <<YAML
+  write_file "$CLUSTER_DIR/kube-scheduler.yaml" <<YAML
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
 clientConnection: { kubeconfig: $CLUSTER_DIR/kube-scheduler.kubeconfig }
