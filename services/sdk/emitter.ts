@@ -48,9 +48,24 @@ export class TypedEmitter<Events extends Record<keyof Events, unknown[]>> {
       try {
         (listener as unknown as (...args: Events[K]) => void)(...args);
       } catch (error) {
-        if (event === "error") throw error;
-        this.emit("error" as K, ...([error instanceof Error ? error : new Error(String(error))] as Events[K]));
+        if (event === "error") reportListenerError(error);
+        else this.emit("error" as K, ...([error instanceof Error ? error : new Error(String(error))] as Events[K]));
       }
     }
   }
+}
+
+/**
+ * An `error` listener that throws has nowhere left to report to. Throwing into emit()
+ * would break the SDK code that emitted (often a promise handler: an unhandled
+ * rejection far from the cause) and skip the remaining listeners. Browsers treat a
+ * throwing DOM event listener the same way: `reportError` hands it to window.onerror
+ * and the console, and dispatch carries on, which is what a browser app expects.
+ * Node.js has no reportError; there it goes to console.error rather than
+ * crashing the process as an uncaught exception.
+ */
+function reportListenerError(error: unknown): void {
+  const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
+  if (typeof report === "function") report(error);
+  else console.error("an error listener of the Parley SDK threw:", error);
 }
