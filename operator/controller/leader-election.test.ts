@@ -35,8 +35,16 @@ function leaseRef(name: string) {
   return { ...RESOURCES.leases, namespace, name };
 }
 
-function elector(lease: string, identity: string, leaseDurationSeconds = 1) {
-  const instance = new LeaderElector({ kube: env.kube, logger, namespace, name: lease, identity, leaseDurationSeconds, retryPeriodMs: 50, renewDeadlineMs: 500 });
+/**
+ * Lease and renew deadline are seconds long, not milliseconds: these tests share 2 cores
+ * with other test files running in parallel, and a leader that misses a renewal by a few
+ * hundred milliseconds must not lose its lease (nor a live holder look dead).
+ */
+const LEASE_SECONDS = 4;
+const RENEW_DEADLINE_MS = 2_000;
+
+function elector(lease: string, identity: string, leaseDurationSeconds = LEASE_SECONDS) {
+  const instance = new LeaderElector({ kube: env.kube, logger, namespace, name: lease, identity, leaseDurationSeconds, retryPeriodMs: 50, renewDeadlineMs: RENEW_DEADLINE_MS });
   const started = new Promise<void>((resolve) => {
     instance.run(resolve, () => undefined);
   });
@@ -91,35 +99,35 @@ describe("LeaderElector", () => {
   });
 
   it("does not take over a live leader whose clock is an hour behind", async () => {
-    // The holder renews every 100 ms, but its renewTime says an hour ago.
+    // The holder renews every second (a quarter of its lease), but its renewTime says an hour ago.
     const skew = -3_600_000;
-    await writeLease("slow-clock", { holderIdentity: "holder", leaseDurationSeconds: 1, renewTime: microTime(Date.now() + skew), leaseTransitions: 0 });
+    await writeLease("slow-clock", { holderIdentity: "holder", leaseDurationSeconds: LEASE_SECONDS, renewTime: microTime(Date.now() + skew), leaseTransitions: 0 });
     const standby = elector("slow-clock", "standby");
     let standbyLeads = false;
     void standby.started.then(() => (standbyLeads = true));
-    // Three lease durations of renewals, each one a changed record.
+    // Two lease durations of renewals, each one a changed record.
     let lastRenewal = performance.now();
-    for (let i = 0; i < 30; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      await writeLease("slow-clock", { holderIdentity: "holder", leaseDurationSeconds: 1, renewTime: microTime(Date.now() + skew), leaseTransitions: 0 });
+    for (let i = 0; i < 2 * LEASE_SECONDS; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await writeLease("slow-clock", { holderIdentity: "holder", leaseDurationSeconds: LEASE_SECONDS, renewTime: microTime(Date.now() + skew), leaseTransitions: 0 });
       lastRenewal = performance.now();
     }
     expect(standbyLeads).toBe(false);
     expect((await env.kube.get<Lease>(leaseRef("slow-clock")))?.spec.holderIdentity).toBe("holder");
     // The holder stops renewing: one lease duration of unchanged record later, the standby leads.
     await standby.started;
-    expect(performance.now() - lastRenewal).toBeGreaterThanOrEqual(1_000);
+    expect(performance.now() - lastRenewal).toBeGreaterThanOrEqual(LEASE_SECONDS * 1_000);
     expect((await env.kube.get<Lease>(leaseRef("slow-clock")))?.spec).toMatchObject({ holderIdentity: "standby", leaseTransitions: 1 });
     await standby.instance.stop();
-  }, 30_000);
+  }, 60_000);
 
   it("takes over a dead leader whose clock was an hour ahead, one lease duration after it stopped", async () => {
-    await writeLease("fast-clock", { holderIdentity: "dead", leaseDurationSeconds: 2, renewTime: microTime(Date.now() + 3_600_000), leaseTransitions: 3 });
+    await writeLease("fast-clock", { holderIdentity: "dead", leaseDurationSeconds: LEASE_SECONDS, renewTime: microTime(Date.now() + 3_600_000), leaseTransitions: 3 });
     const startedAt = performance.now();
-    const standby = elector("fast-clock", "standby", 2);
+    const standby = elector("fast-clock", "standby");
     await standby.started;
-    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(2_000);
+    expect(performance.now() - startedAt).toBeGreaterThanOrEqual(LEASE_SECONDS * 1_000);
     expect((await env.kube.get<Lease>(leaseRef("fast-clock")))?.spec).toMatchObject({ holderIdentity: "standby", leaseTransitions: 4 });
     await standby.instance.stop();
-  }, 30_000);
+  }, 60_000);
 });
