@@ -1,5 +1,5 @@
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
-import type { Server } from "node:http";
+import { request as httpRequest, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -57,9 +57,12 @@ describe("StaticFilesApi", () => {
   });
 
   it("never serves a file outside its root, however the path is encoded", async () => {
-    for (const path of ["/../secret.txt", "/%2e%2e/secret.txt", "/assets/%2e%2e%2f%2e%2e%2fsecret.txt", "/%E0%A4%A"]) {
-      const response = await fetch(`${base}${path}`);
-      expect(await response.text(), path).not.toContain("outside the web root");
+    // Sent raw: fetch would resolve "/../" and "/%2e%2e/" itself, and the server would never see them.
+    const paths = ["/../secret.txt", "/%2e%2e/secret.txt", "/assets/../../secret.txt", "/assets/%2e%2e%2f%2e%2e%2fsecret.txt", "/%E0%A4%A"];
+    for (const path of paths) {
+      const response = await rawGet(base, path);
+      expect(response.body, path).not.toContain("outside the web root");
+      expect(response.status, path).not.toBe(200);
     }
   });
 
@@ -80,3 +83,19 @@ describe("StaticFilesApi", () => {
     }
   });
 });
+
+/** A GET with the path exactly as given, not normalised by the client. */
+function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ host: hostname, port, path, method: "GET" }, (response) => {
+      let body = "";
+      response.setEncoding("utf8");
+      response.on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => { resolve({ status: response.statusCode ?? 0, body }); });
+      response.on("error", reject);
+    });
+    request.on("error", reject);
+    request.end();
+  });
+}
