@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AssetLinkSigner } from "../assets/asset-links.js";
 import { jpeg, pdf, png } from "../assets/testing/media-fixtures.js";
-import { ParleyRequestError, type ParleyClient } from "../client/parley-client.js";
+import { ParleyError, type ParleyClient } from "../sdk/index.js";
 import { EventCollector } from "./support/event-collector.js";
 import { startTestPlatform, type TestPlatform } from "./support/test-platform.js";
 
@@ -84,8 +84,8 @@ describe("sharing an asset in a conversation", () => {
       sha256: createHash("sha256").update(bytes).digest("hex"),
     });
 
-    const alice = await platform.connect("alice");
-    const bob = EventCollector.of(await platform.connect("bob"));
+    const alice = await platform.open("alice");
+    const bob = EventCollector.of(await platform.open("bob"));
     const ack = await sendAssets(alice, "bob", [asset.assetId]);
     expect(ack).toMatchObject({ type: "ack", message: { body: { assets: [asset.assetId] } } });
     const [message] = await bob.untilMessages(1);
@@ -116,8 +116,8 @@ describe("sharing an asset in a conversation", () => {
 
   it("lets a recipient forward the asset, and the new recipient download it", async () => {
     const asset = await uploaded("alice", jpeg());
-    const alice = await platform.connect("alice");
-    const bob = await platform.connect("bob");
+    const alice = await platform.open("alice");
+    const bob = await platform.open("bob");
     await sendAssets(alice, "bob", [asset.assetId]);
     await expectError(await requestLink("dave", asset.assetId), 404, "not_found");
     await sendAssets(bob, "dave", [asset.assetId]);
@@ -133,7 +133,7 @@ describe("who may download", () => {
 
   beforeAll(async () => {
     asset = await uploaded("alice", pdf());
-    const alice = await platform.connect("alice");
+    const alice = await platform.open("alice");
     await sendAssets(alice, "bob", [asset.assetId]);
     bobsLink = await linkFor("bob", asset.assetId);
   });
@@ -242,9 +242,9 @@ describe("uploads", () => {
 describe("attaching", () => {
   it("refuses a message with someone else's unshared asset as if it were unknown", async () => {
     const asset = await uploaded("alice", png(2, 2, 9));
-    const mallory = await platform.connect("mallory");
+    const mallory = await platform.open("mallory");
     await expect(sendAssets(mallory, "bob", [asset.assetId])).rejects.toEqual(expect.objectContaining({ code: "not_found" }) as unknown);
-    await expect(sendAssets(mallory, "bob", ["a01JZ0000000000000000000009"])).rejects.toBeInstanceOf(ParleyRequestError);
+    await expect(sendAssets(mallory, "bob", ["a01JZ0000000000000000000009"])).rejects.toBeInstanceOf(ParleyError);
     await expect(sendAssets(mallory, "bob", ["a01JZ0000000000000000000009"])).rejects.toMatchObject({ code: "not_found" });
     // Nothing was shared: mallory still cannot get a link.
     await expectError(await requestLink("mallory", asset.assetId), 404, "not_found");
@@ -508,7 +508,7 @@ describe("caps on transfers in flight", () => {
 
       const stalled = await stalledDownload(capped, linkOf("alice"));
       // Alice owns the asset; bob's link is refused for the process's sake, not his own.
-      await sendAssets(await capped.connect("alice"), "bob", [assetId]);
+      await sendAssets(await capped.open("alice"), "bob", [assetId]);
       const refused = await fetch(linkOf("bob"), { headers: { Range: "bytes=0-0" } });
       expect(refused.headers.get("retry-after")).toBe("5");
       await expectError(refused, 503, "unavailable");
