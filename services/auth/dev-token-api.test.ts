@@ -46,6 +46,9 @@ describe("POST /v1/dev/token", () => {
   it("takes only JSON bodies, so another origin's page cannot post without a preflight", async () => {
     const response = await post(JSON.stringify({ user: "alice" }), "text/plain");
     expect(response.status).toBe(415);
+    // Only the media type itself: a longer one that starts the same is not JSON.
+    expect((await post(JSON.stringify({ user: "alice" }), "application/jsonp")).status).toBe(415);
+    expect((await post(JSON.stringify({ user: "alice" }), "application/JSON; charset=utf-8")).status).toBe(200);
   });
 
   it("refuses other methods and oversized bodies", async () => {

@@ -29,7 +29,8 @@ export class DevTokenApi implements HttpApi {
       reply(response, 405, { error: "use POST", code: "method_not_allowed" }, { Allow: "POST" });
       return true;
     }
-    if (!(request.headers["content-type"] ?? "").toLowerCase().startsWith("application/json")) {
+    // The media type exactly (parameters such as charset may follow `;`): "application/jsonx" is not JSON.
+    if ((request.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() !== "application/json") {
       reply(response, 415, { error: "send the body as Content-Type: application/json", code: "unsupported_media_type" });
       return true;
     }
