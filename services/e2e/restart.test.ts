@@ -4,10 +4,12 @@ import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { loadOrCreateDevSecret } from "../auth/dev-secret.js";
 import { TokenAuthority } from "../auth/tokens.js";
-import { ParleyClient } from "../client/parley-client.js";
 import type { InboxEvent, Message } from "../protocol/frames.js";
+import { memoryStorage, type ParleyClient, type ParleyStorage } from "../sdk/index.js";
+import { StorageKeys } from "../sdk/storage.js";
 import { startChildPlatform, type ChildPlatform } from "./support/child-platform.js";
 import { EventCollector } from "./support/event-collector.js";
+import { openSdkClient } from "./support/test-platform.js";
 
 let dataDir: string;
 let tokens: TokenAuthority;
@@ -28,11 +30,19 @@ afterEach(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-async function connect(platform: ChildPlatform, userId: string, cursor = 0, onEvent?: (event: InboxEvent) => void): Promise<ParleyClient> {
-  const client = await ParleyClient.connect({ url: platform.websocketUrl, token: await tokens.issue(userId, 600), cursor, ...(onEvent ? { onEvent } : {}) });
-  client.on("error", () => undefined);
+/** `storage` is the device's state (its inbox cursor) from an earlier session. */
+async function connect(platform: ChildPlatform, userId: string, storage: ParleyStorage = memoryStorage(), onEvent?: (event: InboxEvent) => void): Promise<ParleyClient> {
+  const client = await openSdkClient(platform.websocketUrl, await tokens.issue(userId, 600), { storage, ...(onEvent ? { onEvent } : {}) });
   clients.push(client);
   return client;
+}
+
+/**
+ * A send frame on its own, not through the SDK's outbox: it fails when the connection dies
+ * (the outbox would keep it for the next connection) and shows the duplicate flag.
+ */
+function rawSend(client: ParleyClient, text: string, clientMessageId: string): Promise<{ message: Message; duplicate: boolean }> {
+  return client.request({ type: "send", to: "bob", clientMessageId, body: { text } });
 }
 
 async function start(): Promise<ChildPlatform> {
@@ -48,12 +58,14 @@ it("loses nothing acknowledged when the server process is killed mid-stream", as
   const bobBefore = EventCollector.of(bob);
   await alice.send("bob", "warm-up");
   await bobBefore.untilMessages(1);
-  const bobCursor = bob.cursor;
+  // Bob's device as it was after the warm-up: the second session resumes from there.
+  const bobStorage = memoryStorage();
+  await bobStorage.set(StorageKeys.cursor, bob.cursor);
 
   // Sends in flight when the process dies: some are acked, the rest fail with the connection.
   const acked: Message[] = [];
   const sends = Array.from({ length: 200 }, (_, i) =>
-    alice.send("bob", `m${i}`, `cm-${i}`).then(
+    rawSend(alice, `m${i}`, `cm-${i}`).then(
       ({ message }) => {
         acked.push(message);
         if (acked.length === 50) first.process.kill("SIGKILL");
@@ -67,7 +79,7 @@ it("loses nothing acknowledged when the server process is killed mid-stream", as
 
   const second = await start();
   const collector = new EventCollector();
-  await connect(second, "bob", bobCursor, collector.record);
+  await connect(second, "bob", bobStorage, collector.record);
   const synced = collector.messages;
   // Every acked message is there, each once, in one gap-free order.
   const syncedIds = new Set(synced.map((m) => m.messageId));
@@ -77,7 +89,7 @@ it("loses nothing acknowledged when the server process is killed mid-stream", as
 
   // A retry of every send after the restart stores nothing twice.
   const aliceAgain = await connect(second, "alice");
-  const retries = await Promise.all(Array.from({ length: 200 }, (_, i) => aliceAgain.send("bob", `m${i}`, `cm-${i}`)));
+  const retries = await Promise.all(Array.from({ length: 200 }, (_, i) => rawSend(aliceAgain, `m${i}`, `cm-${i}`)));
   expect(retries.filter((r) => r.duplicate).length).toBe(synced.length);
   expect(new Set(retries.map((r) => r.message.seq)).size).toBe(200);
   expect(Math.max(...retries.map((r) => r.message.seq))).toBe(201);
@@ -87,13 +99,13 @@ it("keeps every message across a graceful restart (SIGTERM)", async () => {
   const first = await start();
   const alice = await connect(first, "alice");
   for (let i = 0; i < 10; i++) await alice.send("bob", `m${i}`);
-  const reconnect = new Promise<number>((resolve) => alice.once("reconnect", resolve));
+  const reconnect = alice.next("reconnect");
   first.process.kill("SIGTERM");
-  expect(await reconnect).toBeGreaterThanOrEqual(0);
+  expect((await reconnect)[0].retryAfterMs).toBeGreaterThanOrEqual(0);
   expect(await first.exited).toBe(0);
 
   const second = await start();
   const collector = new EventCollector();
-  await connect(second, "bob", 0, collector.record);
+  await connect(second, "bob", memoryStorage(), collector.record);
   expect(collector.messages.map((m) => m.body.text)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i}`));
 });
