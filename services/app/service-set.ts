@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { LogNotificationSink } from "../adapters/embedded/log-notification-sink.js";
 import { WebhookNotificationSink } from "../adapters/webhook/webhook-notification-sink.js";
 import { AssetHttpApi } from "../assets/asset-http.js";
@@ -87,7 +88,8 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
       logger,
     });
     route(GROUP_FRAME_TYPES, new GroupFrameHandler(groups));
-    const fanout = new FanoutService(config, { bus: backends.bus, groups: backends.groups, registry: backends.registry, router, metrics, logger });
+    // Host and pid: unique among the processes of one machine and among pods (a pod's host name is its name).
+    const fanout = new FanoutService({ ...config, processId: `${hostname()}-${process.pid}` }, { bus: backends.bus, groups: backends.groups, registry: backends.registry, router, metrics, logger });
     const notifier = new Notifier(
       { clusterName: config.clusterName, minIntervalMs: config.notifyMinIntervalMs },
       {

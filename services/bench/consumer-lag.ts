@@ -35,7 +35,6 @@ export function lagTargets(cluster: string): LagTarget[] {
     target("groups requests", CONSUMER_GROUPS.frameRequests("groups"), requestTopic(cluster, "groups")),
     target("group fan-out", CONSUMER_GROUPS.fanout, groupTopics(cluster)),
     target("activity → presence", CONSUMER_GROUPS.presence, activityTopic(cluster)),
-    target("activity → fan-out scores", CONSUMER_GROUPS.fanoutActivity, activityTopic(cluster)),
   ];
 }
 

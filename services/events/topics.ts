@@ -57,12 +57,15 @@ export function replyChannel(gatewayId: string): string {
 
 /**
  * Consumer groups by role: the processes of one role share a group and split the
- * topic's keys; different roles each get every event.
+ * topic's keys; different roles each get every event. The fan-out's activity reader is
+ * the exception: each groups process reads every activity event under a group of its
+ * own, because the group topics split groups, not users, so whichever process fans out
+ * a group needs every member's activity score (docs/adr/0011-replica-state.md).
  */
 export const CONSUMER_GROUPS = {
   presence: "presence",
   notifier: "notifier",
   fanout: "fanout",
-  fanoutActivity: "fanout-activity",
+  fanoutActivity: (processId: string) => `fanout-activity.${processId}`,
   frameRequests: (service: ServiceName) => `service-${service}`,
 } as const;

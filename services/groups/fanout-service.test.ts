@@ -98,6 +98,7 @@ let dir: TempDir;
 let clock: ManualClock;
 let groups: SqliteGroupStore;
 let registry: MemoryConnectionRegistry;
+let channel: MemoryDeliveryChannel;
 let bus: MemoryEventBus;
 let inbox: GatewayInbox;
 let notified: UserId[];
@@ -124,7 +125,7 @@ beforeEach(async () => {
   });
   registry = new MemoryConnectionRegistry(clock.now);
   for (const route of ROUTES) await registry.register(route, ROUTE_TTL_MS);
-  const channel = new MemoryDeliveryChannel();
+  channel = new MemoryDeliveryChannel();
   inbox = new GatewayInbox();
   for (const gatewayId of ["gw-1", "gw-2"]) {
     await channel.listen(gatewayId, (value) => {
@@ -147,7 +148,7 @@ beforeEach(async () => {
     },
   );
   fanout = new FanoutService(
-    { clusterName: CLUSTER, activeScoreThreshold: 1, activityHalfLifeMs: HALF_LIFE_MS, idleBatchDelayMs: DELAY_MS, idleBatchMaxMessages: 50 },
+    { clusterName: CLUSTER, activeScoreThreshold: 1, activityHalfLifeMs: HALF_LIFE_MS, idleBatchDelayMs: DELAY_MS, idleBatchMaxMessages: 50, processId: "test" },
     { bus, groups, registry, router: new DeliveryRouter(registry, channel), metrics: new Metrics(), logger: createLogger("silent"), now: clock.now },
   );
   await fanout.start();
@@ -239,5 +240,31 @@ describe("FanoutService", () => {
     await post(1);
     await drain();
     expect(notified).toEqual(["otto"]);
+  });
+});
+
+describe("FanoutService with several groups processes", () => {
+  let second: FanoutService | undefined;
+
+  afterEach(async () => {
+    await second?.stop();
+    second = undefined;
+  });
+
+  it("gives active members real-time delivery whichever process fans out the group", async () => {
+    // Two groups replicas on one bus: the group topic goes to one of them, each member's
+    // activity (keyed by user) would go to one of them too if they shared a reader.
+    second = new FanoutService(
+      { clusterName: CLUSTER, activeScoreThreshold: 1, activityHalfLifeMs: HALF_LIFE_MS, idleBatchDelayMs: DELAY_MS, idleBatchMaxMessages: 50, processId: "second" },
+      { bus, groups, registry, router: new DeliveryRouter(registry, channel), metrics: new Metrics(), logger: createLogger("silent"), now: clock.now },
+    );
+    await second.start();
+    await act("ann", "connect");
+    await act("ian", "connect");
+    await post(1);
+
+    await inbox.until(2);
+    expect(inbox.pushed.flatMap((p) => p.connectionIds).sort()).toEqual(["c-ann-1", "c-ann-2", "c-ian", "c-olive"]);
+    expect(inbox.pushed.every((p) => p.tier === "realtime")).toBe(true);
   });
 });

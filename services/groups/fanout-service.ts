@@ -17,6 +17,8 @@ export interface FanoutOptions {
   activityHalfLifeMs: number;
   idleBatchDelayMs: number;
   idleBatchMaxMessages: number;
+  /** Names this process's own reader of the activity topic (CONSUMER_GROUPS.fanoutActivity). */
+  processId: string;
 }
 
 export interface FanoutDependencies {
@@ -87,7 +89,7 @@ export class FanoutService {
       await subscribeTo(
         this.deps.bus,
         activityTopic(this.options.clusterName),
-        CONSUMER_GROUPS.fanoutActivity,
+        CONSUMER_GROUPS.fanoutActivity(this.options.processId),
         (event) => {
           this.scores.record(event.userId, event.kind, event.at);
         },

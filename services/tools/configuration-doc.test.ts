@@ -25,7 +25,7 @@ describe("docs/configuration.md", () => {
     const row = (name: string): string => configurationDoc().split("\n").find((line) => line.startsWith(`| ${name} |`)) ?? "";
     expect(row("dataDir")).toContain("| `dev`, `token`, `connect` |");
     expect(row("kafkaBrokers")).toContain("| `serve` |");
-    expect(row("jwtSecret")).toContain("| `dev`, `token`, `connect`, `serve` |");
+    expect(row("jwtSecret")).toContain("| `dev`, `token`, `connect`, `smoke`, `serve` |");
   });
 
   it("states accepted values as the loader checks them", () => {
