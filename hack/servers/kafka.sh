@@ -158,12 +158,23 @@ topic_list() {
 report() { log "Kafka $KAFKA_VERSION is running (pid $(cat "$PIDFILE")): brokers $BOOTSTRAP, controller 127.0.0.1:$CONTROLLER_PORT, data $DATA"; }
 
 up() {
-  if is_running "$PIDFILE"; then
+  if is_running "$PIDFILE" && ! lacks_pod_listener; then
     report
     return 0
   fi
+  if is_running "$PIDFILE"; then
+    # A broker started before the pods' listener existed: pods could not reach it.
+    log "restarting Kafka: it was started without the pods' listener $POD_ADDRESS:$POD_PORT"
+    stop_pidfile "$PIDFILE"
+  fi
   start_node
   wait_ready
+}
+
+# True when this machine has an address for pods but the running broker's configuration
+# does not advertise the pods' listener on it.
+lacks_pod_listener() {
+  [[ -n $POD_ADDRESS ]] && ! grep -q "PODS://$POD_ADDRESS:$POD_PORT" "$CONFIG" 2>/dev/null
 }
 
 # Starts the broker of the current settings, detached; wait_ready waits for it.
