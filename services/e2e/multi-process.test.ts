@@ -4,11 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { TokenAuthority } from "../auth/tokens.js";
-import { expectReply, ParleyClient } from "../client/parley-client.js";
-import type { ConnectOptions } from "../client/parley-client.js";
 import type { Message } from "../protocol/frames.js";
+import { memoryStorage, type ParleyClient } from "../sdk/index.js";
 import { startParleyProcess, type ChildPlatform } from "./support/child-platform.js";
 import { EventCollector } from "./support/event-collector.js";
+import { openSdkClient, type OpenOptions } from "./support/test-platform.js";
 import { infraEndpoint } from "../testing/infra.js";
 import { Kafka, logLevel } from "kafkajs";
 import { connectTestClient, dropKeyspace } from "../adapters/cassandra/testing/test-keyspace.js";
@@ -62,9 +62,8 @@ async function start(args: string[], extra: Record<string, string> = {}): Promis
   return child;
 }
 
-async function connect(gateway: ChildPlatform, userId: string, options: Partial<ConnectOptions> = {}): Promise<ParleyClient> {
-  const client = await ParleyClient.connect({ url: gateway.websocketUrl, token: await tokens.issue(userId, 600), ...options });
-  client.on("error", () => undefined);
+async function connect(gateway: ChildPlatform, userId: string, options: OpenOptions = {}): Promise<ParleyClient> {
+  const client = await openSdkClient(gateway.websocketUrl, await tokens.issue(userId, 600), options);
   clients.push(client);
   return client;
 }
@@ -119,7 +118,7 @@ describe("services in separate processes on the real back ends", { timeout: 60_0
     const bobInbox = new EventCollector();
     const bob = await connect(gatewayB, "bob", { onEvent: bobInbox.record });
     const aliceInbox = EventCollector.of(alice);
-    const { message } = await alice.send("bob", "across gateways");
+    const message = await alice.send("bob", "across gateways");
     const [received] = await bobInbox.untilMessages(1);
     expect(received).toEqual(message);
     await bob.receipt(message.conversationId, "read", message.seq);
@@ -143,14 +142,14 @@ describe("services in separate processes on the real back ends", { timeout: 60_0
     const owner = await connect(gatewayA, "olive");
     const onA = await connect(gatewayA, "mia");
     const onB = await connect(gatewayB, "zed");
-    const group = expectReply(await owner.request({ type: "group.create", name: "cross", members: ["mia", "zed"] }), "group").group;
+    const group = (await owner.request({ type: "group.create", name: "cross", members: ["mia", "zed"] })).group;
     const seen = [onA, onB].map(
       (client) =>
         new Promise<Message[]>((resolve) => {
           client.once("groupMessages", resolve);
         }),
     );
-    const { message } = await owner.groupSend(group.groupId, "hello both gateways");
+    const message = await owner.groups.send(group.groupId, "hello both gateways");
     for (const messages of await Promise.all(seen)) expect(messages.map((m) => m.messageId)).toEqual([message.messageId]);
   });
 
@@ -166,7 +165,7 @@ describe("services in separate processes on the real back ends", { timeout: 60_0
     } finally {
       await cassandra.shutdown();
     }
-    const state = expectReply(await carol.request({ type: "presence.subscribe", users: ["dave"] }), "presence.state");
+    const state = (await carol.request({ type: "presence.subscribe", users: ["dave"] }));
     expect(state.users).toEqual([{ userId: "dave", online: false, lastSeen: null }]);
     const online = new Promise((resolve) => carol.once("presence", resolve));
     await connect(gatewayB, "dave");
@@ -197,24 +196,25 @@ describe("services in separate processes on the real back ends", { timeout: 60_0
   });
 
   it("moves clients of a stopped gateway to the other one, which syncs them with nothing lost", async () => {
-    const ann = await connect(gatewayA, "ann");
+    // Ann's device keeps its state (the inbox cursor) from one connection to the next.
+    const annStorage = memoryStorage();
+    const ann = await connect(gatewayA, "ann", { storage: annStorage });
     const ben = await connect(gatewayB, "ben");
     const annInbox = EventCollector.of(ann);
     await ben.send("ann", "before");
     await annInbox.untilMessages(1);
-    const cursor = ann.cursor;
 
-    const told = new Promise<number>((resolve) => ann.once("reconnect", resolve));
+    const told = ann.next("reconnect");
     gatewayA.process.kill("SIGTERM");
-    expect(await told).toBeGreaterThanOrEqual(0);
+    expect((await told)[0].retryAfterMs).toBeGreaterThanOrEqual(0);
     expect(await gatewayA.exited).toBe(0);
 
     const missed: Message[] = [];
-    for (let i = 0; i < 5; i++) missed.push((await ben.send("ann", `during ${i}`)).message);
+    for (let i = 0; i < 5; i++) missed.push(await ben.send("ann", `during ${i}`));
     const again = new EventCollector();
-    await connect(gatewayB, "ann", { cursor, onEvent: again.record });
+    await connect(gatewayB, "ann", { storage: annStorage, onEvent: again.record });
     expect(again.messages.map((m) => m.messageId)).toEqual(missed.map((m) => m.messageId));
     const live = await ben.send("ann", "after");
-    expect((await again.untilMessages(6))[5]?.messageId).toBe(live.message.messageId);
+    expect((await again.untilMessages(6))[5]?.messageId).toBe(live.messageId);
   });
 });
