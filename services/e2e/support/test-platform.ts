@@ -2,8 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { afterEach } from "vitest";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ParleyClient, type ConnectOptions } from "../../client/parley-client.js";
-import { ParleyClient as SdkClient, type ParleyOptions } from "../../sdk/index.js";
+import { ParleyClient, type ParleyOptions } from "../../sdk/index.js";
 import { nodeWebSocket } from "../../sdk/node.js";
 import type { InboxEvent } from "../../protocol/frames.js";
 import { loadConfig, type Config } from "../../runtime/config.js";
@@ -12,14 +11,12 @@ import { createLogger } from "../../runtime/logger.js";
 
 export interface TestPlatform extends RunningPlatform {
   dataDir: string;
-  /** Connects `userId` with a fresh token; closed by `dispose`. */
-  connect(userId: string, options?: Partial<ConnectOptions>): Promise<ParleyClient>;
   /**
    * Connects `userId` with the SDK and a fresh token, and resolves once it is caught up;
    * closed by `dispose`. It does not reconnect unless `options.reconnect` says so: a test
    * sees every close. `onEvent` is attached before the first sync, so it misses nothing.
    */
-  open(userId: string, options?: OpenOptions): Promise<SdkClient>;
+  open(userId: string, options?: OpenOptions): Promise<ParleyClient>;
   token(userId: string, ttlSeconds?: number): Promise<string>;
   /** Stops the platform, closes every client and removes the data directory. */
   dispose(): Promise<void>;
@@ -28,8 +25,8 @@ export interface TestPlatform extends RunningPlatform {
 export type OpenOptions = Partial<ParleyOptions> & { onEvent?: (event: InboxEvent) => void };
 
 /** An SDK client for a test: Node's `ws` socket, no reconnection unless asked, `onEvent` attached before connecting. */
-export async function openSdkClient(url: string, token: string, { onEvent, ...options }: OpenOptions = {}): Promise<SdkClient> {
-  const client = new SdkClient({ url, token, WebSocket: nodeWebSocket, reconnect: false, ...options });
+export async function openSdkClient(url: string, token: string, { onEvent, ...options }: OpenOptions = {}): Promise<ParleyClient> {
+  const client = new ParleyClient({ url, token, WebSocket: nodeWebSocket, reconnect: false, ...options });
   if (onEvent) client.on("event", onEvent);
   try {
     await client.connect();
@@ -52,28 +49,17 @@ export async function startTestPlatform(overrides: Partial<Config> = {}, dataDir
   };
   const platform = await startDevPlatform(config, createLogger(config.logLevel));
   const clients: ParleyClient[] = [];
-  const sdkClients: SdkClient[] = [];
   return {
     ...platform,
     dataDir: dir,
     token: (userId, ttlSeconds = 3600) => platform.tokens.issue(userId, ttlSeconds),
-    async connect(userId, options = {}) {
-      const client = await ParleyClient.connect({
-        url: platform.websocketUrl,
-        token: await platform.tokens.issue(userId, 3600),
-        ...options,
-      });
-      clients.push(client);
-      return client;
-    },
     async open(userId, options = {}) {
       const client = await openSdkClient(platform.websocketUrl, await platform.tokens.issue(userId, 3600), options);
-      sdkClients.push(client);
+      clients.push(client);
       return client;
     },
     async dispose() {
       await Promise.all(clients.map((c) => c.close()));
-      await Promise.all(sdkClients.map((c) => c.close()));
       await platform.stop();
       if (dataDir === undefined) await rm(dir, { recursive: true, force: true });
     },
