@@ -4,7 +4,7 @@ import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection
 import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
 import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
 import { TokenAuthority } from "../auth/tokens.js";
-import { ParleyClient } from "../client/parley-client.js";
+import { RawConnection } from "../e2e/support/raw-connection.js";
 import { close, createHttpServer, listen, WEBSOCKET_PATH } from "../runtime/http-server.js";
 import { createLogger } from "../runtime/logger.js";
 import { Metrics } from "../runtime/metrics.js";
@@ -66,7 +66,7 @@ describe("gateway event listeners", () => {
       thrown.push("connect");
       throw failure;
     });
-    const alice = await ParleyClient.connect({ url, token: await tokens.issue("alice", 600), deviceId: "phone", autoSync: false });
+    const alice = await RawConnection.open({ url, token: await tokens.issue("alice", 600), deviceId: "phone" });
     expect(await registry.routesFor("alice")).toHaveLength(1);
     expect(thrown).toEqual(["connect"]);
     thrown.length = 0;
@@ -84,8 +84,8 @@ describe("gateway event listeners", () => {
     expect(thrown).toEqual(["disconnect"]);
     // The clean-up after the emit ran: the route is gone, and the gateway still serves.
     await expect.poll(() => registry.routesFor("alice")).toEqual([]);
-    const bob = await ParleyClient.connect({ url, token: await tokens.issue("bob", 600), deviceId: "phone", autoSync: false });
+    const bob = await RawConnection.open({ url, token: await tokens.issue("bob", 600), deviceId: "phone" });
     cleanups.push(() => bob.close());
-    expect(bob.userId).toBe("bob");
+    expect(bob.hello.userId).toBe("bob");
   });
 });

@@ -5,7 +5,7 @@ import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection
 import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
 import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
 import { TokenAuthority } from "../auth/tokens.js";
-import { ParleyClient } from "../client/parley-client.js";
+import { RawConnection } from "../e2e/support/raw-connection.js";
 import type { ConnectionRegistry } from "../ports/connection-registry.js";
 import { close, createHttpServer, listen, WEBSOCKET_PATH } from "../runtime/http-server.js";
 import { createLogger } from "../runtime/logger.js";
@@ -58,8 +58,9 @@ async function startGateway(gatewayId: string, registry: ConnectionRegistry, lim
   return `${url.replace(/^http/, "ws")}${WEBSOCKET_PATH}`;
 }
 
-async function connect(url: string, userId: string, deviceId: string): Promise<ParleyClient> {
-  const client = await ParleyClient.connect({ url, token: await tokens.issue(userId, 600), deviceId, autoSync: false });
+/** A bare connection: it shows a refused upgrade's status and sends no frame of its own (no sync). */
+async function connect(url: string, userId: string, deviceId: string): Promise<RawConnection> {
+  const client = await RawConnection.open({ url, token: await tokens.issue(userId, 600), deviceId });
   cleanups.push(() => client.close());
   return client;
 }
@@ -72,7 +73,7 @@ describe("per-user limits across gateways", () => {
     await connect(b, "alice", "phone");
     await expect(connect(a, "alice", "phone")).rejects.toMatchObject({ status: 429 });
     await expect(connect(b, "alice", "phone")).rejects.toMatchObject({ status: 429 });
-    expect((await connect(b, "bob", "phone")).userId).toBe("bob");
+    expect((await connect(b, "bob", "phone")).hello.userId).toBe("bob");
   });
 
   it("count the user's devices on other gateways", async () => {
