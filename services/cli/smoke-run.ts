@@ -1,7 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { TokenAuthority } from "../auth/tokens.js";
-import { expectReply, ParleyClient } from "../client/parley-client.js";
-import type { InboxEvent, Message } from "../protocol/frames.js";
+import type { Message } from "../protocol/frames.js";
+import WebSocket from "ws";
+import { ParleyClient, type WebSocketConstructor } from "../sdk/index.js";
 import { configFromOptions } from "./settings-options.js";
 
 export interface SmokeOptions extends Record<string, unknown> {
@@ -50,26 +51,35 @@ export async function runSmoke(options: SmokeOptions): Promise<number> {
   };
   try {
     const [tokenA, tokenB] = await timed("tokens", () => tokensFor(options));
-    const alice = await timed("connect", async () => {
-      const a = await ParleyClient.connect({ url: options.url, token: tokenA, deviceId: "smoke" });
-      clients.push(a);
-      const b = await ParleyClient.connect({ url: options.url, token: tokenB, deviceId: "smoke" });
-      clients.push(b);
+    const [alice, bob, bobId] = await timed("connect", async () => {
+      // A smoke check reports a connection that fails, and why, instead of retrying it.
+      const open = async (token: string): Promise<{ client: ParleyClient; userId: string }> => {
+        const socket = socketNamingFailures();
+        const client = new ParleyClient({ url: options.url, token, deviceId: "smoke", WebSocket: socket.WebSocket, reconnect: false });
+        clients.push(client);
+        try {
+          const hello = await client.connect();
+          return { client, userId: hello.userId };
+        } catch (error) {
+          throw socket.failure() ?? error;
+        }
+      };
+      const a = await open(tokenA);
+      const b = await open(tokenB);
       if (a.userId === b.userId) throw new Error(`both tokens are for ${a.userId}: give two different users' tokens`);
-      return a;
+      return [a.client, b.client, b.userId] as const;
     });
-    const bob = clients[1] as ParleyClient;
     await timed("1:1", async () => {
       const text = `smoke 1:1 ${randomUUID()}`;
       const received = receive(bob, text);
-      await alice.send(bob.userId, text);
+      await alice.send(bobId, text);
       await received;
     });
     await timed("group", async () => {
-      const group = expectReply(await alice.request({ type: "group.create", name: "parley smoke", members: [bob.userId] }), "group").group;
+      const group = await alice.groups.create("parley smoke", [bobId]);
       const text = `smoke group ${randomUUID()}`;
       const received = receive(bob, text);
-      await alice.groupSend(group.groupId, text);
+      await alice.groups.send(group.groupId, text);
       await received;
     });
     await timed("asset", () => roundTripAsset(assetsBase(options), tokenA));
@@ -99,23 +109,31 @@ async function tokensFor(options: SmokeOptions): Promise<[string, string]> {
   return [await authority.issue(`smoke-${run}-a`, 600), await authority.issue(`smoke-${run}-b`, 600)];
 }
 
-/** Resolves once `client` gets a message with `text`, as an inbox event or a group push. */
+/**
+ * The `ws` WebSocket for the SDK, keeping the socket's own error (a refused upgrade's HTTP
+ * status, ECONNREFUSED): the SDK reports only the close code, and an operator needs the cause.
+ */
+function socketNamingFailures(): { WebSocket: WebSocketConstructor; failure: () => Error | undefined } {
+  let failure: Error | undefined;
+  const Socket = class extends WebSocket {
+    constructor(url: string, protocols: string[]) {
+      super(url, protocols, { perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
+      this.on("error", (error) => {
+        failure ??= error;
+      });
+    }
+  } as unknown as WebSocketConstructor;
+  return { WebSocket: Socket, failure: () => failure };
+}
+
+/** Resolves once `client` gets a message with `text`, direct or in a group. */
 function receive(client: ParleyClient, text: string): Promise<void> {
   return new Promise((resolve) => {
-    const matches = (message: Message): boolean => message.body.text === text;
-    const onEvent = (event: InboxEvent): void => {
-      if (event.type === "message" && matches(event.message)) done();
-    };
-    const onGroup = (messages: Message[]): void => {
-      if (messages.some(matches)) done();
-    };
-    const done = (): void => {
-      client.off("event", onEvent);
-      client.off("groupMessages", onGroup);
+    const stop = client.on("message", (message: Message) => {
+      if (message.body.text !== text) return;
+      stop();
       resolve();
-    };
-    client.on("event", onEvent);
-    client.on("groupMessages", onGroup);
+    });
   });
 }
 
