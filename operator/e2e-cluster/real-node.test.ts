@@ -4,7 +4,8 @@ import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenAuthority } from "../../services/auth/tokens.js";
-import { expectReply, ParleyClient, type ConnectOptions } from "../../services/client/parley-client.js";
+import { memoryStorage, type ParleyClient, type ParleyStorage } from "../../services/sdk/index.js";
+import { openSdkClient, type OpenOptions } from "../../services/e2e/support/test-platform.js";
 import type { Message } from "../../services/protocol/frames.js";
 import { EventCollector } from "../../services/e2e/support/event-collector.js";
 import { png } from "../../services/assets/testing/media-fixtures.js";
@@ -132,8 +133,9 @@ async function closeAllClients(): Promise<void> {
   await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
 }
 
-async function connect(userId: string, options: Partial<ConnectOptions> = {}): Promise<ParleyClient> {
-  const client = await ParleyClient.connect({ url: gatewayUrl, token: await tokens.issue(userId, 600), ...options });
+/** An SDK client through the gateway Service; it does not reconnect by itself (RoamingUser does, through the Service). */
+async function connect(userId: string, options: OpenOptions = {}): Promise<ParleyClient> {
+  const client = await openSdkClient(gatewayUrl, await tokens.issue(userId, 600), options);
   client.on("error", () => undefined);
   clients.push(client);
   return client;
@@ -219,7 +221,7 @@ describe("Parley on a real Kubernetes node", { timeout: 6 * MINUTE }, () => {
     const bobInbox = new EventCollector();
     const bob = await connect("bob", { onEvent: bobInbox.record });
     const aliceInbox = EventCollector.of(alice);
-    const { message } = await alice.send("bob", "through a real node");
+    const message = await alice.send("bob", "through a real node");
     expect((await bobInbox.untilMessages(1))[0]).toEqual(message);
     await bob.receipt(message.conversationId, "read", message.seq);
     const events = await aliceInbox.until((all) => all.some((e) => e.type === "receipt"));
@@ -229,9 +231,9 @@ describe("Parley on a real Kubernetes node", { timeout: 6 * MINUTE }, () => {
   it("fans a group message out to every member", async () => {
     const owner = await connect("olive");
     const members = await Promise.all(["mia", "zed", "kai"].map((user) => connect(user)));
-    const group = expectReply(await owner.request({ type: "group.create", name: "real node", members: ["mia", "zed", "kai"] }), "group").group;
+    const group = await owner.groups.create("real node", ["mia", "zed", "kai"]);
     const seen = members.map((client) => new Promise<Message[]>((resolve) => client.once("groupMessages", resolve)));
-    const { message } = await owner.groupSend(group.groupId, "hello, members");
+    const message = await owner.groups.send(group.groupId, "hello, members");
     for (const messages of await Promise.all(seen)) expect(messages.map((m) => m.messageId)).toEqual([message.messageId]);
   });
 
@@ -241,8 +243,8 @@ describe("Parley on a real Kubernetes node", { timeout: 6 * MINUTE }, () => {
     const dave = await connect("dave");
     await dave.send("carol", "yes");
     await dave.close();
-    const state = expectReply(await carol.request({ type: "presence.subscribe", users: ["dave"] }), "presence.state");
-    expect(state.users[0]).toMatchObject({ userId: "dave" });
+    const states = await carol.presence.subscribe(["dave"]);
+    expect(states[0]).toMatchObject({ userId: "dave" });
     const online = new Promise((resolve) => carol.once("presence", resolve));
     await connect("dave");
     expect(await online).toMatchObject({ userId: "dave", online: true });
@@ -288,7 +290,9 @@ describe("Parley on a real Kubernetes node", { timeout: 6 * MINUTE }, () => {
         const clientMessageId = randomUUID();
         for (;;) {
           try {
-            acked.push((await (await sam.current).send(to, `message ${String(i)}`, clientMessageId)).message);
+            // A plain request, not the outbox: a send lost with its connection must fail here and be retried on the next one.
+            const client = await sam.current;
+            acked.push((await client.request({ type: "send", to, clientMessageId, body: { text: `message ${String(i)}` } })).message);
             progress.emit("change");
             break;
           } catch {
@@ -354,7 +358,7 @@ describe("Parley on a real Kubernetes node", { timeout: 6 * MINUTE }, () => {
     // The Service may still hold a removed pod's endpoint for a moment: a client retries.
     const sender = await (await new RoamingUser("scale-sender").start()).current;
     for (const user of stay) {
-      const { message } = await sender.send(user.user, "still here?");
+      const message = await sender.send(user.user, "still here?");
       await user.inbox?.until((events) => events.some((e) => e.type === "message" && e.message.messageId === message.messageId));
     }
     const byPod = await connectionsByPod();
@@ -423,6 +427,8 @@ class RoamingUser {
   reconnected: Promise<void> = Promise.resolve();
   readonly backAt: number[] = [];
   stopped = false;
+  /** Shared by the user's clients one after another: the next resumes from the cursor the last reached. */
+  private readonly storage: ParleyStorage = memoryStorage();
 
   constructor(
     readonly user: string,
@@ -432,7 +438,7 @@ class RoamingUser {
   }
 
   async start(): Promise<this> {
-    this.current = this.reopen(0, 0);
+    this.current = this.reopen(0);
     await this.current;
     return this;
   }
@@ -443,8 +449,8 @@ class RoamingUser {
     await (await this.current).close();
   }
 
-  private async open(cursor: number): Promise<ParleyClient> {
-    const client = await connect(this.user, { cursor, ...(this.inbox ? { onEvent: this.inbox.record } : {}) });
+  private async open(): Promise<ParleyClient> {
+    const client = await connect(this.user, { storage: this.storage, ...(this.inbox ? { onEvent: this.inbox.record } : {}) });
     // Told to go (a reconnect frame), or dropped without one: either way, come back.
     let handled = false;
     const comeBack = (retryAfterMs: number): void => {
@@ -453,7 +459,7 @@ class RoamingUser {
       const next = client
         .close()
         .catch(() => undefined)
-        .then(() => this.reopen(client.cursor, retryAfterMs));
+        .then(() => this.reopen(retryAfterMs));
       this.current = next;
       this.reconnected = next.then(() => {
         this.backAt.push(performance.now());
@@ -463,18 +469,20 @@ class RoamingUser {
       next.catch(() => undefined);
       this.reconnected.catch(() => undefined);
     };
-    client.once("reconnect", comeBack);
+    client.once("reconnect", ({ retryAfterMs }) => {
+      comeBack(retryAfterMs);
+    });
     client.once("close", () => {
       comeBack(0);
     });
     return client;
   }
 
-  private async reopen(cursor: number, retryAfterMs: number): Promise<ParleyClient> {
+  private async reopen(retryAfterMs: number): Promise<ParleyClient> {
     for (let attempt = 1; ; attempt++) {
       await delay(Math.max(retryAfterMs, 100));
       try {
-        return await this.open(cursor);
+        return await this.open();
       } catch (error) {
         if (attempt >= 50) throw error;
       }

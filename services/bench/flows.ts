@@ -7,9 +7,9 @@
  * the caller's.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import WebSocket from "ws";
-import type { ParleyClient } from "../client/parley-client.js";
+import type { ParleyClient } from "../sdk/index.js";
 import type { InboxEvent } from "../protocol/frames.js";
+import { sendDirect, userIdOf } from "./bench-client.js";
 import { percentiles, perSecond, round2, type Percentiles } from "./stats.js";
 
 export interface Flow {
@@ -111,7 +111,7 @@ export async function waitForDeliveries(delivered: () => number, expected: numbe
 
 /** Counts `flow`'s messages arriving at the recipient; returns the detach function. */
 function watchDeliveries(flow: Flow, state: FlowState, n: number): () => void {
-  const senderId = flow.from.userId;
+  const senderId = userIdOf(flow.from);
   const listener = (event: InboxEvent): void => {
     if (event.type !== "message" || event.message.senderId !== senderId) return;
     const id = event.message.clientMessageId;
@@ -123,22 +123,21 @@ function watchDeliveries(flow: Flow, state: FlowState, n: number): () => void {
     state.delivered += 1;
     state.lastDeliveryAt = now;
   };
-  flow.to.on("event", listener);
-  return () => flow.to.off("event", listener);
+  return flow.to.on("event", listener);
 }
 
 /** Sends `n` messages keeping `window` unacked sends in flight. */
 function pump(flow: Flow, state: FlowState, n: number, window: number, text: string): Promise<void> {
-  const to = flow.to.userId;
+  const to = userIdOf(flow.to);
   return runWindowed(
     n,
     window,
-    () => flow.from.readyState === WebSocket.OPEN,
+    () => flow.from.state === "open",
     async (i) => {
       const sentAt = performance.now();
       state.sentAt[i] = sentAt;
       try {
-        await flow.from.send(to, text, flow.prefix + String(i));
+        await sendDirect(flow.from, to, text, flow.prefix + String(i));
         const now = performance.now();
         state.ackMs[i] = now - sentAt;
         state.acked += 1;

@@ -21,7 +21,8 @@ import { loadavg } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { TokenAuthority } from "../auth/tokens.js";
-import { expectReply, ParleyClient } from "../client/parley-client.js";
+import type { ParleyClient } from "../sdk/index.js";
+import { openBenchClient, sendGroupMessage } from "./bench-client.js";
 import type { Message } from "../protocol/frames.js";
 import type { ProbeReply } from "./probe.js";
 import { CliProcess, type DevStartOptions } from "./cli-process.js";
@@ -278,7 +279,7 @@ class Members {
   ) {}
 
   async connect(userId: string): Promise<ParleyClient> {
-    const client = await ParleyClient.connect({ url: this.websocketUrl, token: await this.tokens.issue(userId, 3600), deviceId: "bench", autoSync: false });
+    const client = await openBenchClient(this.websocketUrl, await this.tokens.issue(userId, 3600));
     client.on("error", () => undefined);
     client.on("close", () => {
       if (!this.closing) this.unexpectedCloses += 1;
@@ -343,7 +344,7 @@ function sendAll(owner: ParleyClient, groupId: string, recorder: DeliveryRecorde
     const sentAt = performance.now();
     recorder.sentAt[i] = sentAt;
     sends.push(
-      owner.groupSend(groupId, text, recorder.prefix + String(i)).then(
+      sendGroupMessage(owner, groupId, text, recorder.prefix + String(i)).then(
         () => {
           outcome.acked += 1;
           outcome.ackMs[i] = performance.now() - sentAt;
@@ -423,12 +424,12 @@ async function stage(
     context.setPhase(`group ${label}: creating the group`);
     const userIds = Array.from({ length: options.members - 1 }, (_, i) => `m${String(i).padStart(6, "0")}`);
     const createStarted = performance.now();
-    const created = expectReply(await owner.request({ type: "group.create", name: "bench", members: userIds.slice(0, MEMBERS_PER_FRAME) }), "group").group;
+    const created = (await owner.request({ type: "group.create", name: "bench", members: userIds.slice(0, MEMBERS_PER_FRAME) })).group;
     for (let i = MEMBERS_PER_FRAME; i < userIds.length; i += MEMBERS_PER_FRAME) {
       deadline.check("creating the group");
       await owner.request({ type: "group.add", groupId: created.groupId, members: userIds.slice(i, i + MEMBERS_PER_FRAME) });
     }
-    const group = expectReply(await owner.request({ type: "group.info", groupId: created.groupId }), "group").group;
+    const group = (await owner.request({ type: "group.info", groupId: created.groupId })).group;
     const groupCreateMs = performance.now() - createStarted;
     if (group.memberCount !== options.members) throw new Error(`the group has ${group.memberCount} members, expected ${options.members}`);
     context.progress(`group ${label}: group of ${group.memberCount} created in ${Math.round(groupCreateMs)} ms; connecting ${connected - 1} members, ${options.connectBatch} at a time`);

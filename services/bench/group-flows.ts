@@ -5,9 +5,9 @@
  * member's client counts what arrives. Figures: acks and member deliveries per second,
  * latency per delivery, and how long a message takes to reach the last member.
  */
-import WebSocket from "ws";
-import { expectReply, type ParleyClient } from "../client/parley-client.js";
+import type { ParleyClient } from "../sdk/index.js";
 import type { Message } from "../protocol/frames.js";
+import { sendGroupMessage, userIdOf } from "./bench-client.js";
 import { describeAcks, describeLatency, runWindowed, waitForDeliveries, type StallLimit } from "./flows.js";
 import { percentiles, perSecond, round2, type Percentiles } from "./stats.js";
 
@@ -18,7 +18,7 @@ const CONNECT_BATCH = 50;
 /** What setting up and running a group needs from the benchmark around it. */
 export interface GroupContext extends StallLimit {
   setPhase: (text: string) => void;
-  /** Connects member `index` (0 is the owner) as `userId`, without auto-sync. */
+  /** Connects member `index` (0 is the owner) as `userId`. */
   connect: (index: number, userId: string) => Promise<ParleyClient>;
 }
 
@@ -92,11 +92,11 @@ class GroupWatch {
     this.counts = new Uint32Array(n);
     this.seen = members.map(() => new Uint8Array(n));
     members.forEach((client, k) => {
-      const listener = (messages: Message[], tier: "realtime" | "batched"): void => {
-        this.record(k, members.length, messages, tier);
-      };
-      client.on("groupMessages", listener);
-      this.detachers.push(() => client.off("groupMessages", listener));
+      this.detachers.push(
+        client.on("groupMessages", (messages: Message[], tier: "realtime" | "batched") => {
+          this.record(k, members.length, messages, tier);
+        }),
+      );
     });
   }
 
@@ -153,12 +153,12 @@ export async function setUpGroup(size: number, text: string, context: GroupConte
     members.push(...batch);
   }
   const connectMs = performance.now() - connectStarted;
-  const others = members.slice(1).map((client) => client.userId);
+  const others = members.slice(1).map(userIdOf);
 
   setPhase("group: creating the group");
   const firstMembers = others.slice(0, GROUP_MEMBERS_PER_FRAME - 1);
   const createStarted = performance.now();
-  const created = expectReply(await owner.request({ type: "group.create", name: "bench", members: firstMembers }), "group").group;
+  const created = (await owner.request({ type: "group.create", name: "bench", members: firstMembers })).group;
   const createMs = performance.now() - createStarted;
   progress(`group: created ${created.groupId} with ${firstMembers.length + 1} members in ${Math.round(createMs)} ms`);
   const addStarted = performance.now();
@@ -166,7 +166,7 @@ export async function setUpGroup(size: number, text: string, context: GroupConte
   for (let i = firstMembers.length; i < others.length; i += GROUP_MEMBERS_PER_FRAME) {
     const chunk = others.slice(i, i + GROUP_MEMBERS_PER_FRAME);
     const frameStarted = performance.now();
-    const info = expectReply(await owner.request({ type: "group.add", groupId: created.groupId, members: chunk }), "group").group;
+    const info = (await owner.request({ type: "group.add", groupId: created.groupId, members: chunk })).group;
     addFrames += 1;
     progress(`group: added ${chunk.length} members (${info.memberCount} now) in ${Math.round(performance.now() - frameStarted)} ms`);
   }
@@ -178,7 +178,7 @@ export async function setUpGroup(size: number, text: string, context: GroupConte
   const first = new GroupWatch(created.groupId, "first-", 1, members);
   const firstStarted = performance.now();
   first.sentAt[0] = firstStarted;
-  await owner.groupSend(created.groupId, text, "first-0");
+  await sendGroupMessage(owner, created.groupId, text, "first-0");
   await waitForDeliveries(() => first.delivered, members.length, "group: first message deliveries", context);
   first.detach();
   const firstMessageMs = first.delivered === members.length ? performance.now() - firstStarted : null;
@@ -224,13 +224,13 @@ export async function sendToGroup(
         runWindowed(
           Math.ceil((n - k) / senders.length),
           window,
-          () => sender.readyState === WebSocket.OPEN,
+          () => sender.state === "open",
           async (j) => {
             const i = k + j * senders.length;
             const sentAt = performance.now();
             watch.sentAt[i] = sentAt;
             try {
-              await sender.groupSend(group.groupId, text, prefix + String(i));
+              await sendGroupMessage(sender, group.groupId, text, prefix + String(i));
               const now = performance.now();
               watch.ackMs[i] = now - sentAt;
               acked += 1;

@@ -31,7 +31,8 @@ import type { Admin } from "kafkajs";
 import { connectCassandra } from "../adapters/cassandra/cassandra-options.js";
 import { createS3Client } from "../adapters/s3/s3-blob-store.js";
 import { TokenAuthority } from "../auth/tokens.js";
-import { ParleyClient } from "../client/parley-client.js";
+import type { ParleyClient } from "../sdk/index.js";
+import { openBenchClient } from "./bench-client.js";
 import { deleteKafkaPrefix, unlinkKeys } from "./backend-cleanup.js";
 import { CliProcess, killAllCliProcesses, RAISED_LIMITS, type StopResult } from "./cli-process.js";
 import { wholeNumber } from "./command-line.js";
@@ -196,7 +197,7 @@ async function runGroup(meter: PhaseMeter, label: string, group: GroupFixture, p
 
 // ---- processes, clients, clean-up ----------------------------------------------------------
 
-type Connector = (gateway: CliProcess, userId: string, autoSync: boolean) => Promise<ParleyClient>;
+type Connector = (gateway: CliProcess, userId: string) => Promise<ParleyClient>;
 
 interface Started {
   servers: CliProcess[];
@@ -469,12 +470,12 @@ async function main(): Promise<number> {
     progress(`idle: ${IDLE_MS} ms with no clients, for the processes' baseline CPU`);
     const { figures: idle } = await meter.measure(() => sleep(IDLE_MS));
 
-    const connect: Connector = async (gateway, userId, autoSync) => {
-      const client = await ParleyClient.connect({ url: gateway.websocketUrl, token: await tokens.issue(userId, TOKEN_TTL_SECONDS), deviceId: "bench", autoSync });
+    const connect: Connector = async (gateway, userId) => {
+      const client = await openBenchClient(gateway.websocketUrl, await tokens.issue(userId, TOKEN_TTL_SECONDS));
       client.on("error", (error) => {
         progress(`${userId}: ${error.message}`);
       });
-      client.on("close", (code, reason) => {
+      client.on("close", ({ code, reason }) => {
         if (closing) return;
         unexpectedCloses += 1;
         progress(`${userId}'s connection closed (${code}${reason ? `: ${reason}` : ""})`);
@@ -493,8 +494,8 @@ async function main(): Promise<number> {
     const oneToOne: ThroughputResult[] = [];
     if (options.messages > 0) {
       phase = "1:1: connecting";
-      const alice = await connect(gatewayA, "alice", true);
-      const bob = await connect(gatewayB, "bob", true);
+      const alice = await connect(gatewayA, "alice");
+      const bob = await connect(gatewayB, "bob");
 
       phase = "1:1: warm-up";
       const warmup = Math.min(WARMUP_MESSAGES, options.messages);
@@ -544,8 +545,8 @@ async function main(): Promise<number> {
         progress(`1:1 pairs: ${options.pairs} pairs at once (sender on A, recipient on B), ${perPair} messages each, window ${options.window} each`);
         const flows: Flow[] = [];
         for (let p = 0; p < options.pairs; p++) {
-          const from = await connect(gatewayA, `pair-${p}-a`, true);
-          const to = await connect(gatewayB, `pair-${p}-b`, true);
+          const from = await connect(gatewayA, `pair-${p}-a`);
+          const to = await connect(gatewayB, `pair-${p}-b`);
           flows.push({ from, to, prefix: `pair-${p}-` });
         }
         const pairs = await runThroughput(meter, "pairs", flows, perPair, options.window, text);
@@ -564,7 +565,7 @@ async function main(): Promise<number> {
         setPhase: (text) => {
           phase = text;
         },
-        connect: (index, userId) => connect(onGateway(index, gatewayA, gatewayB), userId, false),
+        connect: (index, userId) => connect(onGateway(index, gatewayA, gatewayB), userId),
       });
       alive();
       phase = "group: warm-up";

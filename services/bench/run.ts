@@ -10,7 +10,8 @@
 import { Command, Option } from "commander";
 import { loadavg, tmpdir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ParleyClient } from "../client/parley-client.js";
+import type { ParleyClient } from "../sdk/index.js";
+import { openBenchClient, sendDirect } from "./bench-client.js";
 import { CliProcess, killAllCliProcesses, RAISED_LIMITS, type DevStartOptions, type StopResult } from "./cli-process.js";
 import { wholeNumber } from "./command-line.js";
 import { describeEnvironment, environment, filesystemOf } from "./environment.js";
@@ -113,11 +114,11 @@ async function throughputBenchmark(options: Options): Promise<ThroughputReport> 
     progress(`throughput server pid ${server.pid} at ${websocketUrl} (data in ${server.dataDir})`);
     const tokens = server.tokens();
     const connect = async (userId: string): Promise<ParleyClient> => {
-      const client = await ParleyClient.connect({ url: websocketUrl, token: await tokens.issue(userId, 3600), deviceId: "bench" });
+      const client = await openBenchClient(websocketUrl, await tokens.issue(userId, 3600));
       client.on("error", (error) => {
         progress(`${userId}: ${error.message}`);
       });
-      client.on("close", (code, reason) => {
+      client.on("close", ({ code, reason }) => {
         if (!closing) progress(`${userId}'s connection closed (${code}${reason ? `: ${reason}` : ""})`);
       });
       clients.push(client);
@@ -224,8 +225,8 @@ async function memoryBenchmark(options: Options): Promise<MemoryReport> {
   try {
     progress(`memory server pid ${server.pid} at ${websocketUrl} (data in ${server.dataDir})`);
     const tokens = server.tokens();
-    const connect = async (userId: string, autoSync: boolean): Promise<ParleyClient> => {
-      const client = await ParleyClient.connect({ url: websocketUrl, token: await tokens.issue(userId, 3600), deviceId: "bench", autoSync });
+    const connect = async (userId: string): Promise<ParleyClient> => {
+      const client = await openBenchClient(websocketUrl, await tokens.issue(userId, 3600));
       client.on("error", () => undefined);
       return client;
     };
@@ -237,8 +238,8 @@ async function memoryBenchmark(options: Options): Promise<MemoryReport> {
 
     // Warm-up: the connect, send and delivery paths run (and get compiled) before measuring.
     phase = "memory: warm-up";
-    const warm = await Promise.all(Array.from({ length: WARMUP_CONNECTIONS }, (_, i) => connect(`warm-${i}`, true)));
-    await Promise.all(warm.map((client, i) => client.send(`warm-${(i + 1) % warm.length}`, "warm-up")));
+    const warm = await Promise.all(Array.from({ length: WARMUP_CONNECTIONS }, (_, i) => connect(`warm-${i}`)));
+    await Promise.all(warm.map((client, i) => sendDirect(client, `warm-${(i + 1) % warm.length}`, "warm-up", `warm-up-${i}`)));
     await Promise.all(warm.map((client) => client.close()));
     await sleep(500);
 
@@ -257,7 +258,7 @@ async function memoryBenchmark(options: Options): Promise<MemoryReport> {
       const started = performance.now();
       for (let first = from; first < to; first += options.connectBatch) {
         const results = await Promise.allSettled(
-          Array.from({ length: Math.min(options.connectBatch, to - first) }, (_, k) => connect(`idle-${first + k}`, false)),
+          Array.from({ length: Math.min(options.connectBatch, to - first) }, (_, k) => connect(`idle-${first + k}`)),
         );
         for (const result of results) {
           if (result.status === "fulfilled") {

@@ -4,9 +4,16 @@
  * balancer would send it elsewhere), resumes its inbox from its cursor, and gives every
  * request a time limit so a request lost in a fault is retried rather than waited for.
  * It records what arrives: inbox messages and group pushes, by clientMessageId.
+ *
+ * Each connection is its own SDK client with `reconnect: false`, so every drop shows
+ * (and is counted) here and the user itself picks the next gateway; the clients share one
+ * storage, so the next one resumes from the cursor the last one reached. Sends go out as
+ * plain requests (traffic.ts), never through the SDK's outbox: a failed send must reach
+ * the traffic's own retry and its failure count, not be retried silently.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { ParleyClient } from "../client/parley-client.js";
+import { memoryStorage, ParleyClient, type ParleyStorage } from "../sdk/index.js";
+import { nodeWebSocket } from "../sdk/node.js";
 import type { Message } from "../protocol/frames.js";
 
 /** Between connection attempts while no gateway answers. */
@@ -29,7 +36,8 @@ export class ChaosUser {
   reconnects = 0;
   private client: ParleyClient | null = null;
   private connecting: Promise<ParleyClient> | null = null;
-  private cursor = 0;
+  /** The inbox cursor (and the SDK's group marks; the outbox stays empty) carried from one connection to the next. */
+  private readonly storage: ParleyStorage = memoryStorage();
   private attempt: number;
   private stopped = false;
 
@@ -71,8 +79,7 @@ export class ChaosUser {
     const messages: Message[] = [];
     let after = 0;
     for (;;) {
-      const page = await this.withTimeout(`history of ${conversationId}`, (client) => client.request({ type: "history", conversationId, after, limit: 200 }));
-      if (page.type !== "history.page") throw new Error(`history of ${conversationId}: got ${page.type}`);
+      const page = await this.withTimeout(`history of ${conversationId}`, (client) => client.history(conversationId, { after, limit: 200 }));
       messages.push(...page.messages);
       const last = page.messages.at(-1);
       if (!page.hasMore || last === undefined) return messages;
@@ -100,9 +107,6 @@ export class ChaosUser {
       if (url === undefined) throw new Error("no gateway to connect to");
       try {
         const client = await this.connectWithin(url, await this.options.token(this.userId));
-        client.on("groupMessages", (messages) => {
-          for (const message of messages) this.count(message);
-        });
         // A sync that fails after a gap surfaces here; the next request's time limit covers it.
         client.on("error", (error) => {
           this.options.log(`${this.userId}: ${error.message}`);
@@ -124,25 +128,38 @@ export class ChaosUser {
 
   /** Connects (hello and the first sync) within the request time limit; a connection that opens later is closed. */
   private async connectWithin(url: string, token: string): Promise<ParleyClient> {
-    const connecting = ParleyClient.connect({
+    const client = new ParleyClient({
       url,
       token,
       deviceId: "chaos",
-      cursor: this.cursor,
-      onEvent: (event) => {
-        this.cursor = Math.max(this.cursor, event.cursor);
-        if (event.type === "message") this.count(event.message);
-      },
+      WebSocket: nodeWebSocket,
+      storage: this.storage,
+      reconnect: false,
+      // The user's own time limits (withTimeout) watch the connection, as before the SDK: no pings of its own.
+      pingIntervalMs: 0,
+      // Only live group pushes count as received: a catch-up would hide a push the fault lost.
+      syncGroups: false,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+    });
+    // Attached before connecting, so the first sync's events (and pushes meanwhile) are counted too.
+    client.on("event", (event) => {
+      if (event.type === "message") this.count(event.message);
+    });
+    client.on("groupMessages", (messages) => {
+      for (const message of messages) this.count(message);
     });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         reject(new Error(`no hello and first sync within ${this.options.requestTimeoutMs} ms`));
-        void connecting.then((late) => late.close()).catch(() => undefined);
       }, this.options.requestTimeoutMs);
     });
     try {
-      return await Promise.race([connecting, timeout]);
+      await Promise.race([client.connect(), timeout]);
+      return client;
+    } catch (error) {
+      await client.close();
+      throw error;
     } finally {
       clearTimeout(timer);
     }

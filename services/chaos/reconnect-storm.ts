@@ -5,7 +5,8 @@
  */
 import { execFileSync } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ParleyClient } from "../client/parley-client.js";
+import type { ParleyClient } from "../sdk/index.js";
+import { openBenchClient } from "../bench/bench-client.js";
 
 /** File descriptors left to the runner's own connections (the four users, Kafka, logs). */
 const FD_MARGIN = 1_000;
@@ -67,16 +68,18 @@ export class StormClients {
         continue;
       }
       try {
-        const client = await ParleyClient.connect({ url, token: await this.options.token(`storm-${i}`), deviceId: "storm", autoSync: false });
-        this.clients.set(i, client);
-        this.connectedWaiter?.();
-        client.once("close", () => {
+        // The SDK without its own reconnection (the storm reconnects, to the next gateway) and without pings: idle means idle.
+        const client = await openBenchClient(url, await this.options.token(`storm-${i}`), "storm");
+        const comeBack = (): void => {
           this.clients.delete(i);
           if (this.closed) return;
           this.reconnects += 1;
           // Jittered, as real clients back off, so they do not all arrive in the same millisecond.
           void sleep(Math.random() * 1_000).then(() => this.connect(i, attempt + 1));
-        });
+        };
+        this.clients.set(i, client);
+        this.connectedWaiter?.();
+        client.once("close", comeBack);
         return;
       } catch {
         this.failedAttempts += 1;

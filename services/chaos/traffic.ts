@@ -138,8 +138,11 @@ export class Traffic {
     const { from, to } = state.flow;
     while (this.draining) {
       try {
+        // Plain requests, not the SDK's outbox: every failure must reach the failure count and the retry below.
         const { message: stored } = await from.withTimeout(`send ${message.clientMessageId}`, (client) =>
-          to.kind === "direct" ? client.send(to.userId, "chaos", message.clientMessageId) : client.groupSend(to.groupId, "chaos", message.clientMessageId),
+          to.kind === "direct"
+            ? client.request({ type: "send", to: to.userId, clientMessageId: message.clientMessageId, body: { text: "chaos" } })
+            : client.request({ type: "group.send", groupId: to.groupId, clientMessageId: message.clientMessageId, body: { text: "chaos" } }),
         );
         message.ack = { messageId: stored.messageId, conversationId: stored.conversationId, atMs: performance.now() };
         return;
