@@ -1,4 +1,5 @@
 import { ParleyError } from "./errors.js";
+import { xhrUpload, type HttpReply, type XhrConstructor } from "./xhr-upload.js";
 
 /** What the server answers to an upload. `contentType` is detected from the bytes. */
 export interface AssetInfo {
@@ -9,7 +10,7 @@ export interface AssetInfo {
 }
 
 export interface UploadOptions {
-  /** Called as bytes go out (browsers with XMLHttpRequest) or once at the end (fetch). */
+  /** Called as bytes go out (browsers: XMLHttpRequest), and once at the end with every byte sent (Node.js: only then, fetch has no upload progress). */
   onProgress?: (sentBytes: number, totalBytes: number) => void;
   signal?: AbortSignal;
 }
@@ -22,19 +23,28 @@ export class AssetsApi {
     private readonly baseUrl: string,
     private readonly token: () => Promise<string>,
     private readonly fetchImpl: typeof fetch,
+    /** Uploads go through it when there is one (browsers), for their progress; otherwise fetch. */
+    private readonly Xhr: XhrConstructor | null,
   ) {}
 
   /** Uploads bytes; put the returned `assetId` in a message's `body.assets` to share it. */
   async upload(data: UploadData, options: UploadOptions = {}): Promise<AssetInfo> {
     const body = data instanceof Uint8Array ? new Blob([data as Uint8Array<ArrayBuffer>]) : data instanceof Blob ? data : new Blob([data]);
-    const response = await this.fetchImpl(new URL("/v1/assets", this.baseUrl), {
-      method: "POST",
-      headers: { Authorization: `Bearer ${await this.token()}` },
-      body,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    const info = (await readJson(response, "upload")) as AssetInfo;
-    options.onProgress?.(body.size, body.size);
+    const url = new URL("/v1/assets", this.baseUrl).toString();
+    const headers = { Authorization: `Bearer ${await this.token()}` };
+    const { onProgress, signal } = options;
+    let reply: HttpReply;
+    if (this.Xhr) {
+      reply = await xhrUpload(this.Xhr, url, headers, body, {
+        // The last report comes below, once the server has the asset: 100 % means stored, not just sent.
+        ...(onProgress ? { onProgress: (sent: number) => { if (sent < body.size) onProgress(sent, body.size); } } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } else {
+      reply = await replyOf(await this.fetchImpl(url, { method: "POST", headers, body, ...(signal ? { signal } : {}) }));
+    }
+    const info = readJson(reply, "upload") as AssetInfo;
+    onProgress?.(body.size, body.size);
     return info;
   }
 
@@ -44,7 +54,7 @@ export class AssetsApi {
       method: "POST",
       headers: { Authorization: `Bearer ${await this.token()}` },
     });
-    const link = (await readJson(response, "link")) as { url: string; expiresAt: string };
+    const link = readJson(await replyOf(response), "link") as { url: string; expiresAt: string };
     return { url: new URL(link.url, this.baseUrl).toString(), expiresAt: link.expiresAt };
   }
 
@@ -52,26 +62,31 @@ export class AssetsApi {
   async download(assetId: string, options: { signal?: AbortSignal } = {}): Promise<Blob> {
     const { url } = await this.link(assetId);
     const response = await this.fetchImpl(url, options.signal ? { signal: options.signal } : {});
-    if (!response.ok) await readJson(response, "download");
+    if (!response.ok) readJson(await replyOf(response), "download");
     return response.blob();
   }
 }
 
-async function readJson(response: Response, what: string): Promise<unknown> {
-  const text = await response.text();
+async function replyOf(response: Response): Promise<HttpReply> {
+  return { status: response.status, text: await response.text(), retryAfter: response.headers.get("retry-after") };
+}
+
+/** The reply's JSON when its status is 2xx; otherwise a ParleyError `http` with the status and the server's error. */
+function readJson(reply: HttpReply, what: string): unknown {
+  const { status, text } = reply;
   let parsed: unknown = null;
   try {
     parsed = JSON.parse(text);
   } catch {
     // not JSON: reported below with the status
   }
-  if (response.ok) return parsed;
+  if (status >= 200 && status < 300) return parsed;
   const body = (parsed ?? {}) as { error?: string; code?: string };
-  const retryAfter = Number(response.headers.get("retry-after"));
+  const retryAfter = Number(reply.retryAfter);
   throw new ParleyError(
     "http",
-    `asset ${what} failed with HTTP ${response.status}${body.code ? ` ${body.code}` : ""}: ${body.error ?? text}`,
+    `asset ${what} failed with HTTP ${status}${body.code ? ` ${body.code}` : ""}: ${body.error ?? text}`,
     Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
-    response.status,
+    status,
   );
 }

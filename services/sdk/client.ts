@@ -10,6 +10,7 @@ import { Outbox } from "./outbox.js";
 import { PresenceApi } from "./presence.js";
 import { REPLY_TYPES, type ReplyTo, type RequestFrameOf } from "./replies.js";
 import { memoryStorage, StorageKeys, type ParleyStorage } from "./storage.js";
+import type { XhrConstructor } from "./xhr-upload.js";
 import type {
   ConnectionState,
   HelloFrame,
@@ -108,7 +109,8 @@ export class ParleyClient extends TypedEmitter<ParleyEvents> {
     this.WebSocketImpl = WebSocketImpl;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000;
     const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.assets = new AssetsApi(options.httpUrl ?? httpBaseUrl(options.url), () => this.currentToken(), fetchImpl);
+    const Xhr = options.XMLHttpRequest === false ? null : (options.XMLHttpRequest ?? (globalThis as { XMLHttpRequest?: XhrConstructor }).XMLHttpRequest ?? null);
+    this.assets = new AssetsApi(options.httpUrl ?? httpBaseUrl(options.url), () => this.currentToken(), fetchImpl, Xhr);
     this.groups = new GroupsApi(
       (frame) => this.request(frame),
       (groupId, body, sendOptions = {}) => this.enqueue({ groupId }, body, sendOptions),

@@ -8,6 +8,7 @@ export { reconnectDelayMs } from "./backoff.js";
 export type { GroupsApi } from "./groups.js";
 export type { PresenceApi } from "./presence.js";
 export type { AssetsApi, AssetInfo, UploadOptions } from "./assets.js";
+export type { XhrConstructor, XhrLike } from "./xhr-upload.js";
 export type { RequestFrame, RequestFrameOf, ReplyTo } from "./replies.js";
 export type {
   CloseInfo,

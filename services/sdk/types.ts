@@ -9,6 +9,7 @@ import type {
 } from "../protocol/frames.js";
 import type { ParleyStorage } from "./storage.js";
 import type { ParleyError } from "./errors.js";
+import type { XhrConstructor } from "./xhr-upload.js";
 
 /** The part of the WebSocket API the SDK uses: the browser's, Node's global one and `ws` all fit. */
 export interface WebSocketLike {
@@ -55,6 +56,12 @@ export interface ParleyOptions {
   WebSocket?: WebSocketConstructor;
   /** Default `globalThis.fetch`. */
   fetch?: typeof fetch;
+  /**
+   * Asset uploads go through XMLHttpRequest when there is one, since only it reports upload
+   * progress. Default `globalThis.XMLHttpRequest` (browsers; Node.js has none and uploads
+   * with `fetch`). `false`: upload with `fetch` too.
+   */
+  XMLHttpRequest?: XhrConstructor | false;
   /** Reconnect after an unexpected close. `false`: never. Default on, with the defaults of `ReconnectOptions`. */
   reconnect?: ReconnectOptions | false;
   /** A request without a reply after this long fails (and the connection is considered dead). Default 15 000 ms. */
