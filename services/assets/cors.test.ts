@@ -61,8 +61,8 @@ describe("CORS on the asset API", () => {
 });
 
 describe("PARLEY_ASSET_CORS_ORIGINS", () => {
-  it("is a comma-separated list of origins, empty by default", () => {
-    expect(loadConfig({}, {}).assetCorsOrigins).toEqual([]);
+  it("is a comma-separated list of origins, unset (no other origin) by default", () => {
+    expect(loadConfig({}, {}).assetCorsOrigins).toBeUndefined();
     expect(loadConfig({}, { PARLEY_ASSET_CORS_ORIGINS: "https://a.example.com, http://localhost:5173" }).assetCorsOrigins).toEqual(["https://a.example.com", "http://localhost:5173"]);
   });
 

@@ -273,8 +273,8 @@ export const SETTINGS = {
   assetCorsOrigins: {
     group: "assets",
     env: "PARLEY_ASSET_CORS_ORIGINS",
-    schema: originList,
-    default: "",
+    schema: originList.optional(),
+    default: undefined,
     description: "web origins other than the server's own that may call /v1/assets from a browser (CORS), comma-separated, or *",
   },
   requestTimeoutMs: {
