@@ -126,6 +126,12 @@ describe("services in separate processes on the real back ends", { timeout: 60_0
     expect(events.find((e) => e.type === "receipt")).toMatchObject({ receipt: { userId: "bob", kind: "read", upToSeq: message.seq } });
   });
 
+  it("has no dev sign-in endpoint on a gateway of parley serve", async () => {
+    // POST /v1/dev/token signs anyone in by name: only parley dev may offer it.
+    const response = await fetch(`${gatewayA.url}/v1/dev/token`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ user: "mallory" }) });
+    expect(response.status).toBe(404);
+  });
+
   it("shows the lag of a service's Kafka consumer groups on its /metrics, 0 once it has caught up", async () => {
     const sender = await connect(gatewayA, "lena");
     const recipient = EventCollector.of(await connect(gatewayB, "omar"));
