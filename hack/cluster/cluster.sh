@@ -333,7 +333,12 @@ cmd_up() {
   local start_time=$SECONDS
   require_machine
   mkdir -p "$CLUSTER_DIR" "$RUN_DIR"
+  # The base image's debootstrap (network and disk) overlaps the node binaries' build (CPU);
+  # both are cached, so after the first run neither does anything.
+  "$HACK_DIR/cluster/images.sh" rootfs >"$CLUSTER_DIR/rootfs.log" 2>&1 &
+  local rootfs=$!
   "$HACK_DIR/kube/build.sh" node >/dev/null || die "building kubelet, kube-scheduler, kube-proxy or the CNI plugins failed (hack/kube/build.sh node)"
+  wait "$rootfs" || { tail -n 20 "$CLUSTER_DIR/rootfs.log" >&2; die "making the base image's Debian root file system failed (hack/cluster/images.sh rootfs)"; }
   control_plane_up up >"$CLUSTER_DIR/control-plane.up.log" 2>&1 ||
     { tail -n 30 "$CLUSTER_DIR/control-plane.up.log" >&2; die "the cluster's control plane did not start (hack/servers/kube.sh)"; }
   node_pki

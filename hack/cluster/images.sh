@@ -3,6 +3,7 @@
 # and imports them into its containerd (`docker save | ctr -n k8s.io images import -`):
 # nothing is pulled, no registry is needed.
 #   hack/cluster/images.sh node           the pause image (static Go binary, hack/cluster/pause)
+#   hack/cluster/images.sh rootfs         only the Debian root file system (debootstrap), cached
 #   hack/cluster/images.sh base           the Node.js base: Debian bookworm from debootstrap
 #                                         (minbase) plus the Node.js binary the project runs
 #   hack/cluster/images.sh parley TAG...  images/Dockerfile's fast path (target `host`): the
@@ -77,8 +78,18 @@ unmount_rootfs() {
 # a rootfs tarball made once by debootstrap (2.5 to 7 minutes). DEBIAN_EXTRA: what the
 # official Node.js binary needs beyond minbase.
 DEBIAN_EXTRA=libatomic1
+DEBIAN_TARBALL="$IMAGE_CACHE/debian-bookworm-minbase-${DEBIAN_EXTRA//,/-}.tar"
 build_debian() {
-  local tarball="$IMAGE_CACHE/debian-bookworm-minbase-${DEBIAN_EXTRA//,/-}.tar"
+  build_rootfs
+  [[ -n $(image_id "$BASE_IMAGE") ]] && return 0
+  docker_cli import "$DEBIAN_TARBALL" "$BASE_IMAGE" >/dev/null || die "docker import of $BASE_IMAGE failed"
+}
+
+# build_rootfs: the debootstrap tarball alone (no dockerd needed), so that cluster.sh can
+# make it while the node binaries compile: one waits on the network and disk, the other
+# on the CPU.
+build_rootfs() {
+  local tarball=$DEBIAN_TARBALL
   if [[ ! -f $tarball ]]; then
     local rootfs="$IMAGE_CACHE/.rootfs" start=$SECONDS
     log "debootstrap bookworm (minbase) from $DEBIAN_MIRROR (first run only: a few minutes)"
@@ -93,8 +104,6 @@ build_debian() {
     rm -rf "$rootfs"
     log "debootstrap done in $((SECONDS - start))s"
   fi
-  [[ -n $(image_id "$BASE_IMAGE") ]] && return 0
-  docker_cli import "$tarball" "$BASE_IMAGE" >/dev/null || die "docker import of $BASE_IMAGE failed"
 }
 
 # build_node_base: BASE_IMAGE plus the pinned Node.js binary and the user `node` (uid 1000),
@@ -160,9 +169,10 @@ main() {
   case "${1:-}" in
     node) build_pause ;;
     base) build_node_base ;;
+    rootfs) build_rootfs ;;
     parley) shift && build_parley "$@" ;;
     *)
-      echo "usage: $0 node|base|parley TAG..." >&2
+      echo "usage: $0 node|base|rootfs|parley TAG..." >&2
       exit 2
       ;;
   esac
