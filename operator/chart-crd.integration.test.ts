@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GROUP, PLURAL, SINGULAR } from "./api/v1alpha1/messagingcluster.js";
-import { kubeTestEnv, run, uniqueName } from "./testing/kube-test-env.js";
+import { crdEstablished, kubeTestEnv, run, uniqueName } from "./testing/kube-test-env.js";
 import { repositoryRoot } from "./tools/generate-crd.js";
 
 /**
@@ -72,8 +72,7 @@ async function install(release: string, namespace: string, chart: string, values
   cleanup.push(["delete", "crd", crdName, "--ignore-not-found", "--wait=false"], ["delete", "namespace", namespace, "--wait=false"]);
   const installed = await helm(["install", release, chart, "--namespace", namespace, "--create-namespace", "--wait=false", "--set", "replicaCount=1", "--set", "rbac.create=false", ...values.flatMap((v) => ["--set", v])]);
   expect(installed.code, installed.stderr).toBe(0);
-  const established = await kubectl(["wait", "--for=condition=Established", "--timeout=60s", `crd/${crdName}`]);
-  expect(established.code, established.stderr).toBe(0);
+  await crdEstablished(env, crdName);
 }
 
 beforeAll(() => {

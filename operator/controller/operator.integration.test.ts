@@ -17,7 +17,7 @@ import { KubeError, RESOURCES, type KubeApi, type ResourceRef } from "../kube/ku
 import type { Deployment } from "../kube/types.js";
 import { CRD_FILE, repositoryRoot } from "../tools/generate-crd.js";
 import { FakeKubelet } from "../testing/fake-kubelet.js";
-import { kubeTestEnv, run, uniqueName, waitFor } from "../testing/kube-test-env.js";
+import { crdEstablished, kubeTestEnv, run, uniqueName, waitFor } from "../testing/kube-test-env.js";
 import { Operator } from "./operator.js";
 
 /**
@@ -221,8 +221,7 @@ beforeAll(async () => {
   env = kubeTestEnv();
   const crd = await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(repositoryRoot(), CRD_FILE)]);
   expect(crd.code, crd.stderr).toBe(0);
-  const established = await kubectl(["wait", "--for=condition=Established", "--timeout=60s", `crd/${CRD_NAME}`]);
-  expect(established.code, established.stderr).toBe(0);
+  await crdEstablished(env, CRD_NAME);
   expect((await kubectl(["create", "namespace", operatorNamespace])).code).toBe(0);
   namespaces.push(operatorNamespace);
   operator = startOperator();

@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { kubeTestEnv, run, uniqueName } from "../testing/kube-test-env.js";
+import { crdEstablished, kubeTestEnv, run, uniqueName } from "../testing/kube-test-env.js";
 import { CRD_FILE, repositoryRoot } from "../tools/generate-crd.js";
 
 /**
@@ -23,8 +23,7 @@ const kubectl = (args: readonly string[]) => run(env.kubectl, args, env.kubeconf
 beforeAll(async () => {
   const crd = await kubectl(["apply", "--server-side", "--force-conflicts", "-f", join(root, CRD_FILE)]);
   expect(crd.stderr).toBe("");
-  const established = await kubectl(["wait", "--for=condition=Established", "--timeout=60s", "-f", join(root, CRD_FILE)]);
-  expect(established.code, established.stderr).toBe(0);
+  await crdEstablished(env, "messagingclusters.messaging.parley.io");
   const created = await kubectl(["create", "namespace", namespace]);
   expect(created.code, created.stderr).toBe(0);
 });

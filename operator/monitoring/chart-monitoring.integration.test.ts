@@ -4,7 +4,7 @@ import { parse as parseYaml, parseAllDocuments } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Metrics } from "../../services/runtime/metrics.js";
 import { OperatorMetrics } from "../controller/metrics.js";
-import { kubeTestEnv, run, uniqueName } from "../testing/kube-test-env.js";
+import { crdEstablished, kubeTestEnv, run, uniqueName } from "../testing/kube-test-env.js";
 import { readPromql, withoutGrafanaVariables } from "../testing/promql-names.js";
 import { repositoryRoot } from "../tools/generate-crd.js";
 
@@ -131,8 +131,7 @@ describe("the chart's Prometheus Operator and Grafana objects", () => {
     for (const crd of monitoringCrds()) {
       const created = await kubectl(["create", "-f", "-"], JSON.stringify(crd));
       expect(created.code, created.stderr).toBe(0);
-      const established = await kubectl(["wait", "--for=condition=Established", "--timeout=60s", `crd/${crd.metadata.name}`]);
-      expect(established.code, established.stderr).toBe(0);
+      await crdEstablished(env, crd.metadata.name);
     }
     const templates = ["servicemonitor", "podmonitor", "prometheusrule", "dashboard-configmap"].flatMap((name) => ["--show-only", `templates/${name}.yaml`]);
     const rendered = await helm(["template", "parley", chart, "--namespace", "default", "--set", ALL_ON, ...templates]);

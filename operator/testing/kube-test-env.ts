@@ -98,3 +98,21 @@ export function waitFor<T>(
     });
   });
 }
+
+interface CrdStatus {
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+/**
+ * Resolves once the CustomResourceDefinition `name` is Established, followed by a watch.
+ * (`kubectl wait --for=condition=Established` right after a create can fail at once with
+ * "accessor error" while the new object has no conditions yet.)
+ */
+export async function crdEstablished(env: { config: KubeConfig; kube: HttpKubeApi }, name: string): Promise<void> {
+  await waitFor<CrdStatus>(
+    env,
+    { apiVersion: "apiextensions.k8s.io/v1", plural: "customresourcedefinitions", name },
+    (crd) => crd?.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") === true,
+    `CRD ${name} Established`,
+  );
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { viewOf } from "../../builders/cluster.js";
-import { kubeTestEnv, run } from "../../testing/kube-test-env.js";
+import { crdEstablished, kubeTestEnv, run } from "../../testing/kube-test-env.js";
 import { OPERATOR_VERSION } from "../../version.js";
 import { GROUP, messagingClusterCrd, PLURAL, VERSION, type MessagingCluster } from "./messagingcluster.js";
 
@@ -48,8 +48,7 @@ beforeAll(async () => {
   delete crd.spec.names.categories;
   const created = await kubectl(["create", "-f", "-"], JSON.stringify(crd));
   expect(created.code, created.stderr).toBe(0);
-  const established = await kubectl(["wait", "--for=condition=Established", "--timeout=60s", `crd/${crdName}`]);
-  expect(established.code, established.stderr).toBe(0);
+  await crdEstablished(env, crdName);
 }, 90_000);
 
 afterAll(async () => {

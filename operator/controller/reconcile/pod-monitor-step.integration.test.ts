@@ -3,7 +3,7 @@ import { CRD_NAME, type MessagingCluster } from "../../api/v1alpha1/messagingclu
 import { MemoryEventRecorder } from "../events.js";
 import { RESOURCES } from "../../kube/kube-api.js";
 import { CRD_FILE, repositoryRoot } from "../../tools/generate-crd.js";
-import { kubeTestEnv, run, uniqueName } from "../../testing/kube-test-env.js";
+import { crdEstablished, kubeTestEnv, run, uniqueName } from "../../testing/kube-test-env.js";
 import { join } from "node:path";
 import { PodMonitorStep } from "./pod-monitor-step.js";
 import { ReconcileContext } from "./step.js";
@@ -63,8 +63,7 @@ beforeAll(async () => {
   const created = await kubectl(["apply", "-f", "-"], podMonitorCrd());
   expect(created.code, created.stderr).toBe(0);
   for (const name of [CRD_NAME, `podmonitors.${group}`]) {
-    const established = await kubectl(["wait", "--for=condition=Established", "--timeout=60s", `crd/${name}`]);
-    expect(established.code, established.stderr).toBe(0);
+    await crdEstablished(env, name);
   }
   expect((await kubectl(["create", "namespace", namespace])).code).toBe(0);
 }, 120_000);
