@@ -1,14 +1,9 @@
 import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection-registry.js";
-import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
-import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
 import { TokenAuthority } from "../auth/tokens.js";
 import { RawConnection } from "../e2e/support/raw-connection.js";
-import { close, createHttpServer, listen, WEBSOCKET_PATH } from "../runtime/http-server.js";
-import { createLogger } from "../runtime/logger.js";
-import { Metrics } from "../runtime/metrics.js";
-import { Gateway } from "./gateway.js";
+import { startTestGateway, type TestGateway } from "./testing/test-gateway.js";
 
 const tokens = new TokenAuthority("a-test-secret-that-is-long-enough-0123456789");
 const cleanups: (() => Promise<void>)[] = [];
@@ -17,43 +12,10 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startGateway(registry: MemoryConnectionRegistry): Promise<{ gateway: Gateway; url: string }> {
-  const metrics = new Metrics();
-  const logger = createLogger("silent");
-  const gateway = new Gateway(
-    {
-      gatewayId: "gw-a",
-      clusterName: "test",
-      maxFrameBytes: 64 * 1024,
-      framesPerSecond: 100,
-      frameBurst: 100,
-      sendBufferBytes: 1024 * 1024,
-      maxConnections: 1000,
-      maxConnectionsPerUser: 10,
-      maxDevicesPerUser: 10,
-      maxTokenLifetimeSeconds: 3600,
-      heartbeatIntervalMs: 30_000,
-      shutdownGraceMs: 0,
-      maxGroupMembers: 100,
-    },
-    {
-      registry,
-      deliveries: new MemoryDeliveryChannel(),
-      bus: new MemoryEventBus(() => undefined),
-      tokens,
-      handler: { handle: () => Promise.reject(new Error("no services in this test")) },
-      metrics,
-      logger,
-    },
-  );
-  await gateway.start();
-  const server = createHttpServer({ metrics, logger, ready: () => gateway.ready, upgrades: gateway });
-  const { url } = await listen(server, "127.0.0.1", 0);
-  cleanups.push(async () => {
-    await gateway.shutdown();
-    await close(server);
-  });
-  return { gateway, url: `${url.replace(/^http/, "ws")}${WEBSOCKET_PATH}` };
+async function startGateway(registry: MemoryConnectionRegistry): Promise<TestGateway> {
+  const started = await startTestGateway(registry, tokens);
+  cleanups.push(started.stop);
+  return started;
 }
 
 describe("gateway event listeners", () => {

@@ -2,15 +2,10 @@ import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection-registry.js";
-import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
-import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
 import { TokenAuthority } from "../auth/tokens.js";
 import { RawConnection } from "../e2e/support/raw-connection.js";
 import type { ConnectionRegistry } from "../ports/connection-registry.js";
-import { close, createHttpServer, listen, WEBSOCKET_PATH } from "../runtime/http-server.js";
-import { createLogger } from "../runtime/logger.js";
-import { Metrics } from "../runtime/metrics.js";
-import { Gateway } from "./gateway.js";
+import { startTestGateway } from "./testing/test-gateway.js";
 
 const tokens = new TokenAuthority("a-test-secret-that-is-long-enough-0123456789");
 const cleanups: (() => Promise<void>)[] = [];
@@ -21,41 +16,9 @@ afterEach(async () => {
 
 /** One gateway of a cluster whose gateways share `registry`, as they share Redis. */
 async function startGateway(gatewayId: string, registry: ConnectionRegistry, limits = { maxConnectionsPerUser: 2, maxDevicesPerUser: 2 }): Promise<string> {
-  const metrics = new Metrics();
-  const logger = createLogger("silent");
-  const gateway = new Gateway(
-    {
-      gatewayId,
-      clusterName: "test",
-      maxFrameBytes: 64 * 1024,
-      framesPerSecond: 100,
-      frameBurst: 100,
-      sendBufferBytes: 1024 * 1024,
-      maxConnections: 1000,
-      ...limits,
-      maxTokenLifetimeSeconds: 3600,
-      heartbeatIntervalMs: 30_000,
-      shutdownGraceMs: 0,
-      maxGroupMembers: 100,
-    },
-    {
-      registry,
-      deliveries: new MemoryDeliveryChannel(),
-      bus: new MemoryEventBus(() => undefined),
-      tokens,
-      handler: { handle: () => Promise.reject(new Error("no services in this test")) },
-      metrics,
-      logger,
-    },
-  );
-  await gateway.start();
-  const server = createHttpServer({ metrics, logger, ready: () => gateway.ready, upgrades: gateway });
-  const { url } = await listen(server, "127.0.0.1", 0);
-  cleanups.push(async () => {
-    await gateway.shutdown();
-    await close(server);
-  });
-  return `${url.replace(/^http/, "ws")}${WEBSOCKET_PATH}`;
+  const { url, stop } = await startTestGateway(registry, tokens, { gatewayId, ...limits });
+  cleanups.push(stop);
+  return url;
 }
 
 /** A bare connection: it shows a refused upgrade's status and sends no frame of its own (no sync). */
