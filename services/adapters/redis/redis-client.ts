@@ -98,6 +98,27 @@ export async function closeClient(client: RedisClient): Promise<void> {
   }
 }
 
+/**
+ * What a Redis adapter that keeps its keys under a prefix starts from: the prefix, checked,
+ * and the client, opened here from options (and then closed by close()) or given by the
+ * caller (and then left open for it).
+ */
+export abstract class PrefixedRedisAdapter {
+  protected readonly client: RedisClient;
+  protected readonly prefix: string;
+  private readonly owned: boolean;
+
+  constructor(connection: RedisConnection, options: RedisAdapterOptions) {
+    checkKeyPrefix(options.keyPrefix);
+    ({ client: this.client, owned: this.owned } = openClient(connection));
+    this.prefix = options.keyPrefix;
+  }
+
+  async close(): Promise<void> {
+    if (this.owned) await closeClient(this.client);
+  }
+}
+
 export function checkKeyPrefix(keyPrefix: string): void {
   if (/[{}]/.test(keyPrefix)) throw new Error(`a Redis key prefix may not contain { or } (got "${keyPrefix}")`);
 }

@@ -1,19 +1,6 @@
 import type { ConnectionRegistry, DeviceRoute } from "../../ports/connection-registry.js";
 import type { UserId } from "../../protocol/ids.js";
-import {
-  checkKeyPrefix,
-  closeClient,
-  inChunks,
-  integer,
-  LUA_NOW,
-  openClient,
-  RedisScript,
-  stringList,
-  userTag,
-  type RedisAdapterOptions,
-  type RedisClient,
-  type RedisConnection,
-} from "./redis-client.js";
+import { inChunks, integer, LUA_NOW, PrefixedRedisAdapter, RedisScript, stringList, userTag } from "./redis-client.js";
 
 /**
  * The connection registry in Redis (standalone or Cluster).
@@ -42,17 +29,7 @@ import {
  * half-done write (a lost connection) heals within one TTL; refresh extends the gateway
  * entries only of routes the user key still holds live, so it never revives a route.
  */
-export class RedisConnectionRegistry implements ConnectionRegistry {
-  private readonly client: RedisClient;
-  private readonly owned: boolean;
-  private readonly prefix: string;
-
-  constructor(connection: RedisConnection, options: RedisAdapterOptions) {
-    checkKeyPrefix(options.keyPrefix);
-    ({ client: this.client, owned: this.owned } = openClient(connection));
-    this.prefix = options.keyPrefix;
-  }
-
+export class RedisConnectionRegistry extends PrefixedRedisAdapter implements ConnectionRegistry {
   async register(route: DeviceRoute, ttlMs: number): Promise<void> {
     const ttl = positiveTtl(ttlMs);
     await Promise.all([
@@ -114,9 +91,6 @@ export class RedisConnectionRegistry implements ConnectionRegistry {
     return perGateway;
   }
 
-  async close(): Promise<void> {
-    if (this.owned) await closeClient(this.client);
-  }
 
   private routesKey(userId: UserId): string {
     return `${this.prefix}${userTag(userId)}:routes`;

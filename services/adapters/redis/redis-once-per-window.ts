@@ -1,5 +1,5 @@
 import type { OncePerWindow } from "../../ports/once-per-window.js";
-import { checkKeyPrefix, closeClient, openClient, type RedisAdapterOptions, type RedisClient, type RedisConnection } from "./redis-client.js";
+import { PrefixedRedisAdapter } from "./redis-client.js";
 
 /**
  * Claims in Redis (standalone or Cluster): one key per claim, `P once:<key>`, set with
@@ -7,24 +7,11 @@ import { checkKeyPrefix, closeClient, openClient, type RedisAdapterOptions, type
  * key per command, so a cluster needs no hash tag. Windows are measured on the Redis
  * node's clock.
  */
-export class RedisOncePerWindow implements OncePerWindow {
-  private readonly client: RedisClient;
-  private readonly owned: boolean;
-  private readonly prefix: string;
-
-  constructor(connection: RedisConnection, options: RedisAdapterOptions) {
-    checkKeyPrefix(options.keyPrefix);
-    ({ client: this.client, owned: this.owned } = openClient(connection));
-    this.prefix = options.keyPrefix;
-  }
-
+export class RedisOncePerWindow extends PrefixedRedisAdapter implements OncePerWindow {
   async claim(key: string, windowMs: number): Promise<boolean> {
     if (!Number.isFinite(windowMs) || windowMs < 1) throw new Error(`a claim window must be at least 1 ms (got ${windowMs})`);
     const reply = await this.client.set(`${this.prefix}once:${key}`, "1", "PX", Math.ceil(windowMs), "NX");
     return reply === "OK";
   }
 
-  async close(): Promise<void> {
-    if (this.owned) await closeClient(this.client);
-  }
 }

@@ -1,18 +1,7 @@
 import type { DeviceRoute } from "../../ports/connection-registry.js";
 import type { PresenceWatchStore } from "../../ports/presence-watch-store.js";
 import type { UserId } from "../../protocol/ids.js";
-import {
-  checkKeyPrefix,
-  closeClient,
-  inChunks,
-  integer,
-  openClient,
-  RedisScript,
-  userTag,
-  type RedisAdapterOptions,
-  type RedisClient,
-  type RedisConnection,
-} from "./redis-client.js";
+import { inChunks, integer, PrefixedRedisAdapter, RedisScript, userTag } from "./redis-client.js";
 
 /** Commands in flight at once for one call's many targets. */
 const CHUNK = 500;
@@ -37,17 +26,7 @@ const CHUNK = 500;
  * then). A user who never changes state again keeps such entries; they are a few bytes
  * each and never pushed to.
  */
-export class RedisPresenceWatchStore implements PresenceWatchStore {
-  private readonly client: RedisClient;
-  private readonly owned: boolean;
-  private readonly prefix: string;
-
-  constructor(connection: RedisConnection, options: RedisAdapterOptions) {
-    checkKeyPrefix(options.keyPrefix);
-    ({ client: this.client, owned: this.owned } = openClient(connection));
-    this.prefix = options.keyPrefix;
-  }
-
+export class RedisPresenceWatchStore extends PrefixedRedisAdapter implements PresenceWatchStore {
   async watch(route: DeviceRoute, targets: readonly UserId[], leaseMs: number, maxTargets: number): Promise<boolean> {
     checkLease(leaseMs);
     const distinct = [...new Set(targets)];
@@ -88,9 +67,6 @@ export class RedisPresenceWatchStore implements PresenceWatchStore {
     return entries.filter((_, i) => live[i]).flatMap(([, value]) => parseRoute(value));
   }
 
-  async close(): Promise<void> {
-    if (this.owned) await closeClient(this.client);
-  }
 
   private watchingKey(connectionId: string): string {
     // Connection ids are the gateways' UUIDs; userTag refuses braces, which would move the hash tag.
