@@ -127,9 +127,13 @@ async function rolledOut(ns: string, deployment: string, timeout = "300s"): Prom
   await tools.kubectl(["rollout", "status", "-n", ns, `deployment/${deployment}`, `--timeout=${timeout}`]);
 }
 
-/** Closes every client; roaming users closed so do not come back. */
+/**
+ * Closes every client. Roaming users are stopped and awaited: one still on its way back
+ * from a previous test's move would otherwise connect afterwards and be counted by the
+ * autoscaler for the rest of the run.
+ */
 async function closeAllClients(): Promise<void> {
-  for (const user of roamingUsers.splice(0)) user.stopped = true;
+  await Promise.all(roamingUsers.splice(0).map((user) => user.stop()));
   await Promise.all(clients.splice(0).map((client) => client.close().catch(() => undefined)));
 }
 
@@ -445,10 +449,11 @@ class RoamingUser {
     return this;
   }
 
-  /** Leaves for good: closes the client and does not come back. */
+  /** Leaves for good: closes the client, or the one a move in flight is opening, and does not come back. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await (await this.current).close();
+    const client = await this.current.catch(() => undefined);
+    await client?.close().catch(() => undefined);
   }
 
   private async open(): Promise<ParleyClient> {
@@ -483,6 +488,7 @@ class RoamingUser {
   private async reopen(retryAfterMs: number): Promise<ParleyClient> {
     for (let attempt = 1; ; attempt++) {
       await delay(Math.max(retryAfterMs, 100));
+      if (this.stopped) throw new Error(`${this.user} stopped while moving`);
       try {
         return await this.open();
       } catch (error) {
