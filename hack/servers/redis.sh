@@ -8,6 +8,14 @@
 # cluster nodes the cluster's nodes.conf, so a restarted cluster rejoins without being
 # created again.
 #   hack/servers/redis.sh up|down|status|endpoints
+#
+# A second, separate Redis Cluster, only on request, for the failover of a master (the chaos
+# scenario redis-cluster-failover, services/chaos): three masters each with one replica on
+# 127.0.0.1:27011-27016 (bus on 17011-17016), with a 2 s node timeout so a replica takes
+# over a dead master within seconds: `up failover`, `down failover`, `status failover`,
+# `endpoints failover`; nodes in $PARLEY_INFRA_DIR/redis/failover-<port>/. `up failover`
+# also starts a killed node again, which rejoins as a replica. hack/infra.sh does not start
+# it, and the plain commands leave it alone, as `failover` leaves the servers above alone.
 # shellcheck disable=SC2034 # read by log() in lib.sh
 SERVER_NAME=redis
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
@@ -15,8 +23,31 @@ source "$(cd "$(dirname "$0")" && pwd)/../lib.sh"
 
 REDIS_DIR="$PARLEY_INFRA_DIR/redis"
 STANDALONE_PORT=26379
-CLUSTER_PORTS=(27001 27002 27003)
+CONTRACT_CLUSTER_PORTS=(27001 27002 27003)
+FAILOVER_CLUSTER_PORTS=(27011 27012 27013 27014 27015 27016)
 READY_SECONDS=30
+
+# use_cluster contract|failover: the cluster the cluster functions below work on: its node
+# ports, replicas per master, node timeout and the prefix of its nodes' names.
+use_cluster() {
+  case $1 in
+    contract)
+      CLUSTER_PORTS=("${CONTRACT_CLUSTER_PORTS[@]}")
+      CLUSTER_REPLICAS=0
+      CLUSTER_NODE_TIMEOUT_MS=5000
+      CLUSTER_NODE_PREFIX=cluster
+      ;;
+    failover)
+      CLUSTER_PORTS=("${FAILOVER_CLUSTER_PORTS[@]}")
+      CLUSTER_REPLICAS=1
+      # Short, so a dead master is marked failed and its replica elected within seconds.
+      CLUSTER_NODE_TIMEOUT_MS=2000
+      CLUSTER_NODE_PREFIX=failover
+      ;;
+  esac
+  CLUSTER_MASTERS=$((${#CLUSTER_PORTS[@]} / (CLUSTER_REPLICAS + 1)))
+}
+use_cluster contract
 
 node_dir() { printf '%s/%s' "$REDIS_DIR" "$1"; }
 pidfile_of() { printf '%s/redis.pid' "$(node_dir "$1")"; }
@@ -65,7 +96,7 @@ start_node() {
     if [[ $mode == cluster ]]; then
       echo "cluster-enabled yes"
       echo "cluster-config-file nodes.conf"
-      echo "cluster-node-timeout 5000"
+      echo "cluster-node-timeout $CLUSTER_NODE_TIMEOUT_MS"
       echo "cluster-port $((port - 10000))" # cluster_bus_ports_current checks the same rule
     fi
   } >"$dir/redis.conf"
@@ -93,14 +124,22 @@ wait_ready() {
   die "redis $name did not answer PING on 127.0.0.1:$port within ${READY_SECONDS}s"
 }
 
-# True when every cluster node reports a full, healthy cluster of all three masters.
+# True when every cluster node reports a full, healthy cluster of all its masters, and
+# every replica it should have is linked to its master (a node started again after a kill
+# counts once it follows the master that took its place).
 cluster_ok() {
-  local port
+  local port replicas=0
   for port in "${CLUSTER_PORTS[@]}"; do
     [[ $(cluster_field "$port" cluster_state) == ok ]] || return 1
     [[ $(cluster_field "$port" cluster_slots_ok) == 16384 ]] || return 1
     [[ $(cluster_field "$port" cluster_known_nodes) == "${#CLUSTER_PORTS[@]}" ]] || return 1
+    [[ $(cluster_field "$port" cluster_size) == "$CLUSTER_MASTERS" ]] || return 1
+    if [[ $(cli "$port" info replication | sed -n 's/^role://p') == slave ]]; then
+      [[ $(cli "$port" info replication | sed -n 's/^master_link_status://p') == up ]] || return 1
+      replicas=$((replicas + 1))
+    fi
   done
+  [[ $replicas == $((CLUSTER_MASTERS * CLUSTER_REPLICAS)) ]]
 }
 
 wait_cluster_ok() {
@@ -130,16 +169,16 @@ cluster_restarted() {
 
 start_cluster_nodes() {
   local port
-  for port in "${CLUSTER_PORTS[@]}"; do start_node "cluster-$port" "$port" cluster; done
-  for port in "${CLUSTER_PORTS[@]}"; do wait_ready "cluster-$port" "$port"; done
+  for port in "${CLUSTER_PORTS[@]}"; do start_node "$CLUSTER_NODE_PREFIX-$port" "$port" cluster; done
+  for port in "${CLUSTER_PORTS[@]}"; do wait_ready "$CLUSTER_NODE_PREFIX-$port" "$port"; done
 }
 
 create_cluster() {
   local nodes=() port
   for port in "${CLUSTER_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
   log "creating the cluster of ${nodes[*]}"
-  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >>"$REDIS_DIR/cluster-create.log" 2>&1 ||
-    die "redis-cli --cluster create failed; see $REDIS_DIR/cluster-create.log"
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas "$CLUSTER_REPLICAS" --cluster-yes >>"$REDIS_DIR/$CLUSTER_NODE_PREFIX-create.log" 2>&1 ||
+    die "redis-cli --cluster create failed; see $REDIS_DIR/$CLUSTER_NODE_PREFIX-create.log"
 }
 
 # Forgets the cluster (only test data lives in it) and starts blank nodes.
@@ -147,7 +186,7 @@ reset_cluster() {
   local port
   # shellcheck disable=SC2046 # node names have no spaces
   stop_nodes $(cluster_node_names)
-  for port in "${CLUSTER_PORTS[@]}"; do rm -f "$(node_dir "cluster-$port")/nodes.conf"; done
+  for port in "${CLUSTER_PORTS[@]}"; do rm -f "$(node_dir "$CLUSTER_NODE_PREFIX-$port")/nodes.conf"; done
   start_cluster_nodes
 }
 
@@ -205,6 +244,14 @@ cmd_up() {
   echo "redis: standalone on 127.0.0.1:$STANDALONE_PORT; cluster of 3 masters on 127.0.0.1:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]}; data and logs in $REDIS_DIR"
 }
 
+cmd_up_failover() {
+  provision
+  mkdir -p "$REDIS_DIR"
+  up_cluster
+  cluster_smoke_test
+  echo "redis: failover cluster of $CLUSTER_MASTERS masters with $CLUSTER_REPLICAS replica each on 127.0.0.1:${CLUSTER_PORTS[0]}-${CLUSTER_PORTS[-1]}; data and logs in $REDIS_DIR/$CLUSTER_NODE_PREFIX-<port>"
+}
+
 # stop_nodes NAME...: signals every node first, so they shut down together, then waits for each.
 stop_nodes() {
   local name
@@ -214,7 +261,7 @@ stop_nodes() {
   for name in "$@"; do stop_pidfile "$(pidfile_of "$name")"; done
 }
 
-cluster_node_names() { local port; for port in "${CLUSTER_PORTS[@]}"; do echo "cluster-$port"; done; }
+cluster_node_names() { local port; for port in "${CLUSTER_PORTS[@]}"; do echo "$CLUSTER_NODE_PREFIX-$port"; done; }
 
 cmd_down() {
   # shellcheck disable=SC2046 # node names have no spaces
@@ -222,41 +269,77 @@ cmd_down() {
   echo "redis: stopped"
 }
 
+cmd_down_failover() {
+  # shellcheck disable=SC2046 # node names have no spaces
+  stop_nodes $(cluster_node_names)
+  echo "redis: failover cluster stopped"
+}
+
+# Prints each node of the cluster in use; fails when one is stopped or the cluster is not
+# healthy (cluster_ok: all slots served, every replica linked).
+cluster_status() {
+  local healthy=0 port state role name
+  for port in "${CLUSTER_PORTS[@]}"; do
+    name="$CLUSTER_NODE_PREFIX-$port"
+    if is_running "$(pidfile_of "$name")"; then
+      state=$(cluster_field "$port" cluster_state)
+      role=$(cli "$port" info replication | sed -n 's/^role://p')
+      echo "redis cluster node: running (pid $(cat "$(pidfile_of "$name")")) on 127.0.0.1:$port, ${role:-unknown role}, cluster_state:${state:-unknown}"
+    else
+      echo "redis cluster node 127.0.0.1:$port: stopped"
+      healthy=1
+    fi
+  done
+  [[ $healthy == 0 ]] && cluster_ok
+}
+
 cmd_status() {
-  local healthy=0 port state
+  local healthy=0
   if is_running "$(pidfile_of standalone)"; then
     echo "redis standalone: running (pid $(cat "$(pidfile_of standalone)")) on 127.0.0.1:$STANDALONE_PORT"
   else
     echo "redis standalone: stopped"
     healthy=1
   fi
-  for port in "${CLUSTER_PORTS[@]}"; do
-    if is_running "$(pidfile_of "cluster-$port")"; then
-      state=$(cluster_field "$port" cluster_state)
-      echo "redis cluster node: running (pid $(cat "$(pidfile_of "cluster-$port")")) on 127.0.0.1:$port, cluster_state:${state:-unknown}"
-      [[ $state == ok ]] || healthy=1
-    else
-      echo "redis cluster node 127.0.0.1:$port: stopped"
-      healthy=1
-    fi
-  done
+  cluster_status || healthy=1
   return "$healthy"
 }
 
 cmd_endpoints() {
+  echo "PARLEY_TEST_REDIS_URL=redis://127.0.0.1:$STANDALONE_PORT"
+  echo "PARLEY_TEST_REDIS_CLUSTER_NODES=$(cluster_nodes_list)"
+}
+
+cluster_nodes_list() {
   local nodes=() port
   for port in "${CLUSTER_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
-  echo "PARLEY_TEST_REDIS_URL=redis://127.0.0.1:$STANDALONE_PORT"
-  echo "PARLEY_TEST_REDIS_CLUSTER_NODES=$(IFS=,; echo "${nodes[*]}")"
+  (IFS=,; echo "${nodes[*]}")
 }
+
+usage() {
+  echo "usage: $0 up|down|status|endpoints [failover]" >&2
+  exit 2
+}
+
+if [[ ${2:-} == failover ]]; then
+  use_cluster failover
+  case "$1" in
+    up) cmd_up_failover ;;
+    down) cmd_down_failover ;;
+    status) cluster_status ;;
+    endpoints)
+      cluster_status >/dev/null || exit 1
+      echo "PARLEY_TEST_REDIS_FAILOVER_CLUSTER_NODES=$(cluster_nodes_list)"
+      ;;
+    *) usage ;;
+  esac
+  exit $?
+fi
 
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
   endpoints) cmd_endpoints ;;
-  *)
-    echo "usage: $0 up|down|status|endpoints" >&2
-    exit 2
-    ;;
+  *) usage ;;
 esac
