@@ -122,8 +122,8 @@ build_node_base() {
   echo "$want" >"$dir/.stamp"
 }
 
-# stage_context: the fast path's build context: package.json, the compiled dist/ and the
-# production node_modules (npm ci --omit=dev, again only when the lockfile changed).
+# stage_context: the fast path's build context: package.json, the compiled dist/ with the
+# SBOM, and the production node_modules (npm ci --omit=dev, again only when the lockfile changed).
 stage_context() {
   local context="$IMAGE_CACHE/parley-context" lock_hash
   [[ -f "$REPO_DIR/dist/services/cli/parley.js" ]] || die "no dist/ to copy: run npm run build (make build) first"
@@ -136,6 +136,8 @@ stage_context() {
     echo "$lock_hash" >"$context/.modules-stamp"
   fi
   cp "$REPO_DIR/package.json" "$context/package.json"
+  # The image carries the SBOM of what it ships (dist/sbom.cdx.json; cached by the lockfile).
+  (cd "$REPO_DIR" && node dist/services/tools/generate-sbom.js >/dev/null) || die "writing the SBOM failed (make sbom)"
   # dist/ as the build made it, without what a test run may leave there.
   rm -rf "$context/dist" && cp -a "$REPO_DIR/dist" "$context/dist"
   # The entry point the image's `parley` symlink names (tsc writes it 0644).

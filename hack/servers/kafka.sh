@@ -149,8 +149,13 @@ format_storage() {
   echo "$KAFKA_VERSION" >"$DATA/version"
 }
 
+# How long a starting node may take to answer its first admin request: a restarted node of
+# the three-node cluster first catches up on the metadata log, which took over 90 s on two
+# busy cores.
+READY_TIMEOUT=${PARLEY_KAFKA_READY_TIMEOUT:-240}
+
 topic_list() {
-  timeout 90 "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 \
+  timeout "$READY_TIMEOUT" "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 \
     -Dlog4j2.configurationFile="$HACK_DIR/kafka/tools-log4j2.properties" \
     -cp "$LIBS/*" org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --list
 }

@@ -187,6 +187,16 @@ describe("Parley on a real Kubernetes node", { timeout: 6 * MINUTE }, () => {
     expect(accounts.items.map((account) => account.metadata.name)).toEqual([operator?.spec.serviceAccountName]);
   });
 
+  it("ships the CycloneDX SBOM of the image's modules inside the image, for scanners", async () => {
+    const [operator] = await pods(operatorNamespace, `app.kubernetes.io/instance=${release}`);
+    const bom = JSON.parse(await tools.kubectl(["exec", "-n", operatorNamespace, operator?.metadata.name ?? "", "--", "cat", "/app/dist/sbom.cdx.json"])) as {
+      bomFormat: string;
+      components: { name: string }[];
+    };
+    expect(bom.bomFormat).toBe("CycloneDX");
+    expect(bom.components.map((component) => component.name)).toEqual(expect.arrayContaining(["ws", "kafkajs", "cassandra-driver", "ioredis", "minio"]));
+  });
+
   it("brings every Deployment of a MessagingCluster on the host's back ends to Running and Ready pods", async () => {
     await tools.kubectl(["create", "namespace", namespace]);
     const started = performance.now();
