@@ -215,8 +215,10 @@ up_cluster() {
   cluster_ok && return 0
   if cluster_blank; then
     create_cluster
-  elif cluster_restarted && wait_cluster_ok 10; then
-    return 0 # restarted nodes found each other again through their nodes.conf
+  elif cluster_restarted && wait_cluster_ok "$READY_SECONDS"; then
+    # Restarted nodes found each other again through their nodes.conf (a killed node of the
+    # failover cluster also resyncs as a replica meanwhile: given as long as a start).
+    return 0
   else
     log "the cluster nodes do not form one healthy cluster; creating it afresh"
     reset_cluster

@@ -5,8 +5,9 @@
  * and start it again, and the clean-up of what the run created.
  */
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
+import { Cluster, Redis } from "ioredis";
 import { connectCassandra } from "../adapters/cassandra/cassandra-options.js";
+import { parseClusterNodes } from "../adapters/redis/redis-client.js";
 import { createS3Client } from "../adapters/s3/s3-blob-store.js";
 import { TokenAuthority } from "../auth/tokens.js";
 import { deleteKafkaPrefix, unlinkKeys } from "../bench/backend-cleanup.js";
@@ -26,6 +27,8 @@ export interface ClusterOptions {
   /** Kafka bootstrap servers; the single broker of hack/infra.sh by default. */
   kafkaBrokers?: string;
   kafkaReplicationFactor?: number;
+  /** Redis Cluster seed nodes (host:port,...) instead of the standalone Redis of hack/infra.sh. */
+  redisClusterNodes?: string;
   log: (text: string) => void;
 }
 
@@ -39,12 +42,14 @@ export class ChaosCluster {
   readonly kafkaBrokers: string;
   private readonly cassandraContactPoints = readInfraEndpoint("PARLEY_TEST_CASSANDRA_CONTACT_POINTS", BACK_ENDS);
   private readonly cassandraDc = readInfraEndpoint("PARLEY_TEST_CASSANDRA_DC", BACK_ENDS);
-  private readonly redisUrl = readInfraEndpoint("PARLEY_TEST_REDIS_URL", BACK_ENDS);
+  /** The Redis the processes use, as its setting: the standalone server's URL or cluster nodes. */
+  readonly redis: string;
 
   constructor(private readonly options: ClusterOptions) {
     const secret = randomBytes(32).toString("base64url");
     this.tokens = new TokenAuthority(secret);
     this.kafkaBrokers = options.kafkaBrokers ?? readInfraEndpoint("PARLEY_TEST_KAFKA_BROKERS", BACK_ENDS);
+    this.redis = options.redisClusterNodes ?? readInfraEndpoint("PARLEY_TEST_REDIS_URL", BACK_ENDS);
     this.env = {
       PARLEY_CLUSTER: this.name,
       PARLEY_JWT_SECRET: secret,
@@ -55,7 +60,7 @@ export class ChaosCluster {
       PARLEY_CASSANDRA_LOCAL_DC: this.cassandraDc,
       PARLEY_CASSANDRA_KEYSPACE: this.keyspace,
       PARLEY_CASSANDRA_REPLICATION: "1",
-      PARLEY_REDIS_URL: this.redisUrl,
+      ...(options.redisClusterNodes === undefined ? { PARLEY_REDIS_URL: this.redis } : { PARLEY_REDIS_CLUSTER_NODES: this.redis }),
       PARLEY_S3_ENDPOINT: readInfraEndpoint("PARLEY_TEST_S3_ENDPOINT", BACK_ENDS),
       PARLEY_S3_ACCESS_KEY: readInfraEndpoint("PARLEY_TEST_S3_ACCESS_KEY", BACK_ENDS),
       PARLEY_S3_SECRET_KEY: readInfraEndpoint("PARLEY_TEST_S3_SECRET_KEY", BACK_ENDS),
@@ -158,7 +163,10 @@ export class ChaosCluster {
         }
       }),
       attempt("Redis keys", async () => {
-        const redis = new Redis(this.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+        const redis =
+          this.options.redisClusterNodes === undefined
+            ? new Redis(this.redis, { lazyConnect: true, maxRetriesPerRequest: 2 })
+            : new Cluster(parseClusterNodes(this.options.redisClusterNodes), { lazyConnect: true, redisOptions: { maxRetriesPerRequest: 2 } });
         try {
           await redis.connect();
           await unlinkKeys(redis, `${redisKeyPrefix(this.name)}*`);

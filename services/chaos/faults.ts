@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { ChaosCluster } from "./cluster.js";
+import { masterOfMostTags, promotedFor, roleOf } from "./redis-failover.js";
 import { StormClients, stormClientsThatFit } from "./reconnect-storm.js";
 import type { Traffic } from "./traffic.js";
 
@@ -44,7 +45,14 @@ export interface Fault {
   inject: (context: FaultContext) => Promise<void>;
   /** Which Kafka the scenario's processes use. */
   kafka: "single" | "three";
+  /** Which Redis they use: the shared standalone server (default) or the failover cluster of `hack/servers/redis.sh up failover`. */
+  redis?: "standalone" | "failover-cluster";
 }
+
+/** The users of every scenario (scenario.ts), whose keys the Redis adapters keep under the hash tag `{<userId>}`. */
+export const CHAOS_USERS = ["alice", "bob", "carol", "dave"] as const;
+/** A replica is promoted after the failover cluster's node timeout (2 s) and an election; far past that is a failure. */
+const PROMOTION_TIMEOUT_MS = 60_000;
 
 async function script(args: string[], log: (text: string) => void): Promise<void> {
   const [path, ...rest] = args;
@@ -100,6 +108,27 @@ export const FAULTS: Record<string, Fault> = {
       // Nothing is persisted (hack/servers/redis.sh): the restarted Redis is empty.
       await killPidFile("redis/standalone/redis.pid", log);
       await script(["servers/redis.sh", "up"], log);
+    },
+  },
+  "redis-cluster-failover": {
+    kafka: "single",
+    redis: "failover-cluster",
+    inject: async ({ log, note }) => {
+      // The master of most of the users' keys (routes, presence), so the traffic's lookups and writes move with it.
+      const { node: victim, slots } = await masterOfMostTags(CHAOS_USERS);
+      log(`the master 127.0.0.1:${victim.port} serves the slots ${slots.join(", ")} of the users' keys`);
+      const killedAt = performance.now();
+      await killPidFile(`redis/failover-${victim.port}/redis.pid`, log);
+      const promoted = await promotedFor(victim, slots[0] ?? 0, PROMOTION_TIMEOUT_MS);
+      const promotedSeconds = ((performance.now() - killedAt) / 1000).toFixed(1);
+      log(`127.0.0.1:${promoted.port} took over the slots ${promotedSeconds} s after the kill`);
+      // Starts the killed node again; returns once it follows the promoted one as a replica.
+      await script(["servers/redis.sh", "up", "failover"], log);
+      const role = await roleOf(victim.port);
+      note(
+        `master 127.0.0.1:${victim.port} (slots of ${slots.length} of ${CHAOS_USERS.length} users) killed; its replica 127.0.0.1:${promoted.port} promoted and the cluster ok ${promotedSeconds} s later; ` +
+          `the killed node back as ${role === "slave" ? "a replica" : `role ${role ?? "unknown"}`} ${((performance.now() - killedAt) / 1000).toFixed(1)} s after the kill`,
+      );
     },
   },
   "cassandra-restart": {

@@ -5,7 +5,8 @@
  * processes on the real back ends, prints one markdown row per scenario as it ends and
  * the table at the end, for docs/operations.md. Exits 1 when a scenario lost or duplicated
  * an acked message, or could not run. Whatever happens, the partition's iptables rules are
- * removed, the processes killed and the three-node Kafka stopped when this run started it.
+ * removed, the processes killed, and the three-node Kafka and the Redis failover cluster
+ * stopped when this run started them.
  */
 import { execFile } from "node:child_process";
 import { join } from "node:path";
@@ -17,9 +18,9 @@ import { runScenario } from "./scenario.js";
 import { failedRow, TABLE_HEADER, tableRow } from "./table.js";
 
 const run = promisify(execFile);
-const KAFKA_SH = join(import.meta.dirname, "..", "..", "..", "hack", "servers", "kafka.sh");
+const SERVERS = join(import.meta.dirname, "..", "..", "..", "hack", "servers");
 /** Scenarios that leave the shared back ends alone, for `make chaos-short`. */
-const SHORT = ["process-kill", "spike", "reconnect-storm", "kafka-partition", "kafka3-broker-lost"];
+const SHORT = ["process-kill", "spike", "reconnect-storm", "kafka-partition", "kafka3-broker-lost", "redis-cluster-failover"];
 /** The order of a full run: the shared back ends' restarts last, as they disturb other users of them. */
 const ALL = [...SHORT, "redis-restart", "kafka-restart", "cassandra-restart"];
 
@@ -51,50 +52,68 @@ async function main(): Promise<number> {
   const scenarios = asked.length > 0 ? asked : ALL;
   for (const name of scenarios) if (!(name in FAULTS)) throw new Error(`no scenario ${name}; known: ${ALL.join(", ")}`);
 
-  let startedKafka3 = false;
-  if (scenarios.some((name) => FAULTS[name]?.kafka === "three")) {
-    const status = await run(KAFKA_SH, ["status", "3"]).then(
-      () => true,
-      () => false,
-    );
-    if (!status) {
-      log("starting the three-node Kafka (hack/servers/kafka.sh up 3)");
-      await run(KAFKA_SH, ["up", "3"], { timeout: 300_000 });
-      startedKafka3 = true;
-    }
-  }
-
-  const rows: string[] = [];
-  let failed = false;
+  // Servers of their own that only some scenarios need: started when not running, and then stopped at the end.
+  const started: ServerOnRequest[] = [];
   try {
-    for (const name of scenarios) {
-      try {
-        const result = await runScenario(name, {
-          rate: Number(opts.rate),
-          beforeMs: Number(opts.before) * 1000,
-          afterMs: Number(opts.after) * 1000,
-          drainMs: Number(opts.drain) * 1000,
-          requestTimeoutMs: Number(opts.requestTimeout),
-          log,
-        });
-        if (result.lost > 0 || result.duplicated > 0) failed = true;
-        rows.push(tableRow(result));
-        process.stderr.write(`${JSON.stringify(result)}\n`);
-      } catch (error) {
-        failed = true;
-        rows.push(failedRow(name, error));
-        log(`${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-        cleanUpNow();
-      }
-      process.stdout.write(`${rows.at(-1) ?? ""}\n`);
-    }
+    if (scenarios.some((name) => FAULTS[name]?.kafka === "three")) await startUnlessRunning(KAFKA3, started);
+    if (scenarios.some((name) => FAULTS[name]?.redis === "failover-cluster")) await startUnlessRunning(REDIS_FAILOVER, started);
+    return await runAll(scenarios, opts);
   } finally {
-    if (startedKafka3) {
-      log("stopping the three-node Kafka this run started");
-      await run(KAFKA_SH, ["down", "3"]).catch((error: unknown) => {
+    for (const server of started) {
+      log(`stopping the ${server.what} this run started`);
+      await run(join(SERVERS, server.script), ["down", server.mode]).catch((error: unknown) => {
         log(`stopping it failed: ${String(error)}`);
       });
     }
+  }
+}
+
+interface ServerOnRequest {
+  what: string;
+  script: string;
+  /** The argument after up, down and status. */
+  mode: string;
+}
+
+const KAFKA3: ServerOnRequest = { what: "three-node Kafka", script: "kafka.sh", mode: "3" };
+const REDIS_FAILOVER: ServerOnRequest = { what: "Redis failover cluster", script: "redis.sh", mode: "failover" };
+
+async function startUnlessRunning(server: ServerOnRequest, started: ServerOnRequest[]): Promise<void> {
+  const path = join(SERVERS, server.script);
+  const running = await run(path, ["status", server.mode]).then(
+    () => true,
+    () => false,
+  );
+  if (running) return;
+  log(`starting the ${server.what} (hack/servers/${server.script} up ${server.mode})`);
+  // Counted as started before it is up: a start that fails half-way is stopped too.
+  started.push(server);
+  await run(path, ["up", server.mode], { timeout: 300_000 });
+}
+
+async function runAll(scenarios: readonly string[], opts: { rate: string; before: string; after: string; drain: string; requestTimeout: string }): Promise<number> {
+  const rows: string[] = [];
+  let failed = false;
+  for (const name of scenarios) {
+    try {
+      const result = await runScenario(name, {
+        rate: Number(opts.rate),
+        beforeMs: Number(opts.before) * 1000,
+        afterMs: Number(opts.after) * 1000,
+        drainMs: Number(opts.drain) * 1000,
+        requestTimeoutMs: Number(opts.requestTimeout),
+        log,
+      });
+      if (result.lost > 0 || result.duplicated > 0) failed = true;
+      rows.push(tableRow(result));
+      process.stderr.write(`${JSON.stringify(result)}\n`);
+    } catch (error) {
+      failed = true;
+      rows.push(failedRow(name, error));
+      log(`${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      cleanUpNow();
+    }
+    process.stdout.write(`${rows.at(-1) ?? ""}\n`);
   }
   process.stdout.write(`\n${[...TABLE_HEADER, ...rows].join("\n")}\n`);
   return failed ? 1 : 0;

@@ -7,7 +7,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { check, type Observed, type Verdict } from "./checker.js";
 import { ChaosUser } from "./chaos-user.js";
 import { ChaosCluster } from "./cluster.js";
-import { FAULTS, KAFKA3_BROKERS } from "./faults.js";
+import { CHAOS_USERS as USERS, FAULTS, KAFKA3_BROKERS } from "./faults.js";
+import { REDIS_FAILOVER_NODES } from "./redis-failover.js";
 import { longestAckGapMs, medianAckLatencyMs, recoveryMs, Traffic, type Flow } from "./traffic.js";
 
 export interface ScenarioOptions {
@@ -38,7 +39,6 @@ export interface ScenarioResult extends Verdict {
   notes: string[];
 }
 
-const USERS = ["alice", "bob", "carol", "dave"] as const;
 /** The window at the end of the traffic whose ack latency is compared with the steady one. */
 const LATENCY_WINDOW_MS = 10_000;
 /** Reads at the end are retried: a back end may still be settling after the fault. */
@@ -51,12 +51,13 @@ export async function runScenario(name: string, options: ScenarioOptions): Promi
   const cluster = new ChaosCluster({
     log,
     ...(fault.kafka === "three" ? { kafkaBrokers: KAFKA3_BROKERS, kafkaReplicationFactor: 3 } : {}),
+    ...(fault.redis === "failover-cluster" ? { redisClusterNodes: REDIS_FAILOVER_NODES } : {}),
   });
   const users: ChaosUser[] = [];
   const problems: string[] = [];
   const notes: string[] = [];
   try {
-    log(`${name}: starting cluster ${cluster.name} on Kafka ${cluster.kafkaBrokers}`);
+    log(`${name}: starting cluster ${cluster.name} on Kafka ${cluster.kafkaBrokers} and Redis ${cluster.redis}`);
     await cluster.start();
     USERS.forEach((userId, i) => {
       users.push(
