@@ -114,7 +114,9 @@ export async function runScenario(name: string, options: ScenarioOptions): Promi
     // at the end of the traffic, which should be back to it.
     const steady = medianAckLatencyMs(messages, trafficStart, faultStart);
     const atEnd = medianAckLatencyMs(messages, trafficEnd - LATENCY_WINDOW_MS, trafficEnd);
-    notes.push(`median ack latency ${steady ?? "none"} ms before the fault, ${atEnd ?? "none"} ms in the last ${LATENCY_WINDOW_MS / 1000} s of traffic`);
+    // None: no message created then was acked, or none was created (every flow at its unacked limit).
+    const median = (ms: number | null): string => (ms === null ? "none (no message created then was acked)" : `${String(ms)} ms`);
+    notes.push(`median ack latency ${median(steady)} before the fault, ${median(atEnd)} in the last ${String(LATENCY_WINDOW_MS / 1000)} s of traffic`);
     const ackTimes = traffic.ackTimes();
     const failures = traffic.failures();
     const died = cluster.died();
