@@ -12,6 +12,13 @@ export interface ConnectionRegistry {
   unregister(route: DeviceRoute): Promise<void>;
   /** Live (unexpired) routes of every connected device of a user. */
   routesFor(userId: UserId): Promise<DeviceRoute[]>;
+  /**
+   * Live routes of many users in one look-up (a group's members): every user asked is a
+   * key of the answer, with no routes when not connected. Use it rather than one
+   * `routesFor` per user: an adapter behind a network answers in as few round trips as
+   * its store allows.
+   */
+  routesForUsers(userIds: readonly UserId[]): Promise<Map<UserId, DeviceRoute[]>>;
   /** Live connections per gateway id: what gateway autoscaling reads. */
   connectionsPerGateway(): Promise<Map<string, number>>;
   close(): Promise<void>;

@@ -48,6 +48,12 @@ export class MemoryConnectionRegistry implements ConnectionRegistry {
     return Promise.resolve(live);
   }
 
+  async routesForUsers(userIds: readonly UserId[]): Promise<Map<UserId, DeviceRoute[]>> {
+    const routes = new Map<UserId, DeviceRoute[]>();
+    for (const userId of userIds) routes.set(userId, await this.routesFor(userId));
+    return routes;
+  }
+
   connectionsPerGateway(): Promise<Map<string, number>> {
     const now = this.now();
     const counts = new Map<string, number>();

@@ -1,3 +1,4 @@
+import { Cluster } from "ioredis";
 import type { ConnectionRegistry, DeviceRoute } from "../../ports/connection-registry.js";
 import type { UserId } from "../../protocol/ids.js";
 import { inChunks, integer, LUA_NOW, PrefixedRedisAdapter, RedisScript, stringList, userTag } from "./redis-client.js";
@@ -78,6 +79,32 @@ export class RedisConnectionRegistry extends PrefixedRedisAdapter implements Con
     return members.map((member) => parseRouteMember(userId, member));
   }
 
+  /**
+   * On a standalone Redis, one script reads up to USERS_PER_SCRIPT users' keys on one
+   * clock reading, and the scripts of all chunks are written together (auto-pipelined):
+   * one round trip. In a cluster every user's key lives in its own slot and a script may
+   * only touch one slot, so it is one script per user, still all written at once without
+   * waiting for answers (one round trip per node, not one per user).
+   */
+  async routesForUsers(userIds: readonly UserId[]): Promise<Map<UserId, DeviceRoute[]>> {
+    const users = [...new Set(userIds)];
+    const routes = new Map<UserId, DeviceRoute[]>();
+    if (this.client instanceof Cluster) {
+      const lists = await Promise.all(users.map((userId) => this.routesFor(userId)));
+      users.forEach((userId, i) => routes.set(userId, lists[i] ?? []));
+      return routes;
+    }
+    const chunks: UserId[][] = [];
+    for (let i = 0; i < users.length; i += USERS_PER_SCRIPT) chunks.push(users.slice(i, i + USERS_PER_SCRIPT));
+    const replies = await Promise.all(chunks.map((chunk) => LIVE_MANY.run(this.client, chunk.map((userId) => this.routesKey(userId)), [])));
+    chunks.forEach((chunk, c) => {
+      const reply = replies[c];
+      if (!Array.isArray(reply) || reply.length !== chunk.length) throw new Error("unexpected reply from Redis for routesForUsers");
+      chunk.forEach((userId, i) => routes.set(userId, stringList(reply[i], "routesForUsers").map((member) => parseRouteMember(userId, member))));
+    });
+    return routes;
+  }
+
   async connectionsPerGateway(): Promise<Map<string, number>> {
     const gateways = stringList(await LIVE.run(this.client, [this.gatewaysKey()], []), "connectionsPerGateway");
     const counts = await Promise.all(
@@ -107,6 +134,8 @@ export class RedisConnectionRegistry extends PrefixedRedisAdapter implements Con
 
 /** Users whose refresh scripts are in flight at once. */
 const USERS_IN_FLIGHT = 1000;
+/** Users whose routes one script reads on a standalone Redis: bounds how long one script holds up the server. */
+const USERS_PER_SCRIPT = 500;
 /** Entries one script extends: bounds how long one script holds up a Redis node. */
 const MEMBERS_PER_SCRIPT = 500;
 
@@ -148,6 +177,14 @@ return extended`);
 /** Live members. */
 const LIVE = new RedisScript(`${LUA_NOW}
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')`);
+
+/** Live members of each key, in the order of KEYS, on one clock reading. */
+const LIVE_MANY = new RedisScript(`${LUA_NOW}
+local live = {}
+for i = 1, #KEYS do
+  live[i] = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. now, '+inf')
+end
+return live`);
 
 /** Number of live members. */
 const COUNT = new RedisScript(`${LUA_NOW}

@@ -116,6 +116,43 @@ export function describeConnectionRegistryContract(name: string, create: () => P
       expect(counts(await registry.connectionsPerGateway())).toEqual({});
     });
 
+    it("looks up many users at once: every user asked, with their live routes or none", async () => {
+      await registry.register(ALICE_PHONE, time.ttlMs);
+      await registry.register(ALICE_LAPTOP, time.ttlMs);
+      await registry.register(BOB_PHONE, time.ttlMs);
+      const routes = await registry.routesForUsers(["alice", "bob", "nobody"]);
+      expect([...routes.keys()].sort()).toEqual(["alice", "bob", "nobody"]);
+      expect(byConnection(routes.get("alice") ?? [])).toEqual(byConnection([ALICE_PHONE, ALICE_LAPTOP]));
+      expect(routes.get("bob")).toEqual([BOB_PHONE]);
+      expect(routes.get("nobody")).toEqual([]);
+      expect(await registry.routesForUsers([])).toEqual(new Map());
+    });
+
+    it("leaves expired and unregistered routes out of a bulk look-up", async () => {
+      await registry.register(ALICE_PHONE, time.ttlMs);
+      await registry.register(ALICE_LAPTOP, time.ttlMs);
+      await registry.register(BOB_PHONE, time.ttlMs);
+      await registry.unregister(ALICE_LAPTOP);
+      await time.pass(time.ttlMs / 2);
+      await registry.refresh([ALICE_PHONE], time.ttlMs);
+      await time.until(isGone(BOB_PHONE), time.ttlMs);
+      const routes = await registry.routesForUsers(["alice", "bob"]);
+      expect(routes.get("alice")).toEqual([ALICE_PHONE]);
+      expect(routes.get("bob")).toEqual([]);
+    });
+
+    it("looks up a big group's members in one call", async () => {
+      // More users than an adapter reads in one go (the Redis adapter: 500 per script).
+      const connected = Array.from({ length: 1_200 }, (_, i) => route(`member-${i}`, "phone", `conn-member-${i}`, `gw-${i % 2}`));
+      // A TTL far longer than the registration of 1,200 routes takes on a real server.
+      await Promise.all(connected.map((r) => registry.register(r, 60_000)));
+      const asked = [...connected.map((r) => r.userId), "offline-1", "offline-2"];
+      const routes = await registry.routesForUsers(asked);
+      expect(routes.size).toBe(asked.length);
+      for (const r of connected) expect(routes.get(r.userId)).toEqual([r]);
+      expect(routes.get("offline-2")).toEqual([]);
+    });
+
     it("counts live connections per gateway", async () => {
       await registry.register(ALICE_PHONE, time.ttlMs);
       await registry.register(ALICE_LAPTOP, time.ttlMs);
