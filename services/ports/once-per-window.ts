@@ -9,5 +9,10 @@ export interface OncePerWindow {
    * otherwise (the existing claim is not extended).
    */
   claim(key: string, windowMs: number): Promise<boolean>;
+  /**
+   * `claim` of each key, in one call (the offline recipients of a message): the answer is
+   * in the order of `keys`. A key listed twice is granted at most once.
+   */
+  claimEach(keys: readonly string[], windowMs: number): Promise<boolean[]>;
   close(): Promise<void>;
 }

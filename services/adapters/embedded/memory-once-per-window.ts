@@ -15,14 +15,22 @@ export class MemoryOncePerWindow implements OncePerWindow {
   constructor(private readonly now: () => number = Date.now) {}
 
   claim(key: string, windowMs: number): Promise<boolean> {
+    return Promise.resolve(this.claimNow(key, windowMs, this.now()));
+  }
+
+  claimEach(keys: readonly string[], windowMs: number): Promise<boolean[]> {
     const now = this.now();
+    return Promise.resolve(keys.map((key) => this.claimNow(key, windowMs, now)));
+  }
+
+  private claimNow(key: string, windowMs: number, now: number): boolean {
     const lapsesAt = this.claims.get(key);
-    if (lapsesAt !== undefined && lapsesAt > now) return Promise.resolve(false);
+    if (lapsesAt !== undefined && lapsesAt > now) return false;
     if (this.claims.size >= PRUNE_ABOVE) {
       for (const [other, at] of this.claims) if (at <= now) this.claims.delete(other);
     }
     this.claims.set(key, now + windowMs);
-    return Promise.resolve(true);
+    return true;
   }
 
   close(): Promise<void> {

@@ -44,6 +44,14 @@ export function describeOncePerWindowContract(name: string, create: () => Promis
       expect(await store.claim("typing:alice:c1", time.ttlMs)).toBe(true);
     });
 
+    it("claims many keys in one call: only the free ones are granted, each at most once", async () => {
+      expect(await store.claim("notify:bob", time.ttlMs)).toBe(true);
+      expect(await store.claimEach(["notify:alice", "notify:bob", "notify:carol", "notify:alice"], time.ttlMs)).toEqual([true, false, true, false]);
+      expect(await store.claim("notify:carol", time.ttlMs)).toBe(false);
+      expect(await store.claimEach([], time.ttlMs)).toEqual([]);
+      await time.until(async () => (await store.claimEach(["notify:alice"], time.ttlMs))[0] === true, time.ttlMs);
+    });
+
     it("grants exactly one of many concurrent claims of a key", async () => {
       const granted = await Promise.all(Array.from({ length: 20 }, () => store.claim("notify:alice", time.ttlMs)));
       expect(granted.filter(Boolean)).toHaveLength(1);
