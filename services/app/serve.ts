@@ -53,7 +53,7 @@ export async function serve(service: ServiceName, config: Config, logger: Logger
   const consumer =
     service === "assets"
       ? undefined
-      : new FrameRequestConsumer({ clusterName: config.clusterName, service }, { bus: backends.bus, replies: backends.deliveries, handler: new FrameRouter(services.routes), logger });
+      : new FrameRequestConsumer({ clusterName: config.clusterName, service, concurrency: config.requestConcurrency }, { bus: backends.bus, replies: backends.deliveries, handler: new FrameRouter(services.routes), logger });
   await consumer?.start();
   let ready = true;
   const server = createHttpServer({ metrics, logger, ready: () => ready, apis: services.httpApis });

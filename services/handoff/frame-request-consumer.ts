@@ -13,12 +13,27 @@ import { CONSUMER_GROUPS, replyChannel, requestTopic } from "../events/topics.js
  * A service process's side of the hand-over: consumes its request topic (one consumer
  * group per service, so replicas share the load) and answers each request on the
  * reply channel of the gateway that sent it.
+ *
+ * Requests are keyed by user id (`RemoteFrameHandler`), and the bus handles one key's
+ * events one at a time, in order: a user's frames are handled in the order their gateway
+ * sent them, each after the previous one has finished (ADR 0005, protocol section 7).
+ * Requests of different users run side by side, up to `concurrency`: what a service
+ * waits for is the store, so one process keeps many users' requests in flight instead of
+ * one. A request handed to the service twice (replayed after a crash) is harmless: sends
+ * are deduplicated by clientMessageId, receipts only advance marks, the rest are reads
+ * or set-like changes; `group.create` would create a second group, as it always could on
+ * a replay (ADR 0005, "Update: requests of different users at once").
  */
 export class FrameRequestConsumer {
   private subscription: Subscription | undefined;
 
   constructor(
-    private readonly options: { clusterName: string; service: ServiceName },
+    private readonly options: {
+      clusterName: string;
+      service: ServiceName;
+      /** Requests handled at once, of different users. Default 1 (one at a time). */
+      concurrency?: number;
+    },
     private readonly deps: { bus: EventBus; replies: DeliveryChannel; handler: FrameHandler; logger: Logger },
   ) {}
 
@@ -31,6 +46,7 @@ export class FrameRequestConsumer {
       () => {
         this.deps.logger.error({ service: this.options.service }, "dropped a malformed frame request");
       },
+      { concurrency: this.options.concurrency ?? 1 },
     );
   }
 

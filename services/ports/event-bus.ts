@@ -3,10 +3,12 @@ import type { Topic, TopicFamily } from "../events/topics.js";
 /**
  * Topic-based publish/subscribe between services and gateways (Kafka in production).
  *
- * Order is kept per (topic, key). Subscribers that share a `group` split a topic's keys
- * between them, each key going to one member; subscribers in different groups each get
- * every event. Values are JSON: what a subscriber receives is a copy, never the
- * publisher's object.
+ * Order is kept per (topic, key): a subscription handles the events of one key one at a
+ * time, in the order they were published. Events of different keys may be handled side
+ * by side, up to the subscription's `concurrency` (default 1: one event at a time).
+ * Subscribers that share a `group` split a topic's keys between them, each key going to
+ * one member; subscribers in different groups each get every event. Values are JSON: what
+ * a subscriber receives is a copy, never the publisher's object.
  */
 export interface EventBus {
   publish(topic: string, key: string, value: JsonValue): Promise<void>;
@@ -14,11 +16,23 @@ export interface EventBus {
    * Subscribes to one topic, or to every topic whose name starts with a prefix (the
    * one-topic-per-group topics), including topics created after the subscription.
    */
-  subscribe(topic: TopicSelector, group: string, handler: EventHandler): Promise<Subscription>;
+  subscribe(topic: TopicSelector, group: string, handler: EventHandler, options?: SubscribeOptions): Promise<Subscription>;
   close(): Promise<void>;
 }
 
 export type TopicSelector = string | { prefix: string };
+
+export interface SubscribeOptions {
+  /**
+   * How many events of different keys this subscription handles at once (events of one
+   * key never overlap). Default 1. Worth raising where handlers wait on I/O and keys are
+   * independent: frame requests, keyed by user. The Kafka adapter runs side by side the
+   * events of what it fetched together (every partition it holds, up to this many
+   * partitions at once) and fetches again once those are handled, so a slow handler delays
+   * later fetches, not the other events in hand.
+   */
+  concurrency?: number;
+}
 
 export type EventHandler = (event: BusEvent) => Promise<void> | void;
 
@@ -50,6 +64,7 @@ export function subscribeTo<T>(
   group: string,
   handler: (value: T, event: BusEvent) => Promise<void> | void,
   onInvalid: (event: BusEvent) => void,
+  options?: SubscribeOptions,
 ): Promise<Subscription> {
   const selector: TopicSelector = "name" in topic ? topic.name : { prefix: topic.prefix };
   return bus.subscribe(selector, group, (event) => {
@@ -59,5 +74,5 @@ export function subscribeTo<T>(
       return;
     }
     return handler(parsed.data, event);
-  });
+  }, options);
 }

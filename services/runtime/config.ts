@@ -284,6 +284,13 @@ export const SETTINGS = {
     default: 10_000,
     description: "parley serve: how long a gateway waits for a service to answer a frame before replying unavailable",
   },
+  requestConcurrency: {
+    group: "backends",
+    env: "PARLEY_REQUEST_CONCURRENCY",
+    schema: z.coerce.number().int().min(1).max(10_000),
+    default: 64,
+    description: "parley serve: frame requests one chat, groups or presence process handles at once, of different users (one user's always one at a time, in order)",
+  },
   kafkaBrokers: {
     group: "backends",
     env: "PARLEY_KAFKA_BROKERS",

@@ -1,12 +1,13 @@
-import type { BusEvent, EventBus, EventHandler, JsonValue, Subscription, TopicSelector } from "../../ports/event-bus.js";
+import type { BusEvent, EventBus, EventHandler, JsonValue, SubscribeOptions, Subscription, TopicSelector } from "../../ports/event-bus.js";
+import { KeyedRunner } from "../../ports/keyed-runner.js";
 import { copyJson } from "./copy-json.js";
 
 interface Subscriber {
   selector: TopicSelector;
   group: string;
   handler: EventHandler;
-  /** Events for this subscriber run one after another, so per-key order holds. */
-  tail: Promise<void>;
+  /** Events of one (topic, key) run one after another; other keys side by side, up to the subscription's concurrency. */
+  runner: KeyedRunner;
 }
 
 /**
@@ -36,27 +37,28 @@ export class MemoryEventBus implements EventBus {
     return Promise.resolve();
   }
 
-  subscribe(selector: TopicSelector, group: string, handler: EventHandler): Promise<Subscription> {
-    const subscriber: Subscriber = { selector, group, handler, tail: Promise.resolve() };
+  subscribe(selector: TopicSelector, group: string, handler: EventHandler, options?: SubscribeOptions): Promise<Subscription> {
+    const subscriber: Subscriber = { selector, group, handler, runner: new KeyedRunner(options?.concurrency ?? 1) };
     this.subscribers.add(subscriber);
     return Promise.resolve({
       unsubscribe: () => {
         this.subscribers.delete(subscriber);
-        return subscriber.tail;
+        return subscriber.runner.idle();
       },
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const pending = [...this.subscribers].map((s) => s.tail);
+    const pending = [...this.subscribers].map((s) => s.runner.idle());
     this.subscribers.clear();
     await Promise.all(pending);
   }
 
   private dispatch(subscriber: Subscriber, event: BusEvent): void {
-    subscriber.tail = subscriber.tail
-      .then(() => subscriber.handler(event))
+    // Topic names carry no NUL (Kafka's allow letters, digits, '.', '_' and '-'): one string per pair.
+    subscriber.runner
+      .run(`${event.topic}\u0000${event.key}`, () => subscriber.handler(event))
       .catch((error: unknown) => {
         this.onHandlerError(error, event);
       });

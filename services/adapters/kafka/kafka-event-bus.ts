@@ -1,6 +1,7 @@
 import kafkajs from "kafkajs";
 import type { Admin, Batch, Consumer, ConsumerCrashEvent, EachBatchPayload, KafkaConfig, KafkaMessage, LogEntry, logLevel as KafkajsLogLevel, Producer } from "kafkajs";
-import type { BusEvent, EventBus, EventHandler, JsonValue, Subscription, TopicSelector } from "../../ports/event-bus.js";
+import type { BusEvent, EventBus, EventHandler, JsonValue, SubscribeOptions, Subscription, TopicSelector } from "../../ports/event-bus.js";
+import { KeyedRunner } from "../../ports/keyed-runner.js";
 import { createTopicIfMissing } from "./topic-admin.js";
 
 const { Kafka, logLevel: LogLevel, Partitioners } = kafkajs;
@@ -66,8 +67,6 @@ export interface KafkaEventBusOptions {
   maxWaitTimeMs?: number;
   /** Offsets are committed after each fetched batch, and at least this often within a long one. Default 1000 ms. */
   commitIntervalMs?: number;
-  /** Partitions one subscription handles at once (events of one partition are always handled one by one). Default 1. */
-  partitionsConsumedConcurrently?: number;
   /** Tries of a publish before it fails (kafkajs backs off from 300 ms). Default 5. */
   publishRetries?: number;
   /** TLS and SASL for the connection, as kafkajs takes them. */
@@ -110,9 +109,14 @@ const EXPECTED_LOGS = [/Topic creation errors/, /Limiting retries for the idempo
  *   here, as the port's groups are (and kafkajs's assigners would hand a member partitions
  *   of topics it did not subscribe to if one group id served several topic lists).
  *   `subscribe` resolves once the consumer has joined its group and has its partitions.
- *   Events of a partition are handled one at a time; offsets are committed (manually)
- *   only for events whose handler has finished, so a crash replays events instead of
- *   losing them (at-least-once).
+ *   Events of one key are handled one at a time, in offset order; with a subscription's
+ *   `concurrency` above 1, events of different keys run side by side (batches of up to
+ *   `concurrency` partitions at once, and the keys within each batch), at most
+ *   `concurrency` handlers at once in all. A fetch's batches are handled to the end before
+ *   the consumer fetches again, which is also what lets a rebalance wait for them.
+ *   Offsets are committed (manually) only up to the first event not yet handled, so a
+ *   crash replays the unfinished events (and those after them) instead of losing them
+ *   (at-least-once).
  * - where a group starts: a group without committed offsets on its topics is new and
  *   starts at their end (the end offsets are committed for it before it consumes), so it
  *   gets every event published after `subscribe` resolved and no history. Partitions
@@ -204,18 +208,20 @@ export class KafkaEventBus implements EventBus {
       () =>
         new Promise<void>((resolve, reject) => {
           this.queue.push({ topic: clusterTopic, key, value: serialized, resolve, reject });
-          this.sending ??= this.sendQueued();
+          // A microtask later: publishes made together (one tick, or a Promise.all) go out in one request.
+          this.sending ??= Promise.resolve().then(() => this.sendQueued());
         }),
     );
   }
 
-  async subscribe(selector: TopicSelector, group: string, handler: EventHandler): Promise<Subscription> {
+  async subscribe(selector: TopicSelector, group: string, handler: EventHandler, options?: SubscribeOptions): Promise<Subscription> {
     if (this.closed) throw new Error("event bus is closed");
     const isPrefix = typeof selector !== "string";
     const subscription = new KafkaSubscription(this, {
       groupId: kafkaConsumerGroupId(this.groupPrefix, group, selector),
       clusterPrefix: isPrefix ? this.topicPrefix + selector.prefix : undefined,
       handler,
+      concurrency: options?.concurrency ?? 1,
     });
     let topics: string[];
     if (isPrefix) {
@@ -461,6 +467,8 @@ class KafkaSubscription {
   readonly groupId: string;
   readonly clusterPrefix: string | undefined;
   private readonly handler: EventHandler;
+  /** Keeps one key's events in order and caps the handlers running at once, over all partitions. */
+  private readonly runner: KeyedRunner;
   private consumer: Consumer | undefined;
   private topics: string[] = [];
   /** Unhandled events per partition held (`topic/partition`), from each one's latest fetch. */
@@ -471,11 +479,12 @@ class KafkaSubscription {
 
   constructor(
     private readonly bus: KafkaEventBus,
-    init: { groupId: string; clusterPrefix: string | undefined; handler: EventHandler },
+    init: { groupId: string; clusterPrefix: string | undefined; handler: EventHandler; concurrency: number },
   ) {
     this.groupId = init.groupId;
     this.clusterPrefix = init.clusterPrefix;
     this.handler = init.handler;
+    this.runner = new KeyedRunner(init.concurrency);
   }
 
   /** Resolves once the consumer has joined its group and has its partitions. */
@@ -541,7 +550,8 @@ class KafkaSubscription {
       const running = consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: this.bus.options.partitionsConsumedConcurrently ?? 1,
+        // kafkajs hands each of these a partition's batch; the runner caps the handlers.
+        partitionsConsumedConcurrently: this.runner.limit,
         eachBatch: (payload) => this.handleBatch(payload),
       });
       // Hold the partitions without a committed offset until their starting offsets are.
@@ -604,41 +614,82 @@ class KafkaSubscription {
     this.reportLag();
   }
 
+  /**
+   * Hands every event of the batch to the runner (one key's events in offset order), and
+   * returns once all have run or were given up. Offsets are resolved and committed up to
+   * the first event not yet handled, so a commit never covers an unfinished event. Once
+   * the consumer is stopping, the partition is taken away or its group rebalances, events
+   * not yet started are given up (with every later one of their key): the next owner gets
+   * them from the committed offset.
+   */
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    const heartbeat = (): Promise<void> => payload.heartbeat();
     const commitIntervalMs = this.bus.options.commitIntervalMs ?? 1000;
-    let done: string | undefined;
-    let committed: string | undefined;
+    const messages = batch.messages;
+    const handled = messages.map(() => false);
+    /** Events before this index are all handled. */
+    let handledPrefix = 0;
+    let committed = 0;
     let lastCommit = Date.now();
-    const commit = async (): Promise<void> => {
-      if (done === undefined || done === committed) return;
-      const offset = (BigInt(done) + 1n).toString();
-      await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset }] }] });
-      committed = done;
-      lastCommit = Date.now();
+    /** kafkajs's own error: it rejoins the group when a batch throws it. */
+    let rebalance: Error | undefined;
+    const givenUp = (): boolean => rebalance !== undefined || !payload.isRunning() || payload.isStale() || this.stopping;
+    let commits: Promise<void> = Promise.resolve();
+    const commit = (): Promise<void> => {
+      // Each commit is tried afresh: one that failed (the group rebalancing) is reported by the last.
+      commits = commits.catch(() => undefined).then(async () => {
+        const upTo = handledPrefix;
+        const last = messages[upTo - 1];
+        if (upTo === committed || last === undefined) return;
+        const offset = (BigInt(last.offset) + 1n).toString();
+        await payload.commitOffsetsIfNecessary({ topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset }] }] });
+        committed = upTo;
+        lastCommit = Date.now();
+      });
+      return commits;
     };
-    const first = batch.messages[0];
+    const first = messages[0];
     if (first !== undefined) this.recordLag(batch, BigInt(first.offset) - 1n);
-    for (const message of batch.messages) {
-      if (!payload.isRunning() || payload.isStale() || this.stopping) break;
-      await this.handleMessage(batch, message, heartbeat);
-      payload.resolveOffset(message.offset);
-      this.recordLag(batch, BigInt(message.offset));
-      done = message.offset;
-      if (Date.now() - lastCommit >= commitIntervalMs) await commit();
-      try {
-        await heartbeat();
-      } catch (error) {
-        // The group is rebalancing: keep what was handled (commits are still accepted now).
-        await commit().catch(() => undefined);
-        throw error;
-      }
+    // A slow handler must not cost the consumer its group membership; a failed heartbeat
+    // means the group is rebalancing: start nothing more, keep what was handled.
+    const keepAlive = setInterval(() => {
+      payload.heartbeat().catch((error: unknown) => {
+        rebalance ??= error instanceof Error ? error : new Error(String(error));
+      });
+    }, this.bus.options.heartbeatIntervalMs ?? 1000);
+    let results: PromiseSettledResult<void>[];
+    try {
+      results = await Promise.allSettled(
+        messages.map((message, index) =>
+          this.runner.run(`${batch.topic}\u0000${message.key?.toString("utf8") ?? ""}`, async () => {
+            if (givenUp()) return;
+            await this.handleMessage(batch, message);
+            handled[index] = true;
+            let advanced = false;
+            while (handled[handledPrefix] === true) {
+              handledPrefix++;
+              advanced = true;
+            }
+            const last = messages[handledPrefix - 1];
+            if (!advanced || last === undefined) return;
+            payload.resolveOffset(last.offset);
+            this.recordLag(batch, BigInt(last.offset));
+            // Not awaited: a commit that fails here is retried by the one at the end of the batch.
+            if (Date.now() - lastCommit >= commitIntervalMs) void commit().catch(() => undefined);
+          }),
+        ),
+      );
+    } finally {
+      clearInterval(keepAlive);
     }
     await commit();
+    if (rebalance !== undefined) throw rebalance;
+    for (const result of results) if (result.status === "rejected") throw result.reason;
+    // The group may be rebalancing: the error makes kafkajs rejoin, after the commit above.
+    if (!givenUp()) await payload.heartbeat();
   }
 
-  private async handleMessage(batch: Batch, message: KafkaMessage, heartbeat: () => Promise<void>): Promise<void> {
+  private async handleMessage(batch: Batch, message: KafkaMessage): Promise<void> {
     let event: BusEvent;
     try {
       event = {
@@ -652,25 +703,17 @@ class KafkaSubscription {
     }
     const attempts = Math.max(1, this.bus.options.handlerAttempts ?? 1);
     const retryDelayMs = this.bus.options.handlerRetryDelayMs ?? 200;
-    // A slow handler must not cost the consumer its group membership.
-    const keepAlive = setInterval(() => {
-      heartbeat().catch(() => undefined);
-    }, this.bus.options.heartbeatIntervalMs ?? 1000);
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.handler(event);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.handler(event);
+        return;
+      } catch (error) {
+        if (attempt >= attempts || this.stopping) {
+          this.bus.options.onHandlerError(error, event);
           return;
-        } catch (error) {
-          if (attempt >= attempts || this.stopping) {
-            this.bus.options.onHandlerError(error, event);
-            return;
-          }
         }
-        await new Promise<void>((resolve) => setTimeout(resolve, retryDelayMs * attempt));
       }
-    } finally {
-      clearInterval(keepAlive);
+      await new Promise<void>((resolve) => setTimeout(resolve, retryDelayMs * attempt));
     }
   }
 }

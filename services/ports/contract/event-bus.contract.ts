@@ -145,6 +145,81 @@ export function describeEventBusContract(name: string, create: () => Promise<Eve
       }
     });
 
+    it("handles the events of one key one at a time, in the order they were published, when handling keys concurrently", async () => {
+      const running = new Map<string, number>();
+      let overlaps = 0;
+      const done: BusEvent[] = [];
+      const allDone = new Received();
+      await bus.subscribe(
+        topic,
+        "g",
+        async (event) => {
+          const now = (running.get(event.key) ?? 0) + 1;
+          running.set(event.key, now);
+          if (now > 1) overlaps++;
+          const { n } = event.value as { n: number };
+          // Later events finish faster: a bus that overlapped one key's handlers would reorder them.
+          for (let i = 0; i < (40 - n) % 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+          running.set(event.key, now - 1);
+          done.push(event);
+          allDone.handler(event);
+        },
+        { concurrency: 8 },
+      );
+      await Promise.all(range(40).map((n) => bus.publish(topic, `key-${n % 4}`, { n })));
+      await allDone.atLeast(40);
+      expect(overlaps).toBe(0);
+      for (const key of ["key-0", "key-1", "key-2", "key-3"]) {
+        const numbers = done.filter((e) => e.key === key).map((e) => (e.value as { n: number }).n);
+        expect(numbers).toEqual(range(40).filter((n) => `key-${n % 4}` === key));
+      }
+    });
+
+    it("does not let a slow handler for one key hold back another key", async () => {
+      let fastHandled = (): void => undefined;
+      const fast = new Promise<void>((resolve) => (fastHandled = resolve));
+      const finished: string[] = [];
+      const bothDone = new Received();
+      await bus.subscribe(
+        topic,
+        "g",
+        async (event) => {
+          // The slow key's handler finishes only after the other key's: one at a time, it never would.
+          if (event.key === "slow") await fast;
+          else fastHandled();
+          finished.push(event.key);
+          bothDone.handler(event);
+        },
+        { concurrency: 2 },
+      );
+      // Published together, so that a bus that fetches (Kafka) holds both at once.
+      await Promise.all([bus.publish(topic, "slow", 1), bus.publish(topic, "fast", 2)]);
+      await bothDone.atLeast(2);
+      expect(finished).toEqual(["fast", "slow"]);
+    });
+
+    it("runs at most `concurrency` handlers at once", async () => {
+      let running = 0;
+      let most = 0;
+      const received = new Received();
+      await bus.subscribe(
+        topic,
+        "g",
+        async (event) => {
+          running++;
+          most = Math.max(most, running);
+          for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+          running--;
+          received.handler(event);
+        },
+        { concurrency: 3 },
+      );
+      await Promise.all(range(24).map((n) => bus.publish(topic, `key-${n}`, n)));
+      expect(sortedNumbers(await received.atLeast(24))).toEqual(range(24));
+      expect(most).toBeLessThanOrEqual(3);
+      expect(most).toBeGreaterThan(1);
+    });
+
     it("gives every group every event", async () => {
       const first = await subscribed("group-a");
       const second = await subscribed("group-b");
