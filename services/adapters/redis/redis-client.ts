@@ -27,6 +27,17 @@ export type RedisConnectionOptions = ({ url: string } | { clusterNodes: string |
  */
 export const REDIS_COMMAND_TIMEOUT_MS = 5_000;
 
+/**
+ * How often a cluster client re-reads the slot map (CLUSTER SLOTS) by itself. ioredis's
+ * default is never: it re-reads only after a MOVED it follows or a lost connection. An
+ * auto-pipelined batch whose commands come back with different MOVED replies (a failover:
+ * the batch went to the old master's address, now a restarted replica or another node) is
+ * neither followed nor re-read, so its commands failed until something else happened to
+ * refresh the map (5.5 s in the redis-cluster-failover chaos scenario, docs/operations.md).
+ * Every second bounds that to a second, for one small command per client per second.
+ */
+export const REDIS_CLUSTER_SLOTS_REFRESH_MS = 1_000;
+
 /** A client handed to an adapter stays the caller's; one built from options is the adapter's and closed with it. */
 export type RedisConnection = RedisClient | RedisConnectionOptions;
 
@@ -60,6 +71,7 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
   return new Cluster(parseClusterNodes(options.clusterNodes), {
     enableAutoPipelining: true,
     autoPipeliningIgnoredCommands: CLUSTER_UNPIPELINED,
+    slotsRefreshInterval: REDIS_CLUSTER_SLOTS_REFRESH_MS,
     redisOptions: { commandTimeout, ...(options.password === undefined ? {} : { password: options.password }) },
   });
 }
