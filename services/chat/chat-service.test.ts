@@ -85,7 +85,7 @@ describe("a direct message", () => {
   it("to a recipient with no device connected asks for a notification, like an offline group member", async () => {
     const published = requestPublished();
     const { message } = await chat.send({ userId: "alice", deviceId: "phone" }, "bob", "c-1", { text: "hi" });
-    expect(await published).toEqual({ userId: "bob", conversationId: directConversationId("alice", "bob"), messageId: message.messageId, senderId: "alice", seq: message.seq });
+    expect(await published).toEqual({ userIds: ["bob"], conversationId: directConversationId("alice", "bob"), messageId: message.messageId, senderId: "alice", seq: message.seq });
   });
 
   it("to a recipient with a device connected is pushed to it and asks for no notification", async () => {
@@ -96,7 +96,7 @@ describe("a direct message", () => {
     // A second message to an offline user proves requests flow, and that none came before it.
     const published = requestPublished();
     await chat.send({ userId: "alice", deviceId: "phone" }, "carol", "c-2", { text: "hi" });
-    expect((await published).userId).toBe("carol");
-    expect(requests.map((request) => request.userId)).toEqual(["carol"]);
+    expect((await published).userIds).toEqual(["carol"]);
+    expect(requests.flatMap((request) => request.userIds)).toEqual(["carol"]);
   });
 });

@@ -92,8 +92,8 @@ export class ChatService {
     const deliveries = appended.events.map(async ({ userId, event }) => {
       const devices = await this.deps.router.pushToUser(userId, { type: "event", event }, storedAt);
       if (devices > 0 || userId !== recipient || recipient === message.senderId) return;
-      const request: NotificationRequest = { userId, conversationId: message.conversationId, messageId: message.messageId, senderId: message.senderId, seq: message.seq };
-      await publishTo(this.deps.bus, notificationTopic(this.deps.clusterName), userId, request);
+      const request: NotificationRequest = { userIds: [userId], conversationId: message.conversationId, messageId: message.messageId, senderId: message.senderId, seq: message.seq };
+      await publishTo(this.deps.bus, notificationTopic(this.deps.clusterName), message.conversationId, request);
     });
     Promise.all(deliveries).catch((error: unknown) => {
       this.deps.logger.warn({ err: error }, "live delivery or notification request failed; recipients will sync");

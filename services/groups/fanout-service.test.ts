@@ -16,7 +16,8 @@ import { createLogger } from "../runtime/logger.js";
 import { Metrics } from "../runtime/metrics.js";
 import { ManualClock } from "../testing/clock.js";
 import { makeTempDir, type TempDir } from "../testing/temp-dir.js";
-import { chooseTier, FanoutService } from "./fanout-service.js";
+import type { NotificationRequest } from "../events/notification-request.js";
+import { chooseTier, FANOUT_CHUNK_MEMBERS, FanoutService } from "./fanout-service.js";
 
 describe("chooseTier", () => {
   const threshold = 1;
@@ -102,6 +103,7 @@ let channel: MemoryDeliveryChannel;
 let bus: MemoryEventBus;
 let inbox: GatewayInbox;
 let notified: UserId[];
+let requests: NotificationRequest[];
 let notifications: Subscription;
 let fanout: FanoutService;
 
@@ -136,12 +138,14 @@ beforeEach(async () => {
     throw error;
   });
   notified = [];
+  requests = [];
   notifications = await subscribeTo(
     bus,
     notificationTopic(CLUSTER),
     "test-witness",
     (request) => {
-      notified.push(request.userId);
+      requests.push(request);
+      notified.push(...request.userIds);
     },
     () => {
       throw new Error("malformed notification request");
@@ -266,5 +270,68 @@ describe("FanoutService with several groups processes", () => {
     await inbox.until(2);
     expect(inbox.pushed.flatMap((p) => p.connectionIds).sort()).toEqual(["c-ann-1", "c-ann-2", "c-ian", "c-olive"]);
     expect(inbox.pushed.every((p) => p.tier === "realtime")).toBe(true);
+  });
+});
+
+describe("FanoutService in a big group", () => {
+  /** `count` members with no connection, added to the group beside olive, ann, ian and otto. */
+  async function addOfflineMembers(count: number): Promise<UserId[]> {
+    const userIds = Array.from({ length: count }, (_, i) => `off-${i}`);
+    await groups.addMembers(GROUP, userIds.map((userId) => ({ userId, role: "member" as const })), 100_000);
+    return userIds;
+  }
+
+  it("asks to notify all offline members of a message in one request, not one per member", async () => {
+    await addOfflineMembers(600);
+    await post(1);
+    await drain();
+    expect(requests).toHaveLength(1);
+    expect(requests[0]?.userIds).toHaveLength(601);
+    expect(requests[0]).toMatchObject({ groupId: GROUP, messageId: "m1", senderId: "olive", seq: 1 });
+    expect(new Set(notified)).toEqual(new Set(["otto", ...Array.from({ length: 600 }, (_, i) => `off-${i}`)]));
+  });
+
+  it("splits a huge group's offline members into a few requests of at most 1,000", async () => {
+    await addOfflineMembers(2_500);
+    await post(1);
+    await drain();
+    expect(requests.map((request) => request.userIds.length)).toEqual([1_000, 1_000, 501]);
+    expect(new Set(notified).size).toBe(2_501);
+  });
+
+  it("lets the rest of the process run while it fans out: a callback queued when it starts runs before it ends", async () => {
+    // Connected but idle: held for a batch, so the fan-out itself sends nothing that could yield.
+    const idle = await addOfflineMembers(3_000);
+    for (const userId of idle) await registry.register({ userId, deviceId: "phone", connectionId: `c-${userId}`, gatewayId: "gw-1" }, ROUTE_TTL_MS);
+    const order: string[] = [];
+    const lookUp = registry.routesForUsers.bind(registry);
+    vi.spyOn(registry, "routesForUsers").mockImplementation((userIds) => {
+      if (order.length === 0) {
+        setImmediate(() => {
+          order.push("queued callback");
+        });
+      }
+      order.push("look-up");
+      return lookUp(userIds);
+    });
+    await post(1);
+    await drain();
+    // Members are looked up chunk by chunk, and the callback ran between two chunks.
+    expect(order.filter((step) => step === "look-up")).toHaveLength(Math.ceil(3_004 / FANOUT_CHUNK_MEMBERS));
+    const callbackAt = order.indexOf("queued callback");
+    expect(callbackAt).toBeGreaterThan(0);
+    expect(callbackAt).toBeLessThan(order.lastIndexOf("look-up"));
+  });
+
+  it("still pushes every active member of a big group at once, whichever chunk they are in", async () => {
+    const offline = await addOfflineMembers(1_200);
+    // The last member added, far past the first chunk, connects and acts.
+    const late = offline[offline.length - 1] ?? "";
+    await registry.register({ userId: late, deviceId: "phone", connectionId: "c-late", gatewayId: "gw-1" }, ROUTE_TTL_MS);
+    await act(late, "send");
+    await post(1);
+    await drain();
+    expect(inbox.pushed.some((p) => p.tier === "realtime" && p.connectionIds.includes("c-late"))).toBe(true);
+    expect(notified).not.toContain(late);
   });
 });

@@ -1,3 +1,5 @@
+import pLimit, { type LimitFunction } from "p-limit";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { activityTopic, CONSUMER_GROUPS, groupTopics, notificationTopic } from "../events/topics.js";
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
 import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
@@ -9,7 +11,20 @@ import type { Logger } from "../runtime/logger.js";
 import type { Metrics } from "../runtime/metrics.js";
 import { ActivityScores } from "./activity-scores.js";
 import { IdleBatcher } from "./idle-batcher.js";
-import type { NotificationRequest } from "../events/notification-request.js";
+import { MAX_NOTIFICATION_RECIPIENTS, notificationRequests } from "../events/notification-request.js";
+
+/**
+ * Members handled per turn of the event loop: one bulk route look-up, one push per
+ * gateway, their tiers. Between chunks the fan-out yields, so /healthz, the other
+ * consumers and the gateways' replies run while a 10,000-member group fans out, and a
+ * message holds at most one chunk's routes and frames at a time.
+ */
+export const FANOUT_CHUNK_MEMBERS = 500;
+/**
+ * Group messages one process fans out at once (each holds its member list and one chunk):
+ * bounds memory when the bus hands over many messages together; more wait their turn.
+ */
+export const MESSAGES_FANNING_OUT = 4;
 
 export interface FanoutOptions {
   clusterName: string;
@@ -59,8 +74,11 @@ export function chooseTier({ online, isSender, score, activeScoreThreshold }: Ti
  * Consumes every group topic and delivers each message by the member's activity:
  * - active (online, score at or above the threshold, or the sender): pushed at once;
  * - idle (online, lower score): held and pushed in one batched frame after a delay;
- * - offline: nothing pushed; a notification request goes out (to anyone but the sender),
- *   and the message waits in the group's history for sync (group.list shows the unread count).
+ * - offline: nothing pushed; one notification request per message names them all (a few
+ *   for a huge group; never the sender), and the message waits in the group's history for
+ *   sync (group.list shows the unread count).
+ * A big group is handled FANOUT_CHUNK_MEMBERS members at a time, with a turn of the event
+ * loop between chunks, and at most MESSAGES_FANNING_OUT messages at once.
  * Membership is read per message and again when a batch is released, so a removed
  * member stops receiving at once.
  */
@@ -70,6 +88,7 @@ export class FanoutService {
   private subscriptions: Subscription[] = [];
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
+  private readonly fanningOut: LimitFunction = pLimit(MESSAGES_FANNING_OUT);
 
   constructor(
     private readonly options: FanoutOptions,
@@ -101,7 +120,7 @@ export class FanoutService {
         this.deps.bus,
         groupTopics(this.options.clusterName),
         CONSUMER_GROUPS.fanout,
-        (event) => this.fanOut(event.message),
+        (event) => this.fanningOut(() => this.fanOut(event.message)),
         ({ topic }) => {
           this.deps.logger.error({ topic }, "dropped a malformed group message event");
         },
@@ -131,46 +150,55 @@ export class FanoutService {
     // Read per message, so a member removed before it was stored gets nothing.
     const members = await this.deps.groups.allMembers(groupId);
     const storedAt = Date.parse(message.sentAt);
-    // Every member's routes asked at once (the registry may be a network hop away), then
-    // sorted into tiers in one plain loop: no closure or promise chain per member.
-    const routesOfMembers = await Promise.all(members.map((member) => this.deps.registry.routesFor(member.userId)));
-    // Every real-time member's devices get one frame, sent as one envelope per gateway
-    // rather than one per member: the frame is the same for all of them.
-    const realtimeRoutes: DeviceRoute[] = [];
-    let realtimeMembers = 0;
-    const notifications: Promise<void>[] = [];
-    members.forEach(({ userId }, index) => {
-      const routes = routesOfMembers[index] ?? [];
-      switch (this.tierOf(userId, routes.length > 0, userId === message.senderId)) {
-        case "realtime":
-          for (const route of routes) realtimeRoutes.push(route);
-          realtimeMembers += 1;
-          return;
-        case "batched":
-          this.batcher.add(userId, message);
-          return;
-        case "offline": {
-          // A sender whose device went between posting and fan-out wrote the message:
-          // there is nothing to tell them.
-          if (userId === message.senderId) return;
-          const request: NotificationRequest = { userId, groupId, conversationId: message.conversationId, messageId: message.messageId, senderId: message.senderId, seq: message.seq };
-          notifications.push(publishTo(this.deps.bus, notificationTopic(this.options.clusterName), userId, request));
-          return;
+    const about = { groupId, conversationId: message.conversationId, messageId: message.messageId, senderId: message.senderId, seq: message.seq };
+    let offline: UserId[] = [];
+    for (let first = 0; first < members.length; first += FANOUT_CHUNK_MEMBERS) {
+      if (first > 0) await nextTurn();
+      const chunk = members.slice(first, first + FANOUT_CHUNK_MEMBERS).map((member) => member.userId);
+      const routesOfMembers = await this.deps.registry.routesForUsers(chunk);
+      // Every real-time member's devices get one frame, sent as one envelope per gateway
+      // rather than one per member: the frame is the same for all of them.
+      const realtimeRoutes: DeviceRoute[] = [];
+      let realtimeMembers = 0;
+      for (const userId of chunk) {
+        const routes = routesOfMembers.get(userId) ?? [];
+        switch (this.tierOf(userId, routes.length > 0, userId === message.senderId)) {
+          case "realtime":
+            for (const route of routes) realtimeRoutes.push(route);
+            realtimeMembers += 1;
+            break;
+          case "batched":
+            this.batcher.add(userId, message);
+            break;
+          case "offline":
+            // A sender whose device went between posting and fan-out wrote the message:
+            // there is nothing to tell them.
+            if (userId !== message.senderId) offline.push(userId);
+            break;
         }
       }
-    });
-    const pushed =
-      realtimeRoutes.length === 0
-        ? Promise.resolve()
-        : this.deps.router.pushToRoutes(realtimeRoutes, { type: "group.messages", tier: "realtime", messages: [message] }, storedAt).then(() => {
-            this.observe("realtime", storedAt, realtimeMembers);
-          });
-    await Promise.all([
-      pushed,
-      Promise.all(notifications).then(() => {
-        this.observe("offline", storedAt, notifications.length);
-      }),
-    ]);
+      if (realtimeRoutes.length > 0) {
+        await this.deps.router.pushToRoutes(realtimeRoutes, { type: "group.messages", tier: "realtime", messages: [message] }, storedAt);
+        this.observe("realtime", storedAt, realtimeMembers);
+      }
+      // Full requests go out as they fill; the rest waits for the next chunk.
+      const full = offline.length - (offline.length % MAX_NOTIFICATION_RECIPIENTS);
+      if (full > 0) {
+        await this.requestNotifications(offline.slice(0, full), about, storedAt);
+        offline = offline.slice(full);
+      }
+    }
+    await this.requestNotifications(offline, about, storedAt);
+  }
+
+  /** One notification request per message (or per MAX_NOTIFICATION_RECIPIENTS of its offline members), not one per member. */
+  private async requestNotifications(userIds: UserId[], about: Parameters<typeof notificationRequests>[1], storedAt: number): Promise<void> {
+    if (userIds.length === 0) return;
+    const topic = notificationTopic(this.options.clusterName);
+    // Keyed by conversation: the per-user limit is a shared claim, so which notifier
+    // replica reads a request does not matter, and a group's requests stay in order.
+    await Promise.all(notificationRequests(userIds, about).map((request) => publishTo(this.deps.bus, topic, about.conversationId, request)));
+    this.observe("offline", storedAt, userIds.length);
   }
 
   private async releaseBatch(userId: UserId, held: Message[]): Promise<void> {

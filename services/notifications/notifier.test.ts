@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MemoryOncePerWindow } from "../adapters/embedded/memory-once-per-window.js";
 import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
-import type { NotificationRequest } from "../events/notification-request.js";
+import type { Notification } from "../events/notification-request.js";
 import { notificationTopic } from "../events/topics.js";
 import { publishTo } from "../ports/event-bus.js";
 import type { NotificationSink } from "../ports/notification-sink.js";
@@ -19,7 +19,10 @@ class RecordingSink implements NotificationSink {
   readonly sent: { userId: UserId; seq: number }[] = [];
   readonly rejecting = new Set<UserId>();
 
-  notify(notification: NotificationRequest): Promise<void> {
+  readonly received: Notification[] = [];
+
+  notify(notification: Notification): Promise<void> {
+    this.received.push(notification);
     if (this.rejecting.has(notification.userId)) return Promise.reject(new Error("provider said no"));
     this.sent.push({ userId: notification.userId, seq: notification.seq });
     return Promise.resolve();
@@ -51,9 +54,10 @@ afterEach(async () => {
   await bus.close();
 });
 
-/** Publishes a request for `userId` and lets the notifier handle it. */
-async function request(userId: UserId, seq: number): Promise<void> {
-  await publishTo(bus, notificationTopic(CLUSTER), userId, { userId, groupId: "g01JZ0000000000000000000001", conversationId: "grp:g01JZ0000000000000000000001", messageId: `m${seq}`, senderId: "olive", seq });
+/** Publishes a request naming `userIds` (one or many) and lets the notifier handle it. */
+async function request(userIds: UserId | UserId[], seq: number): Promise<void> {
+  const recipients = typeof userIds === "string" ? [userIds] : userIds;
+  await publishTo(bus, notificationTopic(CLUSTER), `m${seq}`, { userIds: recipients, groupId: "g01JZ0000000000000000000001", conversationId: "grp:g01JZ0000000000000000000001", messageId: `m${seq}`, senderId: "olive", seq });
   // The in-memory bus and the recording sink settle on promise callbacks: done by the next macrotask.
   await new Promise(setImmediate);
 }
@@ -68,6 +72,24 @@ describe("Notifier", () => {
     await request("otto", 1);
     expect(sink.sent).toEqual([{ userId: "otto", seq: 1 }]);
     expect(await outcomes()).toEqual({ sent: 1 });
+  });
+
+  it("sends one notification to each recipient a request names, carrying that user and the message", async () => {
+    await request(["otto", "olga", "oscar"], 1);
+    expect(sink.received).toEqual(
+      ["otto", "olga", "oscar"].map((userId) => ({ userId, groupId: "g01JZ0000000000000000000001", conversationId: "grp:g01JZ0000000000000000000001", messageId: "m1", senderId: "olive", seq: 1 })),
+    );
+    expect(await outcomes()).toEqual({ sent: 3 });
+  });
+
+  it("limits each recipient of a request on their own: only those not notified within the interval get one", async () => {
+    await request("otto", 1);
+    await request(["otto", "olga"], 2);
+    expect(sink.sent).toEqual([
+      { userId: "otto", seq: 1 },
+      { userId: "olga", seq: 2 },
+    ]);
+    expect(await outcomes()).toEqual({ sent: 2, rate_limited: 1 });
   });
 
   it("sends at most one notification per user per interval and drops the rest for good", async () => {
@@ -117,7 +139,7 @@ describe("Notifier", () => {
     await replica.start();
     try {
       await request("otto", 1);
-      await publishTo(otherBus, notificationTopic(CLUSTER), "otto", { userId: "otto", groupId: "g01JZ0000000000000000000001", conversationId: "grp:g01JZ0000000000000000000001", messageId: "m2", senderId: "olive", seq: 2 });
+      await publishTo(otherBus, notificationTopic(CLUSTER), "m2", { userIds: ["otto"], groupId: "g01JZ0000000000000000000001", conversationId: "grp:g01JZ0000000000000000000001", messageId: "m2", senderId: "olive", seq: 2 });
       await new Promise(setImmediate);
       expect(sink.sent).toEqual([{ userId: "otto", seq: 1 }]);
       expect(await outcomes()).toEqual({ sent: 1, rate_limited: 1 });
@@ -130,8 +152,7 @@ describe("Notifier", () => {
   it("never lifts a limit early when it forgets old entries to bound its memory", async () => {
     // Forgetting starts at 10,000 remembered users.
     const users = Array.from({ length: 10_000 }, (_, i) => `u${i}`);
-    for (const userId of users) await publishTo(bus, notificationTopic(CLUSTER), userId, { userId, groupId: "g01JZ0000000000000000000001", conversationId: "grp:g01JZ0000000000000000000001", messageId: "m1", senderId: "olive", seq: 1 });
-    await new Promise(setImmediate);
+    for (let i = 0; i < users.length; i += 1_000) await request(users.slice(i, i + 1_000), 1);
     clock.advance(INTERVAL_MS / 2);
     await request("newcomer", 1);
     await request("u0", 2);

@@ -4,13 +4,20 @@ import type { NotificationSink } from "../ports/notification-sink.js";
 import type { OncePerWindow } from "../ports/once-per-window.js";
 import type { Logger } from "../runtime/logger.js";
 import type { Metrics } from "../runtime/metrics.js";
-import type { NotificationRequest } from "../events/notification-request.js";
+import type { Notification, NotificationRequest } from "../events/notification-request.js";
 
 /**
- * Sends notification requests to the push provider, at most one per user per
+ * Notifications handed to the sink at once: a request names up to 1,000 recipients, and
+ * the webhook takes one POST each; bounded so one request does not open a thousand.
+ */
+const SINK_CONCURRENCY = 32;
+
+/**
+ * Turns notification requests (one per message, naming its offline recipients) into one
+ * notification per recipient for the push provider, at most one per user per
  * `minIntervalMs`: a busy group must not buzz an offline phone for every message. The
- * limit is a shared claim per user, so it holds whichever replica reads the request
- * (the notification topic is split across them).
+ * limit is a shared claim per user, claimed for all of a request's recipients in one call,
+ * so it holds whichever replica reads the request (the topic is split across them).
  */
 export class Notifier {
   private subscription: Subscription | undefined;
@@ -37,16 +44,26 @@ export class Notifier {
   }
 
   private async handle(request: NotificationRequest): Promise<void> {
-    if (!(await this.deps.claims.claim(`notify:${request.userId}`, this.options.minIntervalMs))) {
-      this.deps.metrics.notifications.inc({ outcome: "rate_limited" });
-      return;
+    const { userIds, ...about } = request;
+    const granted = await this.deps.claims.claimEach(
+      userIds.map((userId) => `notify:${userId}`),
+      this.options.minIntervalMs,
+    );
+    const recipients = userIds.filter((_, i) => granted[i] === true);
+    if (recipients.length < userIds.length) this.deps.metrics.notifications.inc({ outcome: "rate_limited" }, userIds.length - recipients.length);
+    for (let i = 0; i < recipients.length; i += SINK_CONCURRENCY) {
+      await Promise.all(recipients.slice(i, i + SINK_CONCURRENCY).map((userId) => this.notify({ ...about, userId })));
     }
+  }
+
+  /** A failure is counted and logged: the recipient's other notifications are not held up by it. */
+  private async notify(notification: Notification): Promise<void> {
     try {
-      await this.deps.sink.notify(request);
+      await this.deps.sink.notify(notification);
       this.deps.metrics.notifications.inc({ outcome: "sent" });
     } catch (error) {
       this.deps.metrics.notifications.inc({ outcome: "failed" });
-      this.deps.logger.warn({ err: error, userId: request.userId }, "notification failed");
+      this.deps.logger.warn({ err: error, userId: notification.userId }, "notification failed");
     }
   }
 }

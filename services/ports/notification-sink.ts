@@ -1,7 +1,7 @@
-import type { NotificationRequest } from "../events/notification-request.js";
+import type { Notification } from "../events/notification-request.js";
 
 /** Where notifications for offline users go: a push provider (FCM, APNs, a relay) behind a webhook. */
 export interface NotificationSink {
   /** Resolves once the provider accepted the notification; rejects otherwise. */
-  notify(notification: NotificationRequest): Promise<void>;
+  notify(notification: Notification): Promise<void>;
 }

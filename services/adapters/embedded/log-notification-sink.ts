@@ -1,4 +1,4 @@
-import type { NotificationRequest } from "../../events/notification-request.js";
+import type { Notification } from "../../events/notification-request.js";
 import type { NotificationSink } from "../../ports/notification-sink.js";
 import type { Logger } from "../../runtime/logger.js";
 
@@ -6,7 +6,7 @@ import type { Logger } from "../../runtime/logger.js";
 export class LogNotificationSink implements NotificationSink {
   constructor(private readonly logger: Logger) {}
 
-  notify(notification: NotificationRequest): Promise<void> {
+  notify(notification: Notification): Promise<void> {
     this.logger.info({ notification }, "notification (no PARLEY_NOTIFY_WEBHOOK_URL set)");
     return Promise.resolve();
   }

@@ -1,14 +1,14 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import type { NotificationRequest } from "../../events/notification-request.js";
+import type { Notification } from "../../events/notification-request.js";
 import { WebhookNotificationSink } from "./webhook-notification-sink.js";
 import { REPLAY_WINDOW_SECONDS, signatureHeader, verifySignature } from "./webhook-signature.js";
 
 const SECRET = "webhook-test-secret-of-at-least-32-chars";
 const NOW_MS = Date.UTC(2030, 0, 1, 12, 0, 0);
 const NOW_S = NOW_MS / 1000;
-const NOTIFICATION: NotificationRequest = { userId: "bob", groupId: "g1", conversationId: "grp:g1", messageId: "m1", senderId: "alice", seq: 7 };
+const NOTIFICATION: Notification = { userId: "bob", groupId: "g1", conversationId: "grp:g1", messageId: "m1", senderId: "alice", seq: 7 };
 
 interface Received {
   headers: IncomingHttpHeaders;

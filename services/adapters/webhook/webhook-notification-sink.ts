@@ -1,4 +1,4 @@
-import type { NotificationRequest } from "../../events/notification-request.js";
+import type { Notification } from "../../events/notification-request.js";
 import type { NotificationSink } from "../../ports/notification-sink.js";
 import { signatureHeader, SIGNATURE_HEADER } from "./webhook-signature.js";
 
@@ -27,7 +27,7 @@ export class WebhookNotificationSink implements NotificationSink {
     this.now = options.now ?? Date.now;
   }
 
-  async notify(notification: NotificationRequest): Promise<void> {
+  async notify(notification: Notification): Promise<void> {
     const body = JSON.stringify({ type: "parley.notification", ...notification });
     const response = await fetch(this.options.url, {
       method: "POST",
