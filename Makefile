@@ -94,10 +94,11 @@ e2e-cluster: build infra-up cluster-up ## helm-install Parley on the one-node cl
 generate: $(INSTALLED) ## regenerate the CRD, the chart's RBAC roles, the field tables in docs/operator.md and docs/configuration.md
 	npm run --silent generate
 
-bench: build ## Parley beside a bare ws server, interleaved, ratios beside their targets (docs/benchmarks.md), then start-up and asset memory figures (not a test: nothing fails on a number)
+bench: build ## Parley beside a bare ws server, interleaved, ratios beside their targets (docs/benchmarks.md), then start-up, asset memory and big-group-burst figures (not a test: nothing fails on a number)
 	node dist/services/bench/suite/suite.js $(BENCH_ARGS)
 	node dist/services/cli/startup-bench.js
 	node dist/services/bench/assets-memory.js
+	node dist/services/bench/big-group-burst.js
 
 bench-peers: build ## the same suite with Centrifugo v6 beside them in the idle and fan-out scenarios (built from its Go module into ~/.cache/parley)
 	node dist/services/bench/suite/suite.js --peers $(BENCH_ARGS)
