@@ -98,6 +98,11 @@ start_node() {
       echo "cluster-config-file nodes.conf"
       echo "cluster-node-timeout $CLUSTER_NODE_TIMEOUT_MS"
       echo "cluster-port $((port - 10000))" # cluster_bus_ports_current checks the same rule
+      if ((CLUSTER_REPLICAS > 0)); then
+        # A node started again after a kill resyncs at once, rather than after the default 5 s
+        # wait for more replicas to share the same transfer.
+        echo "repl-diskless-sync-delay 0"
+      fi
     fi
   } >"$dir/redis.conf"
   # setsid+nohup: the server outlives this script and the terminal; its output goes to a log.
