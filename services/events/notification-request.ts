@@ -13,8 +13,7 @@ export const MAX_NOTIFICATION_RECIPIENTS = 1_000;
  * huge group), the chat service's for the recipient of a direct message. The notifier
  * turns it into one `Notification` per recipient it does not rate-limit.
  */
-export const NotificationRequest = z.object({
-  userIds: z.array(z.string()).min(1).max(MAX_NOTIFICATION_RECIPIENTS),
+const AboutMessage = z.object({
   /** Absent for a direct message. */
   groupId: z.string().optional(),
   conversationId: z.string(),
@@ -22,7 +21,14 @@ export const NotificationRequest = z.object({
   senderId: z.string(),
   seq: z.number(),
 });
-export type NotificationRequest = z.infer<typeof NotificationRequest>;
+
+export const NotificationRequest = z.union([
+  AboutMessage.extend({ userIds: z.array(z.string()).min(1).max(MAX_NOTIFICATION_RECIPIENTS) }),
+  // A request of the previous release, one per recipient: read during a rolling upgrade,
+  // when the new notifiers already run and old producers still publish.
+  AboutMessage.extend({ userId: z.string() }).transform(({ userId, ...about }) => ({ ...about, userIds: [userId] })),
+]);
+export type NotificationRequest = z.output<typeof NotificationRequest>;
 
 /** One recipient's notification: what the notification sink (the webhook) gets. */
 export type Notification = Omit<NotificationRequest, "userIds"> & { userId: string };

@@ -1,4 +1,3 @@
-import pLimit, { type LimitFunction } from "p-limit";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { activityTopic, CONSUMER_GROUPS, groupTopics, notificationTopic } from "../events/topics.js";
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
@@ -21,8 +20,9 @@ import { MAX_NOTIFICATION_RECIPIENTS, notificationRequests } from "../events/not
  */
 export const FANOUT_CHUNK_MEMBERS = 500;
 /**
- * Group messages one process fans out at once (each holds its member list and one chunk):
- * bounds memory when the bus hands over many messages together; more wait their turn.
+ * Group messages one process fans out at once, of different groups (each holds its member
+ * list and one chunk): bounds memory; a group's own messages go out one after another,
+ * in order (the bus runs the events of one key, the group, one at a time).
  */
 export const MESSAGES_FANNING_OUT = 4;
 
@@ -88,7 +88,6 @@ export class FanoutService {
   private subscriptions: Subscription[] = [];
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
-  private readonly fanningOut: LimitFunction = pLimit(MESSAGES_FANNING_OUT);
 
   constructor(
     private readonly options: FanoutOptions,
@@ -120,10 +119,11 @@ export class FanoutService {
         this.deps.bus,
         groupTopics(this.options.clusterName),
         CONSUMER_GROUPS.fanout,
-        (event) => this.fanningOut(() => this.fanOut(event.message)),
+        (event) => this.fanOut(event.message),
         ({ topic }) => {
           this.deps.logger.error({ topic }, "dropped a malformed group message event");
         },
+        { concurrency: MESSAGES_FANNING_OUT },
       ),
     ];
     this.pruneTimer = setInterval(() => {

@@ -82,6 +82,21 @@ describe("Notifier", () => {
     expect(await outcomes()).toEqual({ sent: 3 });
   });
 
+  it("delivers a request of the previous release, naming one user, published while a rolling upgrade is under way", async () => {
+    const about = { groupId: "g01JZ0000000000000000000001", conversationId: "grp:g01JZ0000000000000000000001", messageId: "m1", senderId: "olive", seq: 1 };
+    await bus.publish(notificationTopic(CLUSTER).name, "otto", { userId: "otto", ...about });
+    await new Promise(setImmediate);
+    expect(sink.received).toEqual([{ userId: "otto", ...about }]);
+  });
+
+  it("notifies the recipients of a big request whom no earlier notification limits, slice after slice", async () => {
+    const recipients = Array.from({ length: 70 }, (_, i) => `u${String(i)}`);
+    await claims.claimEach(["notify:u40"], INTERVAL_MS);
+    await request(recipients, 1);
+    expect(sink.sent.map(({ userId }) => userId)).toEqual(recipients.filter((userId) => userId !== "u40"));
+    expect(await outcomes()).toEqual({ sent: 69, rate_limited: 1 });
+  });
+
   it("limits each recipient of a request on their own: only those not notified within the interval get one", async () => {
     await request("otto", 1);
     await request(["otto", "olga"], 2);

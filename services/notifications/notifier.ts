@@ -45,14 +45,18 @@ export class Notifier {
 
   private async handle(request: NotificationRequest): Promise<void> {
     const { userIds, ...about } = request;
-    const granted = await this.deps.claims.claimEach(
-      userIds.map((userId) => `notify:${userId}`),
-      this.options.minIntervalMs,
-    );
-    const recipients = userIds.filter((_, i) => granted[i] === true);
-    if (recipients.length < userIds.length) this.deps.metrics.notifications.inc({ outcome: "rate_limited" }, userIds.length - recipients.length);
-    for (let i = 0; i < recipients.length; i += SINK_CONCURRENCY) {
-      await Promise.all(recipients.slice(i, i + SINK_CONCURRENCY).map((userId) => this.notify({ ...about, userId })));
+    // Claimed a slice at a time, just before its sends: a notifier that dies part-way
+    // leaves only that slice claimed and unsent, and the replayed request still notifies
+    // the rest.
+    for (let i = 0; i < userIds.length; i += SINK_CONCURRENCY) {
+      const slice = userIds.slice(i, i + SINK_CONCURRENCY);
+      const granted = await this.deps.claims.claimEach(
+        slice.map((userId) => `notify:${userId}`),
+        this.options.minIntervalMs,
+      );
+      const recipients = slice.filter((_, j) => granted[j] === true);
+      if (recipients.length < slice.length) this.deps.metrics.notifications.inc({ outcome: "rate_limited" }, slice.length - recipients.length);
+      await Promise.all(recipients.map((userId) => this.notify({ ...about, userId })));
     }
   }
 

@@ -633,7 +633,10 @@ class KafkaSubscription {
     let lastCommit = Date.now();
     /** kafkajs's own error: it rejoins the group when a batch throws it. */
     let rebalance: Error | undefined;
-    const givenUp = (): boolean => rebalance !== undefined || !payload.isRunning() || payload.isStale() || this.stopping;
+    // Latched: once given up, no later event starts, even if a condition clears again
+    // (kafkajs's isStale can), so a key's events never run past one that was skipped.
+    let abandoned = false;
+    const givenUp = (): boolean => (abandoned ||= rebalance !== undefined || !payload.isRunning() || payload.isStale() || this.stopping);
     let commits: Promise<void> = Promise.resolve();
     const commit = (): Promise<void> => {
       // Each commit is tried afresh: one that failed (the group rebalancing) is reported by the last.

@@ -19,24 +19,21 @@ describe("a Redis Cluster client after a failover", () => {
       const prefix = uniqueKeyPrefix();
       // Two keys of different slots on one master, so that their wrong answers differ (MOVED <slot> <address>).
       const first = await slotOf(client, `${prefix}0`);
-      const keys = [first.key];
-      for (let i = 1; keys.length < 2; i++) {
+      const picked = [first];
+      for (let i = 1; picked.length < 2; i++) {
         const next = await slotOf(client, `${prefix}${String(i)}`);
-        if (next.owner === first.owner && next.slot !== first.slot) keys.push(next.key);
+        if (next.owner === first.owner && next.slot !== first.slot) picked.push(next);
       }
+      const keys = picked.map(({ key }) => key);
       const map = client as unknown as SlotMap;
       const wrong = client.nodes("master").map(nodeKey).find((node) => node !== first.owner);
       if (wrong === undefined) throw new Error("the cluster has one master only");
 
-      // Right after a fresh read of the map, as a failover leaves a client: both slots filed under another master.
-      await new Promise<void>((resolve, reject) => {
-        client.refreshSlotsCache((error) => {
-          if (error) reject(error);
-          else resolve();
-        });
-      });
-      for (const key of keys) {
-        const slot = await client.cluster("KEYSLOT", key);
+      // Right after the client's own periodic read of the map, as a failover leaves a client,
+      // and in the same tick as the sends below, so no read can repair the map in between:
+      // both slots filed under another master.
+      await once(client, "refresh", { signal: AbortSignal.timeout(REDIS_CLUSTER_SLOTS_REFRESH_MS + 2_000) });
+      for (const { slot } of picked) {
         map.slots[slot] = [wrong];
         map._groupsBySlot[slot] = map._groupsIds[wrong];
       }
