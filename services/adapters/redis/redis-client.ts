@@ -195,3 +195,13 @@ export function stringList(value: unknown, what: string): string[] {
   }
   return value;
 }
+
+/** 32-bit FNV-1a: a stable spread of users over the due shards of an index. */
+export function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}

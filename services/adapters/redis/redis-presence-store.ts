@@ -3,6 +3,7 @@ import type { DeviceId, UserId } from "../../protocol/ids.js";
 import {
   checkKeyPrefix,
   closeClient,
+  fnv1a,
   integer,
   LUA_NOW,
   openClient,
@@ -215,14 +216,4 @@ function pairs(reply: unknown): [string, string][] {
     }
   }
   return result;
-}
-
-/** 32-bit FNV-1a: a stable spread of users over the due shards. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
 }
