@@ -4,6 +4,7 @@ import type { ConnectionRegistry } from "../ports/connection-registry.js";
 import type { DeliveryChannel } from "../ports/delivery-channel.js";
 import type { EventBus } from "../ports/event-bus.js";
 import type { GroupStore } from "../ports/group-store.js";
+import type { HeldBatchStore } from "../ports/held-batch-store.js";
 import type { MessageStore } from "../ports/message-store.js";
 import type { OncePerWindow } from "../ports/once-per-window.js";
 import type { PresenceStore } from "../ports/presence-store.js";
@@ -26,6 +27,8 @@ export interface Backends {
   watches: PresenceWatchStore;
   /** Once-per-window limits (typing pushes, notifications), shared by replicas. */
   claims: OncePerWindow;
+  /** Idle members' held group messages, shared by groups replicas. */
+  heldBatches: HeldBatchStore;
   settings: UserSettingsStore;
   assets: AssetStore;
   blobs: BlobStore;

@@ -4,6 +4,7 @@ import { FsBlobStore } from "../adapters/embedded/fs-blob-store.js";
 import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection-registry.js";
 import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
 import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
+import { MemoryHeldBatchStore } from "../adapters/embedded/memory-held-batch-store.js";
 import { MemoryOncePerWindow } from "../adapters/embedded/memory-once-per-window.js";
 import { MemoryPresenceStore } from "../adapters/embedded/memory-presence-store.js";
 import { MemoryPresenceWatchStore } from "../adapters/embedded/memory-presence-watch-store.js";
@@ -29,6 +30,7 @@ export function openEmbeddedBackends(dataDir: string, logger: Logger): Backends 
     // In memory: right for one process; `parley serve` replicas share Redis instead.
     watches: new MemoryPresenceWatchStore(),
     claims: new MemoryOncePerWindow(),
+    heldBatches: new MemoryHeldBatchStore(),
     settings: new SqliteUserSettingsStore(join(dataDir, "settings.db")),
     assets: new SqliteAssetStore(join(dataDir, "assets.db")),
     blobs: new FsBlobStore(join(dataDir, "blobs")),

@@ -9,6 +9,7 @@ import { KafkaEventBus } from "../adapters/kafka/kafka-event-bus.js";
 import { RedisConnectionRegistry } from "../adapters/redis/redis-connection-registry.js";
 import { createRedisClient, closeClient, type RedisConnectionOptions } from "../adapters/redis/redis-client.js";
 import { RedisDeliveryChannel } from "../adapters/redis/redis-delivery-channel.js";
+import { RedisHeldBatchStore } from "../adapters/redis/redis-held-batch-store.js";
 import { RedisOncePerWindow } from "../adapters/redis/redis-once-per-window.js";
 import { RedisPresenceStore } from "../adapters/redis/redis-presence-store.js";
 import { RedisPresenceWatchStore } from "../adapters/redis/redis-presence-watch-store.js";
@@ -85,6 +86,7 @@ export async function openProductionBackends(config: Config, logger: Logger, met
     const presence = new RedisPresenceStore(redis, { keyPrefix });
     const watches = new RedisPresenceWatchStore(redis, { keyPrefix });
     const claims = new RedisOncePerWindow(redis, { keyPrefix });
+    const heldBatches = new RedisHeldBatchStore(redis, { keyPrefix });
     // The channel opens its own subscriber connection from the options.
     const deliveries = new RedisDeliveryChannel(redisOptions, { keyPrefix });
     opened.push(deliveries);
@@ -98,7 +100,7 @@ export async function openProductionBackends(config: Config, logger: Logger, met
     });
     opened.push(blobs);
 
-    return { bus, deliveries, registry, messages, groups, presence, watches, claims, settings, assets, blobs, close: closeAll };
+    return { bus, deliveries, registry, messages, groups, presence, watches, claims, heldBatches, settings, assets, blobs, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

@@ -89,7 +89,7 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
     });
     route(GROUP_FRAME_TYPES, new GroupFrameHandler(groups));
     // Host and pid: unique among the processes of one machine and among pods (a pod's host name is its name).
-    const fanout = new FanoutService({ ...config, processId: `${hostname()}-${process.pid}` }, { bus: backends.bus, groups: backends.groups, registry: backends.registry, router, metrics, logger });
+    const fanout = new FanoutService({ ...config, processId: `${hostname()}-${process.pid}` }, { bus: backends.bus, groups: backends.groups, registry: backends.registry, heldBatches: backends.heldBatches, router, metrics, logger });
     const notifier = new Notifier(
       { clusterName: config.clusterName, minIntervalMs: config.notifyMinIntervalMs },
       {

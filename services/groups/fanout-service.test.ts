@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MemoryConnectionRegistry } from "../adapters/embedded/memory-connection-registry.js";
+import { MemoryHeldBatchStore } from "../adapters/embedded/memory-held-batch-store.js";
 import { MemoryDeliveryChannel } from "../adapters/embedded/memory-delivery-channel.js";
 import { MemoryEventBus } from "../adapters/embedded/memory-event-bus.js";
 import { SqliteGroupStore } from "../adapters/embedded/sqlite-group-store.js";
@@ -99,6 +100,7 @@ let dir: TempDir;
 let clock: ManualClock;
 let groups: SqliteGroupStore;
 let registry: MemoryConnectionRegistry;
+let heldBatches: MemoryHeldBatchStore;
 let channel: MemoryDeliveryChannel;
 let bus: MemoryEventBus;
 let inbox: GatewayInbox;
@@ -126,6 +128,7 @@ beforeEach(async () => {
     ],
   });
   registry = new MemoryConnectionRegistry(clock.now);
+  heldBatches = new MemoryHeldBatchStore();
   for (const route of ROUTES) await registry.register(route, ROUTE_TTL_MS);
   channel = new MemoryDeliveryChannel();
   inbox = new GatewayInbox();
@@ -153,7 +156,7 @@ beforeEach(async () => {
   );
   fanout = new FanoutService(
     { clusterName: CLUSTER, activeScoreThreshold: 1, activityHalfLifeMs: HALF_LIFE_MS, idleBatchDelayMs: DELAY_MS, idleBatchMaxMessages: 50, processId: "test" },
-    { bus, groups, registry, router: new DeliveryRouter(registry, channel), metrics: new Metrics(), logger: createLogger("silent"), now: clock.now },
+    { bus, groups, registry, heldBatches, router: new DeliveryRouter(registry, channel), metrics: new Metrics(), logger: createLogger("silent"), now: clock.now },
   );
   await fanout.start();
 });
@@ -260,7 +263,7 @@ describe("FanoutService with several groups processes", () => {
     // activity (keyed by user) would go to one of them too if they shared a reader.
     second = new FanoutService(
       { clusterName: CLUSTER, activeScoreThreshold: 1, activityHalfLifeMs: HALF_LIFE_MS, idleBatchDelayMs: DELAY_MS, idleBatchMaxMessages: 50, processId: "second" },
-      { bus, groups, registry, router: new DeliveryRouter(registry, channel), metrics: new Metrics(), logger: createLogger("silent"), now: clock.now },
+      { bus, groups, registry, heldBatches, router: new DeliveryRouter(registry, channel), metrics: new Metrics(), logger: createLogger("silent"), now: clock.now },
     );
     await second.start();
     await act("ann", "connect");

@@ -4,6 +4,7 @@ import type { DeliveryRouter } from "../delivery/delivery-router.js";
 import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
 import { type EventBus, publishTo, subscribeTo, type Subscription } from "../ports/event-bus.js";
 import type { GroupStore } from "../ports/group-store.js";
+import type { HeldBatchStore } from "../ports/held-batch-store.js";
 import type { Message } from "../protocol/frames.js";
 import type { UserId } from "../protocol/ids.js";
 import type { Logger } from "../runtime/logger.js";
@@ -25,6 +26,12 @@ export const FANOUT_CHUNK_MEMBERS = 500;
  * in order (the bus runs the events of one key, the group, one at a time).
  */
 export const MESSAGES_FANNING_OUT = 4;
+/**
+ * How often every replica sweeps the shared store for held batches due and not released
+ * by the replica that opened them (it died or stopped): such a batch leaves at most this
+ * long after its due time, for one small script per due-index shard per sweep.
+ */
+export const HELD_BATCH_SWEEP_MS = 250;
 
 export interface FanoutOptions {
   clusterName: string;
@@ -40,6 +47,8 @@ export interface FanoutDependencies {
   bus: EventBus;
   groups: GroupStore;
   registry: ConnectionRegistry;
+  /** Idle members' held batches, shared by every groups replica. */
+  heldBatches: HeldBatchStore;
   router: DeliveryRouter;
   metrics: Metrics;
   logger: Logger;
@@ -73,7 +82,9 @@ export function chooseTier({ online, isSender, score, activeScoreThreshold }: Ti
 /**
  * Consumes every group topic and delivers each message by the member's activity:
  * - active (online, score at or above the threshold, or the sender): pushed at once;
- * - idle (online, lower score): held and pushed in one batched frame after a delay;
+ * - idle (online, lower score): held in the shared HeldBatchStore and pushed in one
+ *   batched frame after a delay (one batch of all their groups, whichever replica fans
+ *   each out; released by another replica if this one dies);
  * - offline: nothing pushed; one notification request per message names them all (a few
  *   for a huge group; never the sender), and the message waits in the group's history for
  *   sync (group.list shows the unread count).
@@ -95,11 +106,19 @@ export class FanoutService {
   ) {
     this.now = deps.now ?? Date.now;
     this.scores = new ActivityScores(options.activityHalfLifeMs, this.now);
-    this.batcher = new IdleBatcher(options.idleBatchDelayMs, options.idleBatchMaxMessages, (userId, messages) => {
-      this.releaseBatch(userId, messages).catch((error: unknown) => {
-        deps.logger.warn({ err: error, userId }, "batched group delivery failed; the member will sync");
-      });
-    });
+    this.batcher = new IdleBatcher(
+      deps.heldBatches,
+      { delayMs: options.idleBatchDelayMs, maxMessages: options.idleBatchMaxMessages, sweepIntervalMs: HELD_BATCH_SWEEP_MS },
+      (userId, messages) => {
+        this.releaseBatch(userId, messages).catch((error: unknown) => {
+          deps.logger.warn({ err: error, userId }, "batched group delivery failed; the member will sync");
+        });
+      },
+      this.now,
+      (error) => {
+        deps.logger.warn({ err: error }, "releasing held batches failed; they are retried on the next sweep or the members sync");
+      },
+    );
   }
 
   async start(): Promise<void> {
@@ -130,13 +149,14 @@ export class FanoutService {
       this.scores.prune();
     }, this.options.activityHalfLifeMs);
     this.pruneTimer.unref();
+    this.batcher.start();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
     await Promise.all(this.subscriptions.map((s) => s.unsubscribe()));
     this.subscriptions = [];
-    this.batcher.clear();
+    this.batcher.stop();
   }
 
   /** Which tier a member is in right now. */
@@ -160,6 +180,7 @@ export class FanoutService {
       // rather than one per member: the frame is the same for all of them.
       const realtimeRoutes: DeviceRoute[] = [];
       let realtimeMembers = 0;
+      const batched: UserId[] = [];
       for (const userId of chunk) {
         const routes = routesOfMembers.get(userId) ?? [];
         switch (this.tierOf(userId, routes.length > 0, userId === message.senderId)) {
@@ -168,7 +189,7 @@ export class FanoutService {
             realtimeMembers += 1;
             break;
           case "batched":
-            this.batcher.add(userId, message);
+            batched.push(userId);
             break;
           case "offline":
             // A sender whose device went between posting and fan-out wrote the message:
@@ -177,10 +198,8 @@ export class FanoutService {
             break;
         }
       }
-      if (realtimeRoutes.length > 0) {
-        await this.deps.router.pushToRoutes(realtimeRoutes, { type: "group.messages", tier: "realtime", messages: [message] }, storedAt);
-        this.observe("realtime", storedAt, realtimeMembers);
-      }
+      // The chunk's idle members are held (one pipelined round trip) while the real-time frames go out.
+      await Promise.all([this.batcher.add(batched, message), this.pushRealtime(realtimeRoutes, realtimeMembers, message, storedAt)]);
       // Full requests go out as they fill; the rest waits for the next chunk.
       const full = offline.length - (offline.length % MAX_NOTIFICATION_RECIPIENTS);
       if (full > 0) {
@@ -189,6 +208,12 @@ export class FanoutService {
       }
     }
     await this.requestNotifications(offline, about, storedAt);
+  }
+
+  private async pushRealtime(routes: DeviceRoute[], members: number, message: Message, storedAt: number): Promise<void> {
+    if (routes.length === 0) return;
+    await this.deps.router.pushToRoutes(routes, { type: "group.messages", tier: "realtime", messages: [message] }, storedAt);
+    this.observe("realtime", storedAt, members);
   }
 
   /** One notification request per message (or per MAX_NOTIFICATION_RECIPIENTS of its offline members), not one per member. */
