@@ -67,11 +67,11 @@ const settings = map(
   },
 );
 
-function serviceSpec(service: Exclude<Service, "gateway">, what: string, replicas: { default: number; note?: string } = { default: 2 }) {
+function serviceSpec(service: Exclude<Service, "gateway">, what: string) {
   return obj(
     `The ${service} service (${what}): a Deployment running \`parley serve ${service}\`.`,
     {
-      replicas: int(`Number of ${service} pods.${replicas.note ? ` ${replicas.note}` : ""}`, { minimum: 0, maximum: 1000, default: replicas.default }),
+      replicas: int(`Number of ${service} pods.`, { minimum: 0, maximum: 1000, default: 2 }),
       resources,
       settings,
       template: serviceTemplate,
@@ -151,12 +151,7 @@ export const specSchema = obj(
       { default: {} },
     ),
     chat: serviceSpec("chat", "1:1 messages, receipts, sync and history"),
-    // Activity scores and held idle batches still live in the groups process (ADR 0011):
-    // a second replica would give members tiers and batches that depend on the replica.
-    groups: serviceSpec("groups", "group membership and fan-out", {
-      default: 1,
-      note: "Keep at 1: activity tiers and held batches are per process until they move to a shared store (docs/adr/0011-replica-state.md).",
-    }),
+    groups: serviceSpec("groups", "group membership and fan-out"),
     presence: serviceSpec("presence", "online state and user settings"),
     assets: serviceSpec("assets", "uploads and download links"),
     kafka: obj(
