@@ -59,13 +59,15 @@ for (const target of redisTargets()) {
       }
     });
 
-    it("leaves nothing behind once every batch was taken", async () => {
+    it("leaves nothing behind once every batch was taken, whether due or full", async () => {
       const client = target.client();
       const keyPrefix = uniqueKeyPrefix();
       const store = new RedisHeldBatchStore(client, { keyPrefix });
       try {
         await store.hold(["bob", "ann"], MESSAGE, T0, LIMITS);
         expect(await store.takeDue(T0 + 5_000, 100)).toHaveLength(2);
+        const [carol] = await store.hold(["carol"], MESSAGE, T0, { delayMs: 5_000, maxMessages: 1 });
+        expect(carol?.full).toEqual([MESSAGE]);
         expect(await keysWithPrefix(client, keyPrefix)).toEqual([]);
       } finally {
         await store.close();

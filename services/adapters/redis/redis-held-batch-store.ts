@@ -56,8 +56,9 @@ export class RedisHeldBatchStore extends PrefixedRedisAdapter implements HeldBat
         const opened = integer(reply[0], "hold") === 1;
         const dueAt = integer(reply[1], "hold");
         const full = integer(reply[2], "hold") === 1 ? parseMessages(reply.slice(3)) : null;
-        // A new batch is nominated; one already due and no longer nominated (its entry was lost) is again.
-        if (opened) await this.client.zadd(this.dueKey(userId), dueAt, userId);
+        // A new batch is nominated (one taken full at once needs no entry); one already due
+        // and no longer nominated (its entry was lost) is again.
+        if (full === null && opened) await this.client.zadd(this.dueKey(userId), dueAt, userId);
         else if (full === null && dueAt <= now) await this.client.zadd(this.dueKey(userId), "NX", dueAt, userId);
         return { opened, dueAt, full };
       }),
