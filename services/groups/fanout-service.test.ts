@@ -19,6 +19,7 @@ import { ManualClock } from "../testing/clock.js";
 import { makeTempDir, type TempDir } from "../testing/temp-dir.js";
 import type { NotificationRequest } from "../events/notification-request.js";
 import { chooseTier, FANOUT_CHUNK_MEMBERS, FanoutService } from "./fanout-service.js";
+import { groupMessage } from "../testing/group-message.js";
 
 describe("chooseTier", () => {
   const threshold = 1;
@@ -82,19 +83,7 @@ class GatewayInbox {
   }
 }
 
-function message(seq: number, senderId: UserId = "olive"): Message {
-  return {
-    messageId: `m${seq}`,
-    conversationId: `grp:${GROUP}`,
-    groupId: GROUP,
-    seq,
-    senderId,
-    senderDeviceId: "phone",
-    clientMessageId: `c${seq}`,
-    body: { text: `news ${seq}` },
-    sentAt: new Date(clock.now()).toISOString(),
-  };
-}
+const message = (seq: number, senderId: UserId = "olive"): Message => groupMessage(seq, { groupId: GROUP, senderId, sentAt: clock.now() });
 
 let dir: TempDir;
 let clock: ManualClock;

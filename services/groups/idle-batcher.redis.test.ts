@@ -5,24 +5,13 @@ import { deleteKeysWithPrefix, redisTargets, uniqueKeyPrefix } from "../adapters
 import type { Message } from "../protocol/frames.js";
 import type { UserId } from "../protocol/ids.js";
 import { IdleBatcher } from "./idle-batcher.js";
+import { groupMessage } from "../testing/group-message.js";
 
 /** Short real times: the store is real Redis, whose client runs on real timers. */
 const DELAY_MS = 300;
 const SWEEP_MS = 50;
 
-function message(seq: number): Message {
-  return {
-    messageId: `m${seq}`,
-    conversationId: "grp:g01JZ0000000000000000000001",
-    groupId: "g01JZ0000000000000000000001",
-    seq,
-    senderId: "olive",
-    senderDeviceId: "phone",
-    clientMessageId: `c${seq}`,
-    body: { text: `news ${seq}` },
-    sentAt: new Date(0).toISOString(),
-  };
-}
+const message = (seq: number): Message => groupMessage(seq);
 
 interface Replica {
   batcher: IdleBatcher;

@@ -3,24 +3,13 @@ import { MemoryHeldBatchStore } from "../adapters/embedded/memory-held-batch-sto
 import type { Message } from "../protocol/frames.js";
 import type { UserId } from "../protocol/ids.js";
 import { IdleBatcher } from "./idle-batcher.js";
+import { groupMessage } from "../testing/group-message.js";
 
 const DELAY_MS = 5_000;
 const MAX_MESSAGES = 3;
 const SWEEP_MS = 250;
 
-function message(seq: number): Message {
-  return {
-    messageId: `m${seq}`,
-    conversationId: "grp:g01JZ0000000000000000000001",
-    groupId: "g01JZ0000000000000000000001",
-    seq,
-    senderId: "olive",
-    senderDeviceId: "phone",
-    clientMessageId: `c${seq}`,
-    body: { text: `news ${seq}` },
-    sentAt: new Date(0).toISOString(),
-  };
-}
+const message = (seq: number): Message => groupMessage(seq);
 
 let flushed: { userId: UserId; seqs: number[]; by: string }[];
 let store: MemoryHeldBatchStore;

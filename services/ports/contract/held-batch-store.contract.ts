@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { HeldBatchStore } from "../held-batch-store.js";
 import type { Message } from "../../protocol/frames.js";
+import { groupMessage } from "../../testing/group-message.js";
 
 export interface HeldBatchStoreFixture {
   /** An empty store. */
@@ -14,19 +15,8 @@ export interface HeldBatchStoreFixture {
 const T0 = Date.UTC(2030, 0, 1, 12);
 const LIMITS = { delayMs: 5_000, maxMessages: 3 };
 
-function message(seq: number, groupId = "g01JZ0000000000000000000001"): Message {
-  return {
-    messageId: `m${seq}`,
-    conversationId: `grp:${groupId}`,
-    groupId,
-    seq,
-    senderId: "olive",
-    senderDeviceId: "phone",
-    clientMessageId: `c${seq}`,
-    body: { text: `news ${seq} ✓`, replyTo: "m0" },
-    sentAt: new Date(T0).toISOString(),
-  } as Message;
-}
+const message = (seq: number, groupId?: string): Message =>
+  groupMessage(seq, { ...(groupId === undefined ? {} : { groupId }), sentAt: T0, body: { text: `news ${String(seq)} ✓`, replyTo: "m0" } as Message["body"] });
 
 const seqs = (messages: readonly Message[]): number[] => messages.map((m) => m.seq);
 
