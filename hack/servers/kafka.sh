@@ -13,6 +13,12 @@
 # 29133; data in $PARLEY_INFRA_DIR/kafka3/node-<n>. `down 3 2` stops node 2 alone (a lost
 # broker); `up 3` starts whichever nodes are not running. The single broker above is
 # untouched by it.
+#
+# An extra single broker, separate from both, for measurements that must not load the
+# shared ones (services/bench/group-topics.ts): PARLEY_KAFKA_INSTANCE=<name> with its own
+# PARLEY_KAFKA_PORT and PARLEY_KAFKA_CONTROLLER_PORT; same version and JVM settings as the
+# single broker, data in $PARLEY_INFRA_DIR/kafka-<name>, no pods' listener. `purge` stops
+# it and deletes its data.
 set -euo pipefail
 # shellcheck disable=SC2034 # read by log() in lib.sh
 SERVER_NAME=kafka
@@ -32,6 +38,18 @@ BOOTSTRAP="127.0.0.1:$PORT"
 # for this port to loopback. Only the single broker has it; none without such an address.
 POD_PORT=${PARLEY_KAFKA_POD_PORT:-29094}
 POD_ADDRESS=${PARLEY_NODE_ADDRESS:-$(node_address)}
+
+INSTANCE=${PARLEY_KAFKA_INSTANCE:-}
+if [[ -n $INSTANCE ]]; then
+  [[ $INSTANCE =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "PARLEY_KAFKA_INSTANCE: lower-case letters, digits and dashes, not '$INSTANCE'"
+  [[ -n ${PARLEY_KAFKA_PORT:-} && -n ${PARLEY_KAFKA_CONTROLLER_PORT:-} ]] ||
+    die "instance $INSTANCE needs ports of its own: set PARLEY_KAFKA_PORT and PARLEY_KAFKA_CONTROLLER_PORT"
+  [[ $PORT != 29092 && $CONTROLLER_PORT != 29093 ]] || die "instance $INSTANCE must not take the shared broker's ports"
+  DATA="$PARLEY_INFRA_DIR/kafka-$INSTANCE"
+  PIDFILE="$DATA/kafka.pid"
+  CONFIG="$DATA/server.properties"
+  POD_ADDRESS=""
+fi
 
 provision() {
   maven_copy_dependencies "$HACK_DIR/kafka/pom.xml" "$LIBS" \
@@ -291,6 +309,12 @@ case "${1:-}" in
   status)
     if is_running "$PIDFILE"; then report; else log "not running"; exit 1; fi
     ;;
+  purge)
+    [[ -n $INSTANCE ]] || die "purge deletes an extra instance's data (PARLEY_KAFKA_INSTANCE), never the shared broker's"
+    stop_pidfile "$PIDFILE"
+    rm -rf "$DATA"
+    log "instance $INSTANCE stopped, $DATA deleted"
+    ;;
   endpoints)
     is_running "$PIDFILE" || exit 1
     echo "PARLEY_TEST_KAFKA_BROKERS=$BOOTSTRAP"
@@ -300,7 +324,7 @@ case "${1:-}" in
     fi
     ;;
   *)
-    echo "usage: $0 up|down|status|endpoints" >&2
+    echo "usage: $0 up|down|status|endpoints (PARLEY_KAFKA_INSTANCE=<name>: also purge)" >&2
     exit 2
     ;;
 esac
