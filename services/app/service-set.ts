@@ -84,6 +84,7 @@ export async function startServiceSet(names: readonly ServiceName[], context: Se
       bus: backends.bus,
       router,
       clusterName: config.clusterName,
+      groupTopics: config.groupTopics,
       maxMembers: config.maxGroupMembers,
       logger,
     });

@@ -137,7 +137,7 @@ async function createTopics(kafka: kafkajs.Kafka, options: Options, pid: number)
       }
       const count = Math.min(options.batch, options.topics - created);
       const topics = Array.from({ length: count }, () => ({
-        topic: groupTopic(CLUSTER, `g${ulid()}`).name,
+        topic: groupTopic(CLUSTER, `g${ulid()}`, "per-group").name,
         numPartitions: options.partitions,
         replicationFactor: 1,
         // What KafkaEventBus sets on the topics it creates, with one replica.
@@ -255,7 +255,7 @@ async function measureConsumers(options: Options, pid: number): Promise<void> {
     const key = `g${ulid()}`;
     const received = arrived(key);
     started = performance.now();
-    await publisher.publish(groupTopic(CLUSTER, key).name, key, { n: 1 });
+    await publisher.publish(groupTopic(CLUSTER, key, "per-group").name, key, { n: 1 });
     const published = performance.now() - started;
     const pickedUp = await within(limitMs, received.then(() => performance.now() - started));
     console.log(`new group topic (created by another process): published in ${seconds(published, limitMs)}, first message received after ${seconds(pickedUp, limitMs)}`);

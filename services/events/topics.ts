@@ -33,13 +33,46 @@ export function notificationTopic(clusterName: string): Topic<NotificationReques
   return { name: `${topicPrefix(clusterName)}notifications`, schema: NotificationRequest };
 }
 
-/** One topic per group: its stored messages, in order, for the fan-out consumers. */
-export function groupTopic(clusterName: string, groupId: GroupId): Topic<GroupMessageEvent> {
-  return { name: `${groupTopics(clusterName).prefix}${groupId}`, schema: GroupMessageEvent };
+/**
+ * Where group messages travel (PARLEY_GROUP_TOPICS): "per-group", a topic of each group's
+ * own, or a number of shared topics, each group on one of them by a stable hash of its id
+ * and keyed by it, so one group's messages keep their order. A topic per group costs the
+ * brokers heap, open files and memory maps per partition, and every consumer restarts and
+ * rebalances over all of them (docs/operations.md, "Group topics").
+ */
+export type GroupTopicLayout = "per-group" | number;
+
+/** The topic of a group's stored messages, in order, for the fan-out consumers. */
+export function groupTopic(clusterName: string, groupId: GroupId, layout: GroupTopicLayout): Topic<GroupMessageEvent> {
+  if (layout === "per-group") return { name: `${groupTopics(clusterName).prefix}${groupId}`, schema: GroupMessageEvent };
+  return { name: `${groupShardTopics(clusterName).prefix}${String(groupShard(groupId, layout))}`, schema: GroupMessageEvent };
 }
 
+/** The topics of one group each ("per-group"). The operator applies kafka.groupTopics to these. */
 export function groupTopics(clusterName: string): TopicFamily<GroupMessageEvent> {
   return { prefix: `${topicPrefix(clusterName)}group.`, schema: GroupMessageEvent };
+}
+
+/**
+ * The shared group topics, `group-shard.<k>`. Outside the `group.` family on purpose: the
+ * operator treats every topic of that family as one group's (and may delete it with its group).
+ */
+export function groupShardTopics(clusterName: string): TopicFamily<GroupMessageEvent> {
+  return { prefix: `${topicPrefix(clusterName)}group-shard.`, schema: GroupMessageEvent };
+}
+
+/**
+ * The shared topic of a group, 0 to shards - 1: FNV-1a (32 bits) of its id. Stable across
+ * processes and versions, which every publisher of a cluster must agree on; changing the
+ * number of shards moves groups, so their order holds only from the change on.
+ */
+export function groupShard(groupId: GroupId, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < groupId.length; i++) {
+    hash ^= groupId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % shards;
 }
 
 /** Client frames a gateway hands to the service that owns them (see FRAME_OWNERS). */

@@ -8,7 +8,7 @@ import { SqliteGroupStore } from "../adapters/embedded/sqlite-group-store.js";
 import { DeliveryRouter } from "../delivery/delivery-router.js";
 import type { ActivityKind } from "../events/activity-event.js";
 import { DeliveryEnvelope } from "../events/delivery-envelope.js";
-import { activityTopic, groupTopic, notificationTopic } from "../events/topics.js";
+import { activityTopic, groupTopic, notificationTopic, type GroupTopicLayout } from "../events/topics.js";
 import type { DeviceRoute } from "../ports/connection-registry.js";
 import { publishTo, subscribeTo, type Subscription } from "../ports/event-bus.js";
 import type { Message } from "../protocol/frames.js";
@@ -165,8 +165,8 @@ async function act(userId: UserId, kind: ActivityKind): Promise<void> {
   await new Promise(setImmediate);
 }
 
-function post(seq: number, senderId: UserId = "olive"): Promise<void> {
-  return publishTo(bus, groupTopic(CLUSTER, GROUP), GROUP, { message: message(seq, senderId) });
+function post(seq: number, senderId: UserId = "olive", layout: GroupTopicLayout = "per-group"): Promise<void> {
+  return publishTo(bus, groupTopic(CLUSTER, GROUP, layout), GROUP, { message: message(seq, senderId) });
 }
 
 /** Waits until every published event has been handled: stopping drains the subscriptions. */
@@ -229,6 +229,15 @@ describe("FanoutService", () => {
     await inbox.until(3);
     expect(inbox.pushed.slice(1).flatMap((p) => p.connectionIds).sort()).toEqual(["c-ann-1", "c-ann-2", "c-olive"]);
     expect(inbox.pushed.slice(1).every((p) => p.tier === "realtime" && p.seqs[0] === 2)).toBe(true);
+  });
+
+  it("fans out a group's messages from a shared group topic (PARLEY_GROUP_TOPICS a number) in order, and still those left on its own topic", async () => {
+    await act("ann", "connect");
+    await post(1, "olive", "per-group");
+    for (let seq = 2; seq <= 4; seq++) await post(seq, "olive", 16);
+    await drain();
+    const annOnGw2 = inbox.pushed.filter((p) => p.gatewayId === "gw-2" && p.connectionIds.includes("c-ann-2"));
+    expect(annOnGw2.flatMap((p) => p.seqs)).toEqual([1, 2, 3, 4]);
   });
 
   it("does not ask to notify the sender of their own message when their device has gone by the time it fans out", async () => {

@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { activityTopic, CONSUMER_GROUPS, groupTopics, notificationTopic } from "../events/topics.js";
+import { activityTopic, CONSUMER_GROUPS, groupShardTopics, groupTopics, notificationTopic } from "../events/topics.js";
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
 import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
 import { type EventBus, publishTo, subscribeTo, type Subscription } from "../ports/event-bus.js";
@@ -134,16 +134,22 @@ export class FanoutService {
           this.deps.logger.error({ topic }, "dropped a malformed activity event");
         },
       ),
-      await subscribeTo(
-        this.deps.bus,
-        groupTopics(this.options.clusterName),
-        CONSUMER_GROUPS.fanout,
-        (event) => this.fanOut(event.message),
-        ({ topic }) => {
-          this.deps.logger.error({ topic }, "dropped a malformed group message event");
-        },
-        { concurrency: MESSAGES_FANNING_OUT },
-      ),
+      // Both layouts of PARLEY_GROUP_TOPICS, whichever is set: after a change of layout the
+      // topics of the other are still drained (a family without topics costs no consumer).
+      ...(await Promise.all(
+        [groupTopics(this.options.clusterName), groupShardTopics(this.options.clusterName)].map((family) =>
+          subscribeTo(
+            this.deps.bus,
+            family,
+            CONSUMER_GROUPS.fanout,
+            (event) => this.fanOut(event.message),
+            ({ topic }) => {
+              this.deps.logger.error({ topic }, "dropped a malformed group message event");
+            },
+            { concurrency: MESSAGES_FANNING_OUT },
+          ),
+        ),
+      )),
     ];
     this.pruneTimer = setInterval(() => {
       this.scores.prune();

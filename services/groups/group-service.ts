@@ -1,5 +1,5 @@
 import { monotonicFactory } from "ulid";
-import { groupTopic } from "../events/topics.js";
+import { groupTopic, type GroupTopicLayout } from "../events/topics.js";
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
 import { publishTo, type EventBus } from "../ports/event-bus.js";
 import { GroupFullError, type GroupMember, type GroupStore } from "../ports/group-store.js";
@@ -18,6 +18,8 @@ export interface GroupServiceDependencies {
   bus: EventBus;
   router: DeliveryRouter;
   clusterName: string;
+  /** Which topic a group's messages go to (PARLEY_GROUP_TOPICS). */
+  groupTopics: GroupTopicLayout;
   maxMembers: number;
   logger: Logger;
   clock?: () => Date;
@@ -151,7 +153,7 @@ export class GroupService {
     );
     if (!appended.duplicate) {
       const event: GroupMessageEvent = { message: appended.message };
-      publishTo(this.deps.bus, groupTopic(this.deps.clusterName, groupId), groupId, event).catch((error: unknown) => {
+      publishTo(this.deps.bus, groupTopic(this.deps.clusterName, groupId, this.deps.groupTopics), groupId, event).catch((error: unknown) => {
         this.deps.logger.warn({ err: error, groupId }, "could not publish a group message; members will sync");
       });
     }

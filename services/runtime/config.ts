@@ -312,6 +312,14 @@ export const SETTINGS = {
     default: 3,
     description: "replication factor of each topic Parley creates",
   },
+  groupTopics: {
+    group: "backends",
+    env: "PARLEY_GROUP_TOPICS",
+    schema: z.union([z.literal("per-group"), z.coerce.number().int().min(1).max(1000)]),
+    default: 16,
+    description:
+      "Kafka topics group messages travel on: per-group (a topic of each group's own) or a number of shared topics, each group on one by a hash of its id (its order kept); a topic per group costs the brokers per partition, see docs/operations.md",
+  },
   cassandraContactPoints: {
     group: "backends",
     env: "PARLEY_CASSANDRA_CONTACT_POINTS",
