@@ -64,7 +64,8 @@ export class ChaosUser {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        reject(new Error(`${what}: no reply within ${this.options.requestTimeoutMs} ms`));
+        // Coded as the SDK's own time limit is: no answer came (traffic.ts counts failures by code).
+        reject(Object.assign(new Error(`${what}: no reply within ${this.options.requestTimeoutMs} ms`), { code: "timeout" }));
       }, this.options.requestTimeoutMs);
     });
     try {

@@ -9,7 +9,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
-import type { ChaosCluster } from "./cluster.js";
+import { replica, SERVICES, type ChaosCluster } from "./cluster.js";
 import { masterOfMostTags, promotedFor, roleOf } from "./redis-failover.js";
 import { StormClients, stormClientsThatFit } from "./reconnect-storm.js";
 import type { Traffic } from "./traffic.js";
@@ -47,6 +47,8 @@ export interface Fault {
   kafka: "single" | "three";
   /** Which Redis they use: the shared standalone server (default) or the failover cluster of `hack/servers/redis.sh up failover`. */
   redis?: "standalone" | "failover-cluster";
+  /** The fewest replicas per service the fault needs (a run with `--replicas` below it gets this many). */
+  replicas?: number;
 }
 
 /** The users of every scenario (scenario.ts), whose keys the Redis adapters keep under the hash tag `{<userId>}`. */
@@ -142,17 +144,27 @@ export const FAULTS: Record<string, Fault> = {
     kafka: "single",
     inject: async ({ cluster }) => {
       cluster.kill("gateway-a");
-      cluster.kill("chat");
-      cluster.kill("groups");
+      cluster.kill("chat-1");
+      cluster.kill("groups-1");
       // Started again at once, as a Deployment's controller replaces a dead pod.
-      await Promise.all([cluster.startRole("gateway-a"), cluster.startRole("chat"), cluster.startRole("groups")]);
+      await Promise.all([cluster.startRole("gateway-a"), cluster.startRole("chat-1"), cluster.startRole("groups-1")]);
     },
   },
   "chat-kill": {
     kafka: "single",
     inject: async ({ cluster }) => {
-      cluster.kill("chat");
-      await cluster.startRole("chat");
+      cluster.kill("chat-1");
+      await cluster.startRole("chat-1");
+    },
+  },
+  "replica-kill": {
+    kafka: "single",
+    replicas: 2,
+    inject: ({ cluster }) => {
+      // One replica of each service at once, not started again: the survivors take over
+      // their partitions after the Kafka session timeout (ADR 0011, what a replica's death costs).
+      for (const service of SERVICES) cluster.kill(replica(service, 1));
+      return Promise.resolve();
     },
   },
   spike: {

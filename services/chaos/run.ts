@@ -20,7 +20,7 @@ import { failedRow, TABLE_HEADER, tableRow } from "./table.js";
 const run = promisify(execFile);
 const SERVERS = join(import.meta.dirname, "..", "..", "..", "hack", "servers");
 /** Scenarios that leave the shared back ends alone, for `make chaos-short`. */
-const SHORT = ["process-kill", "spike", "reconnect-storm", "kafka-partition", "kafka3-broker-lost", "redis-cluster-failover"];
+const SHORT = ["process-kill", "replica-kill", "spike", "reconnect-storm", "kafka-partition", "kafka3-broker-lost", "redis-cluster-failover"];
 /** The order of a full run: the shared back ends' restarts last, as they disturb other users of them. */
 const ALL = [...SHORT, "redis-restart", "kafka-restart", "cassandra-restart"];
 
@@ -46,8 +46,9 @@ async function main(): Promise<number> {
     .option("--after <s>", "seconds of traffic after the fault is over", "15")
     .option("--drain <s>", "seconds unacked messages are still retried after the traffic", "30")
     .option("--request-timeout <ms>", "time limit of a request before the client retries", "3000")
+    .option("--replicas <n>", "processes per service (chat, groups, presence, assets; replica-kill takes at least 2)", "1")
     .parse();
-  const opts = program.opts<{ rate: string; before: string; after: string; drain: string; requestTimeout: string }>();
+  const opts = program.opts<RunOptions>();
   const asked = program.args.flatMap((name) => (name === "short" ? SHORT : [name]));
   const scenarios = asked.length > 0 ? asked : ALL;
   for (const name of scenarios) if (!(name in FAULTS)) throw new Error(`no scenario ${name}; known: ${ALL.join(", ")}`);
@@ -91,7 +92,16 @@ async function startUnlessRunning(server: ServerOnRequest, started: ServerOnRequ
   await run(path, ["up", server.mode], { timeout: 300_000 });
 }
 
-async function runAll(scenarios: readonly string[], opts: { rate: string; before: string; after: string; drain: string; requestTimeout: string }): Promise<number> {
+interface RunOptions {
+  rate: string;
+  before: string;
+  after: string;
+  drain: string;
+  requestTimeout: string;
+  replicas: string;
+}
+
+async function runAll(scenarios: readonly string[], opts: RunOptions): Promise<number> {
   const rows: string[] = [];
   let failed = false;
   for (const name of scenarios) {
@@ -102,6 +112,7 @@ async function runAll(scenarios: readonly string[], opts: { rate: string; before
         afterMs: Number(opts.after) * 1000,
         drainMs: Number(opts.drain) * 1000,
         requestTimeoutMs: Number(opts.requestTimeout),
+        replicas: Number(opts.replicas),
         log,
       });
       if (result.lost > 0 || result.duplicated > 0) failed = true;

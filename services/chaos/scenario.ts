@@ -21,6 +21,8 @@ export interface ScenarioOptions {
   /** How long unacked messages are still retried once the traffic stops. */
   drainMs: number;
   requestTimeoutMs: number;
+  /** Processes per service (chat, groups, presence, assets); default 1, or more when the fault needs it. */
+  replicas?: number;
   log: (text: string) => void;
 }
 
@@ -50,6 +52,7 @@ export async function runScenario(name: string, options: ScenarioOptions): Promi
   const { log } = options;
   const cluster = new ChaosCluster({
     log,
+    replicas: Math.max(options.replicas ?? 1, fault.replicas ?? 1),
     ...(fault.kafka === "three" ? { kafkaBrokers: KAFKA3_BROKERS, kafkaReplicationFactor: 3 } : {}),
     ...(fault.redis === "failover-cluster" ? { redisClusterNodes: REDIS_FAILOVER_NODES } : {}),
   });
@@ -57,7 +60,7 @@ export async function runScenario(name: string, options: ScenarioOptions): Promi
   const problems: string[] = [];
   const notes: string[] = [];
   try {
-    log(`${name}: starting cluster ${cluster.name} on Kafka ${cluster.kafkaBrokers} and Redis ${cluster.redis}`);
+    log(`${name}: starting cluster ${cluster.name} (${String(cluster.replicas)} per service) on Kafka ${cluster.kafkaBrokers} and Redis ${cluster.redis}`);
     await cluster.start();
     USERS.forEach((userId, i) => {
       users.push(

@@ -37,6 +37,15 @@ interface FlowState {
   firstFailure: string | null;
 }
 
+/**
+ * Why a send attempt failed: the error frame's code (docs/protocol.md section 8), or the
+ * SDK's own `timeout` (no reply within the time limit) and `closed` (connection lost).
+ */
+export function failureCode(error: unknown): string {
+  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === "string" ? code : "unknown";
+}
+
 export class Traffic {
   private readonly states: FlowState[];
   private creating = true;
@@ -44,6 +53,10 @@ export class Traffic {
   private readonly pending = new Set<Promise<void>>();
   private creators: Promise<void>[] = [];
   private rate: number;
+  /** Attempts that failed, by failureCode. */
+  private readonly codes = new Map<string, number>();
+  /** Called after every ack (untilAckedAfter). */
+  private readonly ackListeners = new Set<() => void>();
 
   constructor(
     flows: readonly Flow[],
@@ -76,11 +89,36 @@ export class Traffic {
     return this.states.flatMap((state) => state.messages);
   }
 
-  failures(): { count: number; first: string | null } {
+  failures(): { count: number; first: string | null; codes: Record<string, number> } {
     return {
       count: this.states.reduce((sum, state) => sum + state.failures, 0),
       first: this.states.find((state) => state.firstFailure !== null)?.firstFailure ?? null,
+      codes: Object.fromEntries(this.codes),
     };
+  }
+
+  /** Messages created and not yet acked (nor given up), in all flows together. */
+  inFlight(): number {
+    return this.states.reduce((sum, state) => sum + state.inFlight, 0);
+  }
+
+  /** Resolves once every flow has an ack received after `atMs` (performance.now()); rejects after `timeoutMs`. */
+  untilAckedAfter(atMs: number, timeoutMs: number): Promise<void> {
+    const done = (): boolean => this.ackTimes().every((times) => (times.at(-1) ?? -Infinity) > atMs);
+    if (done()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.ackListeners.delete(listener);
+        reject(new Error(`not every flow had an ack within ${String(timeoutMs)} ms`));
+      }, timeoutMs);
+      const listener = (): void => {
+        if (!done()) return;
+        clearTimeout(timer);
+        this.ackListeners.delete(listener);
+        resolve();
+      };
+      this.ackListeners.add(listener);
+    });
   }
 
   /** Ack times per flow, in order. */
@@ -145,9 +183,12 @@ export class Traffic {
             : client.request({ type: "group.send", groupId: to.groupId, clientMessageId: message.clientMessageId, body: { text: "chaos" } }),
         );
         message.ack = { messageId: stored.messageId, conversationId: stored.conversationId, atMs: performance.now() };
+        for (const listener of this.ackListeners) listener();
         return;
       } catch (error) {
         state.failures += 1;
+        const code = failureCode(error);
+        this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
         state.firstFailure ??= `${message.clientMessageId}: ${error instanceof Error ? error.message : String(error)}`;
         // A pause, not an event: the fault gives no signal when it is over.
         await sleep(RETRY_PAUSE_MS);
