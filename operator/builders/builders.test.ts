@@ -131,6 +131,14 @@ describe("the other objects", () => {
     });
   });
 
+  it("the layout of the group topics from kafka.groupTopics.shared (0: a topic per group), or none for the services' default", () => {
+    const withShared = (shared: number): Record<string, string> =>
+      sharedSettings(viewOf(messagingCluster("demo", "team", defaultedSpec({ kafka: { ...defaultedSpec().kafka, groupTopics: { ...defaultedSpec().kafka.groupTopics, shared } } }))));
+    expect(withShared(32)).toMatchObject({ PARLEY_GROUP_TOPICS: "32" });
+    expect(withShared(0)).toMatchObject({ PARLEY_GROUP_TOPICS: "per-group" });
+    expect(sharedSettings(view)).not.toHaveProperty("PARLEY_GROUP_TOPICS");
+  });
+
   it("Redis Cluster nodes and NetworkTopologyStrategy replication in their settings' forms", () => {
     const spec = defaultedSpec({
       redis: { clusterNodes: ["r1:7000", "r2:7000"] },

@@ -20,6 +20,7 @@ export function sharedSettings(view: ClusterView): Record<string, string> {
     ["kafkaBrokers", spec.kafka.bootstrapServers.join(",")],
     ["kafkaPartitions", String(spec.kafka.partitions)],
     ["kafkaReplicationFactor", String(spec.kafka.replicationFactor)],
+    ["groupTopics", groupTopicsSetting(spec.kafka.groupTopics.shared)],
     ["cassandraContactPoints", spec.cassandra.contactPoints.join(",")],
     ["cassandraLocalDataCenter", spec.cassandra.localDataCenter],
     ["cassandraKeyspace", spec.cassandra.keyspace],
@@ -34,6 +35,12 @@ export function sharedSettings(view: ClusterView): Record<string, string> {
   const data: Record<string, string> = {};
   for (const [name, value] of entries) if (value !== undefined) data[settingEnv(name)] = value;
   return data;
+}
+
+/** PARLEY_GROUP_TOPICS from kafka.groupTopics.shared (0: a topic per group); unset leaves the service's default. */
+function groupTopicsSetting(shared: number | undefined): string | undefined {
+  if (shared === undefined) return undefined;
+  return shared === 0 ? "per-group" : String(shared);
 }
 
 /** The keyspace replication of the spec, defaults applied. */

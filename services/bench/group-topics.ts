@@ -16,7 +16,7 @@
  */
 import { Command } from "commander";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -167,26 +167,53 @@ async function createTopics(kafka: kafkajs.Kafka, options: Options, pid: number)
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
-  if (last !== "" && !(await leaderElected(kafka, last, deadline, pid))) failure ??= "the last topic had no leader by the time limit";
+  if (last !== "") failure ??= await leaderElected(kafka, last, deadline, pid, options);
   return { created, ms: performance.now() - started, failure };
 }
 
-/** Polls the topic's metadata (a fresh admin client each time: kafkajs's keeps failing after an unknown topic) until its partitions have leaders. */
-async function leaderElected(kafka: kafkajs.Kafka, topic: string, deadline: number, pid: number): Promise<boolean> {
+/** How long the broker may create no partition log before the run calls it stalled. */
+const STALL_MS = 60_000;
+
+/** Partition logs the broker has created so far: one directory each in its data directory. */
+function partitionLogs(options: Options): number {
+  try {
+    return readdirSync(join(INFRA_DIR, `kafka-${options.instance}`, "data")).filter((name) => name.startsWith(groupTopics(CLUSTER).prefix)).length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Polls the topic's metadata (a fresh admin client each time: kafkajs's keeps failing
+ * after an unknown topic) until its partitions have leaders; reports the partition logs
+ * created meanwhile, and gives up when none appeared for STALL_MS (a broker in full GCs).
+ */
+async function leaderElected(kafka: kafkajs.Kafka, topic: string, deadline: number, pid: number, options: Options): Promise<string | undefined> {
+  let logs = partitionLogs(options);
+  let progressAt = performance.now();
+  let reportedAt = 0;
   while (performance.now() < deadline && brokerAlive(pid)) {
     const admin = kafka.admin();
     try {
       await admin.connect();
       const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-      if (topics[0]?.partitions.every((partition) => partition.leader >= 0) === true) return true;
+      if (topics[0]?.partitions.every((partition) => partition.leader >= 0) === true) return undefined;
     } catch {
       // not there yet
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const now = performance.now();
+    const current = partitionLogs(options);
+    if (current > logs) [logs, progressAt] = [current, now];
+    if (now - progressAt > STALL_MS) return `the broker stalled: no new partition log for ${String(STALL_MS / 1000)} s, ${String(logs)} of ${String(options.topics * options.partitions)} created`;
+    if (now - reportedAt > 10_000) {
+      reportedAt = now;
+      process.stderr.write(`  broker: ${String(logs)} of ${String(options.topics * options.partitions)} partition logs created\n`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  return false;
+  return brokerAlive(pid) ? "the last topic had no leader by the time limit" : "the broker exited";
 }
 
 async function connectBus(options: Options, clientId: string): Promise<KafkaEventBus> {
@@ -218,8 +245,12 @@ async function run(options: Options): Promise<void> {
   console.log(`created: ${String(creation.created)} topics (${String(creation.created * options.partitions)} partitions) in ${(creation.ms / 1000).toFixed(1)} s = ${rate.toFixed(0)} topics/s${creation.failure ? `; stopped: ${creation.failure}` : ""}`);
   const after = readIfAlive(pid);
   console.log(`after creation: ${describe(after)}`);
-  if (before && after && creation.created > 0) {
-    console.log(`per 1,000 topics: live heap +${(((after.liveHeapMiB - before.liveHeapMiB) * 1000) / creation.created).toFixed(1)} MiB, RSS +${(((after.rssMiB - before.rssMiB) * 1000) / creation.created).toFixed(1)} MiB, open files +${(((after.openFiles - before.openFiles) * 1000) / creation.created).toFixed(0)}, maps +${(((after.memoryMaps - before.memoryMaps) * 1000) / creation.created).toFixed(0)}`);
+  const logs = partitionLogs(options);
+  if (before && after && logs > 0) {
+    const per = (delta: number): string => ((delta * 1000) / logs).toFixed(1);
+    console.log(
+      `per 1,000 partitions (${String(logs)} partition logs on the broker): live heap +${per(after.liveHeapMiB - before.liveHeapMiB)} MiB, RSS +${per(after.rssMiB - before.rssMiB)} MiB, open files +${per(after.openFiles - before.openFiles)}, memory maps +${per(after.memoryMaps - before.memoryMaps)}`,
+    );
   }
 
   if (brokerAlive(pid)) await measureConsumers(options, pid);

@@ -185,6 +185,10 @@ export const specSchema = obj(
               default: 604800000,
             }),
             deleteWithGroup: bool("Delete the topic of a group that no longer exists in the group store.", { default: false }),
+            shared: int(
+              "Shared topics the group messages travel on (PARLEY_GROUP_TOPICS): parley.<cluster>.group-shard.<k>, each group on one by a hash of its id, its order kept; the policy above does not apply to them. 0: a topic per group, which costs the brokers heap, open files and memory maps per partition (docs/operations.md, Group topics). Changing it moves groups to other topics: a group's order holds from then on. Default: PARLEY_GROUP_TOPICS's (docs/configuration.md).",
+              { minimum: 0, maximum: 1000 },
+            ),
           },
           { default: {} },
         ),

@@ -14,6 +14,7 @@ export const MANAGED_SETTINGS = [
   "kafkaBrokers",
   "kafkaPartitions",
   "kafkaReplicationFactor",
+  "groupTopics",
   "cassandraContactPoints",
   "cassandraLocalDataCenter",
   "cassandraKeyspace",
