@@ -182,6 +182,33 @@ probe() {
 
 report() { log "Cassandra $CASSANDRA_VERSION is running (pid $(cat "$PIDFILE")): CQL on 127.0.0.1:$PORT, data centre $DATACENTER, data $RUN"; }
 
+# Tests create and drop keyspaces all day. A dropped table leaves an empty directory and
+# a file of Paxos repair state (data/system/_paxos_repair_state) that the node reads
+# before it answers: with thousands of them, start-up took over 3 minutes. While the node
+# is stopped, remove both for every table without data: on this single node that state
+# only serves Paxos repair, and a live table whose data is still in the commit log gets
+# its directory back when the node opens it.
+prune_dropped_tables() {
+  local data="$RUN/data" file name keyspace rest table id removed=0
+  # Shell built-ins only in the loop: thousands of files, and a subprocess each took minutes.
+  for file in "$data"/system/_paxos_repair_state/*.paxos; do
+    [[ -e "$file" ]] || continue
+    name=${file##*/}
+    name=${name%.paxos}
+    keyspace=${name%%-*}
+    rest=${name#*-}
+    table=${rest%%-*}
+    # The table id as the directory spells it: the UUID without its dashes.
+    id=${rest#*-}
+    id=${id//-/}
+    if [[ $keyspace == system* ]] || compgen -G "$data/$keyspace/$table-${id:0:32}/*" >/dev/null; then continue; fi
+    rm -f "$file" "$file.crc"
+    removed=$((removed + 1))
+  done
+  find "$data" -mindepth 1 -maxdepth 1 -type d ! -name 'system*' -exec find {} -type d -empty -delete \; 2>/dev/null || true
+  ((removed == 0)) || log "removed the Paxos repair state of $removed tables without data (dropped by tests)"
+}
+
 up() {
   if is_running "$PIDFILE"; then
     report
@@ -193,6 +220,7 @@ up() {
   resolve_jdk
   provision
   write_config
+  prune_dropped_tables
   local java options
   java="$JDK/bin/java"
   mapfile -t options < <(jvm_options; cds_options)
