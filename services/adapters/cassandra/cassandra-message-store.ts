@@ -48,8 +48,11 @@ import { bigintMapOf, bigintOf, lwtOutcome, optionalBigintOf, optionalTextOf, te
  *    (or a retry of the same send) first completes the pending append. This keeps each
  *    inbox in seq order and means a crash after step 2 loses nothing: the message is
  *    durable and its remaining writes are redone by the next writer.
- * 3. Completing writes the message row, appends an inbox event per participant (below),
- *    stores the message in the idempotency row and clears `pending` (IF pending = it).
+ * 3. Completing writes the message row, appends an inbox event per participant (below)
+ *    and stores the message in the idempotency row. The completed `pending` stays in the
+ *    row: the same process's next append replaces it in the transaction that takes the
+ *    next seq (IF last_seq = ? AND pending = it), and any other writer that finds it
+ *    completes it again (a no-op) and clears it (IF pending = it) before going on.
  *
  * Inbox appends claim the next cursor in `inbox_heads` with the event itself, so a crash
  * before the event's own row is written leaves no gap: whoever claims the following
@@ -59,7 +62,8 @@ import { bigintMapOf, bigintOf, lwtOutcome, optionalBigintOf, optionalTextOf, te
  * an append that is redone after a crash finds it instead of appending it twice.
  *
  * Receipts follow the same pattern: the mark and the receipt to announce are written in
- * one transaction (`receipt_marks.pending`), the events appended, then `pending` cleared.
+ * one transaction (`receipt_marks.pending`), the events appended, and `pending` replaced
+ * by this process's next receipt or cleared by another writer.
  *
  * A caveat of recovery: when a send is completed by someone other than its first caller
  * (after a crash), that caller reports `duplicate: true` and no events, so nobody pushes
@@ -67,15 +71,22 @@ import { bigintMapOf, bigintOf, lwtOutcome, optionalBigintOf, optionalTextOf, te
  *
  * Within one process, appends to a conversation (and to an inbox) are queued, so the
  * process does not contend with itself; numbers it handed out last are remembered so
- * that an uncontended append takes one transaction per counter.
+ * that an uncontended append takes one transaction per counter: a direct message takes
+ * four (its idempotency row, its seq, the two inboxes side by side), a group message two.
  */
 export class CassandraMessageStore implements MessageStore {
   private readonly nextMessageId = monotonicFactory();
   private readonly conversationLocks = new KeyedMutex();
   private readonly inboxLocks = new KeyedMutex();
   private readonly receiptLocks = new KeyedMutex();
-  /** Last seq this process completed per conversation (no pending append after it). */
-  private readonly knownLastSeq = new BoundedMap<ConversationId, number>(10_000);
+  /**
+   * Last append this process completed per conversation: its seq, and the `pending` it
+   * left in the row (null once cleared). The next append here replaces that `pending` in
+   * its own transaction instead of clearing it in one of its own.
+   */
+  private readonly knownLastSeq = new BoundedMap<ConversationId, { seq: number; pending: string | null }>(10_000);
+  /** Per receipt mark (conversation|user|kind): the `pending` this process completed and left in the row. */
+  private readonly knownMarkPending = new BoundedMap<string, string>(10_000);
   /** Head this process last claimed per inbox. */
   private readonly knownHeads = new BoundedMap<UserId, { cursor: number; eventId: string }>(10_000);
   private readonly cql;
@@ -102,6 +113,7 @@ export class CassandraMessageStore implements MessageStore {
       conversation: `SELECT last_seq, pending FROM ${ks}.conversations WHERE conversation_id = ?`,
       firstSeq: `INSERT INTO ${ks}.conversations (conversation_id, last_seq, pending) VALUES (?, ?, ?) IF NOT EXISTS`,
       nextSeq: `UPDATE ${ks}.conversations SET last_seq = ?, pending = ? WHERE conversation_id = ? IF last_seq = ? AND pending = null`,
+      nextSeqAfterCompleted: `UPDATE ${ks}.conversations SET last_seq = ?, pending = ? WHERE conversation_id = ? IF last_seq = ? AND pending = ?`,
       clearPending: `UPDATE ${ks}.conversations SET pending = null WHERE conversation_id = ? IF pending = ?`,
       insertDirectSender: `INSERT INTO ${ks}.direct_senders (conversation_id, sender_id) VALUES (?, ?)`,
       directSenders: `SELECT sender_id FROM ${ks}.direct_senders WHERE conversation_id = ?`,
@@ -118,6 +130,7 @@ export class CassandraMessageStore implements MessageStore {
       mark: `SELECT up_to_seq, pending FROM ${ks}.receipt_marks WHERE conversation_id = ? AND user_id = ? AND kind = ?`,
       firstMark: `INSERT INTO ${ks}.receipt_marks (conversation_id, user_id, kind, up_to_seq, pending) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
       nextMark: `UPDATE ${ks}.receipt_marks SET up_to_seq = ?, pending = ? WHERE conversation_id = ? AND user_id = ? AND kind = ? IF up_to_seq = ? AND pending = null`,
+      nextMarkAfterCompleted: `UPDATE ${ks}.receipt_marks SET up_to_seq = ?, pending = ? WHERE conversation_id = ? AND user_id = ? AND kind = ? IF up_to_seq = ? AND pending = ?`,
       clearMarkPending: `UPDATE ${ks}.receipt_marks SET pending = null WHERE conversation_id = ? AND user_id = ? AND kind = ? IF pending = ?`,
       receiptCursors: `SELECT inbox_cursors FROM ${ks}.receipt_events WHERE conversation_id = ? AND user_id = ? AND kind = ? AND up_to_seq = ?`,
       recordReceiptCursor: `UPDATE ${ks}.receipt_events SET inbox_cursors[?] = ? WHERE conversation_id = ? AND user_id = ? AND kind = ? AND up_to_seq = ?`,
@@ -287,13 +300,19 @@ export class CassandraMessageStore implements MessageStore {
     draft: (seq: number) => PendingAppend,
   ): Promise<{ message: Message; events: AppendedEvent[] }> {
     // Uncontended case: this process completed the conversation's last append, and a send
-    // claimed by this very call cannot have a seq yet: one transaction, no read.
+    // claimed by this very call cannot have a seq yet: one transaction, no read. The
+    // `pending` that append left is replaced here, as the condition proves it is the one
+    // this process completed.
     const known = this.knownLastSeq.get(conversationId);
     if (claim.fresh && known !== undefined) {
-      const pending = draft(known + 1);
+      const pending = draft(known.seq + 1);
       const json = JSON.stringify(pending);
-      if (lwtOutcome(await this.executeLwt(this.cql.nextSeq, [known + 1, json, conversationId, known])).applied) {
-        return { message: pending.message, events: await this.complete(conversationId, pending, json) };
+      const outcome =
+        known.pending === null
+          ? await this.executeLwt(this.cql.nextSeq, [known.seq + 1, json, conversationId, known.seq])
+          : await this.executeLwt(this.cql.nextSeqAfterCompleted, [known.seq + 1, json, conversationId, known.seq, known.pending]);
+      if (lwtOutcome(outcome).applied) {
+        return { message: pending.message, events: await this.complete(conversationId, pending, json, { clear: false }) };
       }
       this.knownLastSeq.delete(conversationId);
     }
@@ -301,7 +320,8 @@ export class CassandraMessageStore implements MessageStore {
       const state = await this.conversationRow(conversationId, this.consistency.serial);
       if (state?.pending) {
         const pending = JSON.parse(state.pending) as PendingAppend;
-        const events = await this.complete(conversationId, pending, state.pending);
+        // Found, not taken here: cleared, as the next append may come from anyone.
+        const events = await this.complete(conversationId, pending, state.pending, { clear: true });
         if (pending.message.messageId === messageId) return { message: pending.message, events };
         continue; // that was another append: now take the next seq
       }
@@ -320,13 +340,18 @@ export class CassandraMessageStore implements MessageStore {
         state === null
           ? await this.executeLwt(this.cql.firstSeq, [conversationId, lastSeq + 1, json])
           : await this.executeLwt(this.cql.nextSeq, [lastSeq + 1, json, conversationId, lastSeq]);
-      if (outcome.wasApplied()) return { message: pending.message, events: await this.complete(conversationId, pending, json) };
+      if (outcome.wasApplied()) return { message: pending.message, events: await this.complete(conversationId, pending, json, { clear: false }) };
       if (attempt >= MAX_ATTEMPTS) throw new Error(`could not take a seq in ${conversationId} after ${attempt} attempts`);
     }
   }
 
-  /** Step 3: the remaining writes of a pending append; anyone may run them, any number of times. */
-  private async complete(conversationId: ConversationId, pending: PendingAppend, json: string): Promise<AppendedEvent[]> {
+  /**
+   * Step 3: the remaining writes of a pending append; anyone may run them, any number of
+   * times. `clear: false` leaves the completed `pending` in the row for this process's
+   * next append to replace (one transaction fewer per send); another writer that finds it
+   * completes it again, which changes nothing, and clears it.
+   */
+  private async complete(conversationId: ConversationId, pending: PendingAppend, json: string, { clear }: { clear: boolean }): Promise<AppendedEvent[]> {
     const { message } = pending;
     await Promise.all([
       this.execute(this.cql.insertMessage, [conversationId, messageBucket(message.seq), message.seq, JSON.stringify(message)], this.consistency.write),
@@ -335,13 +360,11 @@ export class CassandraMessageStore implements MessageStore {
         ? undefined
         : this.execute(this.cql.insertDirectSender, [conversationId, message.senderId], this.consistency.write),
     ]);
-    const events: AppendedEvent[] = [];
-    for (const userId of pending.participants) {
-      events.push(await this.appendEvent(userId, messageEventId(message), { type: "message", message }));
-    }
+    // Each participant's inbox has its own counter, so they are appended to side by side.
+    const events = await Promise.all(pending.participants.map((userId) => this.appendEvent(userId, messageEventId(message), { type: "message", message })));
     await this.execute(this.cql.completeClientMessage, [JSON.stringify(message), message.senderId, message.clientMessageId], this.consistency.write);
-    await this.executeLwt(this.cql.clearPending, [conversationId, json]);
-    this.knownLastSeq.set(conversationId, message.seq);
+    if (clear) await this.executeLwt(this.cql.clearPending, [conversationId, json]);
+    this.knownLastSeq.set(conversationId, { seq: message.seq, pending: clear ? null : json });
     return events;
   }
 
@@ -360,13 +383,16 @@ export class CassandraMessageStore implements MessageStore {
 
   private async advanceMark(input: NewReceipt, upToSeq: number, recipients: UserId[]): Promise<RecordedReceipt> {
     const keys = [input.conversationId, input.userId, input.kind] as const;
+    const markKey = keys.join("|");
     for (let attempt = 1; ; attempt++) {
       const result = await this.execute(this.cql.mark, [...keys], this.consistency.serial);
       const row = result.rows[0];
       const pendingJson = row ? optionalTextOf(row, "pending") : null;
-      if (pendingJson !== null) {
+      // A `pending` this process completed and left in place is replaced below, not cleared.
+      const completedHere = pendingJson !== null && this.knownMarkPending.get(markKey) === pendingJson;
+      if (pendingJson !== null && !completedHere) {
         // Another receipt's events are still to be appended: finish it first.
-        await this.completeReceipt(JSON.parse(pendingJson) as PendingReceipt, pendingJson);
+        await this.completeReceipt(markKey, JSON.parse(pendingJson) as PendingReceipt, pendingJson, { clear: true });
         continue;
       }
       const previous = row ? (optionalBigintOf(row, "up_to_seq") ?? 0) : 0;
@@ -380,21 +406,27 @@ export class CassandraMessageStore implements MessageStore {
       if (upToSeq <= previous) return { receipt, changed: false, events: [] };
       const pending: PendingReceipt = { receipt, recipients };
       const json = JSON.stringify(pending);
-      const outcome = row
-        ? await this.executeLwt(this.cql.nextMark, [upToSeq, json, ...keys, previous])
-        : await this.executeLwt(this.cql.firstMark, [...keys, upToSeq, json]);
-      if (outcome.wasApplied()) return { receipt, changed: true, events: await this.completeReceipt(pending, json) };
+      const outcome = !row
+        ? await this.executeLwt(this.cql.firstMark, [...keys, upToSeq, json])
+        : completedHere
+          ? await this.executeLwt(this.cql.nextMarkAfterCompleted, [upToSeq, json, ...keys, previous, pendingJson])
+          : await this.executeLwt(this.cql.nextMark, [upToSeq, json, ...keys, previous]);
+      if (outcome.wasApplied()) return { receipt, changed: true, events: await this.completeReceipt(markKey, pending, json, { clear: false }) };
+      this.knownMarkPending.delete(markKey);
       if (attempt >= MAX_ATTEMPTS) throw new Error(`could not record a receipt in ${input.conversationId} after ${attempt} attempts`);
     }
   }
 
-  private async completeReceipt(pending: PendingReceipt, json: string): Promise<AppendedEvent[]> {
+  /** Appends a recorded receipt's events; `clear` as for `complete`. */
+  private async completeReceipt(markKey: string, pending: PendingReceipt, json: string, { clear }: { clear: boolean }): Promise<AppendedEvent[]> {
     const { receipt } = pending;
-    const events: AppendedEvent[] = [];
-    for (const userId of pending.recipients) {
-      events.push(await this.appendEvent(userId, receiptEventId(receipt), { type: "receipt", receipt }));
+    const events = await Promise.all(pending.recipients.map((userId) => this.appendEvent(userId, receiptEventId(receipt), { type: "receipt", receipt })));
+    if (clear) {
+      await this.executeLwt(this.cql.clearMarkPending, [receipt.conversationId, receipt.userId, receipt.kind, json]);
+      this.knownMarkPending.delete(markKey);
+    } else {
+      this.knownMarkPending.set(markKey, json);
     }
-    await this.executeLwt(this.cql.clearMarkPending, [receipt.conversationId, receipt.userId, receipt.kind, json]);
     return events;
   }
 
