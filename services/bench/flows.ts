@@ -82,6 +82,23 @@ export async function runWindowed(n: number, window: number, open: () => boolean
 }
 
 /**
+ * Runs `send(i)` for i in [0, n) at `ratePerSecond`, open loop (a send does not wait for
+ * the one before it), while `open()`; resolves once every send started has settled.
+ */
+export async function runPaced(n: number, ratePerSecond: number, open: () => boolean, send: (i: number) => Promise<void>): Promise<void> {
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  let next = 0;
+  while (next < n && open()) {
+    const due = Math.min(n, Math.floor(((performance.now() - started) / 1000) * ratePerSecond) + 1);
+    for (; next < due; next++) inFlight.push(send(next));
+    // The pacer's tick: the next send is due at a known time, not on an event.
+    if (next < n) await sleep(Math.max(1, (next / ratePerSecond) * 1000 - (performance.now() - started)));
+  }
+  await Promise.all(inFlight);
+}
+
+/**
  * Waits until `done()`, giving up when `progressOf()` has not moved for `stallMs` or
  * `deadlineAt` (a performance.now() time) passes; returns whether it got there.
  */
@@ -126,12 +143,14 @@ function watchDeliveries(flow: Flow, state: FlowState, n: number): () => void {
   return flow.to.on("event", listener);
 }
 
-/** Sends `n` messages keeping `window` unacked sends in flight. */
-function pump(flow: Flow, state: FlowState, n: number, window: number, text: string): Promise<void> {
+/** How a flow sends: keeping `window` unacked sends in flight, or at a fixed rate. */
+export type Pace = { window: number } | { ratePerSecond: number };
+
+/** Sends `n` messages at `pace`. */
+function pump(flow: Flow, state: FlowState, n: number, pace: Pace, text: string): Promise<void> {
   const to = userIdOf(flow.to);
-  return runWindowed(
-    n,
-    window,
+  const run = "window" in pace ? runWindowed.bind(null, n, pace.window) : runPaced.bind(null, n, pace.ratePerSecond);
+  return run(
     () => flow.from.state === "open",
     async (i) => {
       const sentAt = performance.now();
@@ -151,17 +170,17 @@ function pump(flow: Flow, state: FlowState, n: number, window: number, text: str
 }
 
 /**
- * Every flow sends `n` messages at once, each keeping `window` in flight; then waits until
- * every acked message was delivered, or until deliveries stop progressing.
+ * Every flow sends `n` messages at once, each at `pace`; then waits until every acked message was delivered, or until deliveries
+ * stop progressing.
  */
-export async function driveFlows(flows: readonly Flow[], n: number, window: number, text: string, what: string, limit: StallLimit): Promise<FlowFigures> {
+export async function driveFlows(flows: readonly Flow[], n: number, pace: Pace, text: string, what: string, limit: StallLimit): Promise<FlowFigures> {
   const runs = flows.map((flow) => ({ flow, state: newFlowState(n) }));
   const states = runs.map((run) => run.state);
   const sum = (pick: (s: FlowState) => number): number => states.reduce((total, s) => total + pick(s), 0);
   const detach = runs.map(({ flow, state }) => watchDeliveries(flow, state, n));
   const start = performance.now();
   try {
-    await Promise.all(runs.map(({ flow, state }) => pump(flow, state, n, window, text)));
+    await Promise.all(runs.map(({ flow, state }) => pump(flow, state, n, pace, text)));
     await waitForDeliveries(() => sum((s) => s.delivered), sum((s) => s.acked), `${what}: deliveries`, limit);
   } finally {
     for (const off of detach) off();

@@ -10,7 +10,11 @@
  *   once, and spread over several pairs of users;
  * - group messages fanned out to a group whose members are connected across both
  *   gateways, from the owner alone and from several members at once: deliveries/s and
- *   latency per delivery.
+ *   latency per delivery;
+ * - the 1:1 flows of the busiest run again, paced at half of the best rate: ack latency
+ *   below saturation;
+ * - the durable minimum (durable-minimum.ts), the baseline Parley's 1:1 rate is judged by;
+ * and prints each figure of issue 14 beside its target (real-targets.ts).
  *
  * Alongside each figure it records CPU per process (ours and the back ends', from /proc),
  * the machine's total and its busiest other processes, the event-loop delay of each
@@ -38,7 +42,9 @@ import { CliProcess, killAllCliProcesses, RAISED_LIMITS, type StopResult } from 
 import { wholeNumber } from "./command-line.js";
 import { lagTargets, LagSampler } from "./consumer-lag.js";
 import { describeEnvironment, environment } from "./environment.js";
-import { describeFlows, driveFlows, type Flow, type FlowFigures, type StallLimit } from "./flows.js";
+import { describeFlows, describeLatency, driveFlows, type Flow, type FlowFigures, type Pace, type StallLimit } from "./flows.js";
+import { measureDurableMinimum, type DurableMinimumFigures } from "./durable-minimum.js";
+import { describeTargets, type TargetInputs } from "./real-targets.js";
 import { describeGroup, GROUP_MEMBERS_PER_FRAME, sendToGroup, setUpGroup, type GroupFigures, type GroupFixture, type GroupSetup } from "./group-flows.js";
 import { readInfraEndpoint } from "./infra-endpoints.js";
 import { readMetricsOrNone } from "./metrics-scrape.js";
@@ -72,6 +78,8 @@ const ABORT_STOP_MS = 5_000;
 /** A run whose deliveries make no progress for this long is reported as incomplete. */
 const DELIVERY_STALL_MS = 20_000;
 const WARMUP_MESSAGES = 200;
+/** How long the paced run at half of the 1:1 peak lasts. */
+const HALF_PEAK_SECONDS = 10;
 const GROUP_WARMUP_MESSAGES = 20;
 /** How often the consumer groups' backlog is sampled during a phase. */
 const LAG_SAMPLE_MS = 250;
@@ -175,14 +183,14 @@ interface ThroughputResult extends FlowFigures {
   label: string;
   flows: number;
   messagesPerFlow: number;
-  window: number;
+  pace: Pace;
   textBytes: number;
   phase: PhaseFigures;
 }
 
-async function runThroughput(meter: PhaseMeter, label: string, flows: Flow[], n: number, window: number, text: string): Promise<ThroughputResult> {
-  const { value, figures } = await meter.measure(() => driveFlows(flows, n, window, text, label, STALL));
-  return { label, flows: flows.length, messagesPerFlow: n, window, textBytes: text.length, ...value, phase: figures };
+async function runThroughput(meter: PhaseMeter, label: string, flows: Flow[], n: number, pace: Pace, text: string): Promise<ThroughputResult> {
+  const { value, figures } = await meter.measure(() => driveFlows(flows, n, pace, text, label, STALL));
+  return { label, flows: flows.length, messagesPerFlow: n, pace, textBytes: text.length, ...value, phase: figures };
 }
 
 interface GroupResult extends GroupFigures {
@@ -317,7 +325,7 @@ function scrapeMetrics(url: string): Promise<Record<string, number>> {
 
 function describeThroughput(title: string, r: ThroughputResult): string[] {
   return [
-    `${title} (${r.flows} flow${r.flows > 1 ? "s" : ""} × ${r.messagesPerFlow} messages, window ${r.window} per sender, ${r.textBytes}-byte text)`,
+    `${title} (${r.flows} flow${r.flows > 1 ? "s" : ""} × ${r.messagesPerFlow} messages, ${"window" in r.pace ? `window ${r.pace.window}` : `${r.pace.ratePerSecond} messages/s`} per sender, ${r.textBytes}-byte text)`,
     ...describeFlows(r),
     ...describePhase(r.phase),
   ];
@@ -492,21 +500,25 @@ async function main(): Promise<number> {
 
     // ---- 1:1 ----
     const oneToOne: ThroughputResult[] = [];
+    let halfPeak: ThroughputResult | null = null;
+    let durableMinimum: DurableMinimumFigures | null = null;
     if (options.messages > 0) {
       phase = "1:1: connecting";
       const alice = await connect(gatewayA, "alice");
       const bob = await connect(gatewayB, "bob");
+      /** The flows of the busiest 1:1 phase: the pairs, when there are several. */
+      let busiest: Flow[] = [{ from: alice, to: bob, prefix: "a2b-h-" }];
 
       phase = "1:1: warm-up";
       const warmup = Math.min(WARMUP_MESSAGES, options.messages);
       progress(`1:1 warm-up: ${warmup} messages alice → bob`);
-      const warm = await runThroughput(meter, "warm-up", [{ from: alice, to: bob, prefix: "warmup-" }], warmup, options.window, text);
+      const warm = await runThroughput(meter, "warm-up", [{ from: alice, to: bob, prefix: "warmup-" }], warmup, { window: options.window }, text);
       progress(`1:1 warm-up: ${warm.acksPerSecond} acks/s, ${warm.deliveriesPerSecond} deliveries/s`);
       alive();
 
       phase = "1:1: one way";
       progress(`1:1 one way: ${options.messages} messages alice@A → bob@B, window ${options.window}`);
-      const oneWay = await runThroughput(meter, "one way", [{ from: alice, to: bob, prefix: "a2b-1-" }], options.messages, options.window, text);
+      const oneWay = await runThroughput(meter, "one way", [{ from: alice, to: bob, prefix: "a2b-1-" }], options.messages, { window: options.window }, text);
       oneToOne.push(oneWay);
       progress(`1:1 one way: ${oneWay.acksPerSecond} acks/s, ${oneWay.deliveriesPerSecond} deliveries/s, ack p50 ${String(oneWay.ackLatencyMs?.p50)} ms`);
       alive();
@@ -514,7 +526,7 @@ async function main(): Promise<number> {
       if (options.serialMessages > 0) {
         phase = "1:1: one at a time";
         progress(`1:1 one at a time: ${options.serialMessages} messages alice@A → bob@B, window 1`);
-        const serial = await runThroughput(meter, "one at a time", [{ from: alice, to: bob, prefix: "a2b-s-" }], options.serialMessages, 1, text);
+        const serial = await runThroughput(meter, "one at a time", [{ from: alice, to: bob, prefix: "a2b-s-" }], options.serialMessages, { window: 1 }, text);
         oneToOne.push(serial);
         progress(`1:1 one at a time: ${serial.acksPerSecond} acks/s, ack p50 ${String(serial.ackLatencyMs?.p50)} ms`);
         alive();
@@ -531,7 +543,7 @@ async function main(): Promise<number> {
             { from: bob, to: alice, prefix: "b2a-2-" },
           ],
           options.messages,
-          options.window,
+          { window: options.window },
           text,
         );
         oneToOne.push(twoWay);
@@ -549,11 +561,42 @@ async function main(): Promise<number> {
           const to = await connect(gatewayB, `pair-${p}-b`);
           flows.push({ from, to, prefix: `pair-${p}-` });
         }
-        const pairs = await runThroughput(meter, "pairs", flows, perPair, options.window, text);
+        const pairs = await runThroughput(meter, "pairs", flows, perPair, { window: options.window }, text);
         oneToOne.push(pairs);
         progress(`1:1 pairs: ${pairs.acksPerSecond} acks/s, ${pairs.deliveriesPerSecond} deliveries/s in total`);
         alive();
+        busiest = flows.map((flow) => ({ ...flow, prefix: `${flow.prefix}h-` }));
       }
+
+      // Latency below saturation: half of the best rate above, spread over the same flows.
+      const peak = Math.max(...oneToOne.map((r) => r.acksPerSecond));
+      if (peak > 0) {
+        phase = "1:1: half of the peak";
+        const ratePerFlow = peak / 2 / busiest.length;
+        const perFlow = Math.max(20, Math.round(ratePerFlow * HALF_PEAK_SECONDS));
+        progress(`1:1 at half of the peak: ${round2(peak / 2)} messages/s over ${busiest.length} flow(s), ${perFlow} messages each`);
+        halfPeak = await runThroughput(meter, "half of the peak", busiest, perFlow, { ratePerSecond: ratePerFlow }, text);
+        progress(`1:1 at half of the peak: ack p99 ${String(halfPeak.ackLatencyMs?.p99)} ms`);
+        alive();
+      }
+
+      phase = "1:1: durable minimum";
+      const inFlight = options.window * Math.max(1, options.pairs);
+      progress(`durable minimum: ${options.messages} × (Kafka produce acks=all, then Cassandra write at LOCAL_QUORUM), ${inFlight} in flight`);
+      durableMinimum = await measureDurableMinimum(
+        {
+          kafkaBrokers: endpoints.kafkaBrokers,
+          cassandraContactPoints: endpoints.cassandraContactPoints,
+          cassandraDc: endpoints.cassandraDc,
+          keyspace: names.keyspace,
+          topic: `${topicPrefix(names.cluster)}bench-durable-minimum`,
+        },
+        options.messages,
+        inFlight,
+        text,
+      );
+      progress(`durable minimum: ${durableMinimum.operationsPerSecond} operations/s`);
+      alive();
     }
 
     // ---- groups ----
@@ -628,6 +671,24 @@ async function main(): Promise<number> {
       pairs: "1:1, several pairs at once, senders on A, recipients on B (figures are totals)",
     };
     for (const r of oneToOne) lines.push(...describeThroughput(titles[r.label] ?? r.label, r), "");
+    if (halfPeak) lines.push(...describeThroughput("1:1 at half of the peak rate, on the flows of the busiest run", halfPeak), "");
+    if (durableMinimum) {
+      lines.push(
+        `Durable minimum, the baseline: Kafka produce (acks=all) then Cassandra write (LOCAL_QUORUM) per message, ${durableMinimum.inFlight} in flight`,
+        `  ${durableMinimum.operationsPerSecond} operations/s (${durableMinimum.operations})`,
+        describeLatency("latency          ", durableMinimum.latencyMs),
+        "",
+      );
+    }
+    const targetInputs: TargetInputs = {
+      oneToOnePeak: oneToOne.length === 0 ? null : Math.max(...oneToOne.map((r) => r.acksPerSecond)),
+      durableMinimum: durableMinimum?.operationsPerSecond ?? null,
+      halfPeakAckP99Ms: halfPeak?.ackLatencyMs?.p99 ?? null,
+      groupMembers: group?.setup.members ?? null,
+      groupDeliveriesPerSecond: group === null || group.runs.length === 0 ? null : Math.max(...group.runs.map((r) => r.deliveriesPerSecond)),
+      groupLoopDelayP99Ms: group === null ? null : Math.max(0, ...group.runs.flatMap((r) => Object.values(r.phase.eventLoopDelayMs).map((d) => d.p99))),
+    };
+    lines.push(...describeTargets(targetInputs), "");
     if (group) {
       lines.push(describeGroupSetup(group.setup), "");
       for (const r of group.runs) lines.push(...describeGroup(r.label, r), ...describePhase(r.phase), "");
@@ -651,6 +712,9 @@ async function main(): Promise<number> {
         run: { ...names, env: reportedEnv(childEnv), startupMs, startMs, infraPids: Object.fromEntries(infra.map((w) => [w.label, w.pid])) },
         idle,
         oneToOne,
+        halfPeak,
+        durableMinimum,
+        targets: targetInputs,
         group,
         metrics,
         rssKiB,

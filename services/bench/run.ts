@@ -80,7 +80,7 @@ async function runThroughput(server: CliProcess, flows: Flow[], n: number, windo
   const probeBefore = await server.probe({ resetLoopDelay: true });
   const benchCpuBefore = process.cpuUsage();
   const start = performance.now();
-  const figures = await driveFlows(flows, n, window, text, phase, { stallMs: DELIVERY_STALL_MS, progress });
+  const figures = await driveFlows(flows, n, { window }, text, phase, { stallMs: DELIVERY_STALL_MS, progress });
   const wallMs = performance.now() - start;
   const benchCpu = process.cpuUsage(benchCpuBefore);
   const probeAfter = await server.probe();
