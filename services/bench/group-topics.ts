@@ -171,8 +171,9 @@ async function createTopics(kafka: kafkajs.Kafka, options: Options, pid: number)
   return { created, ms: performance.now() - started, failure };
 }
 
-/** How long the broker may create no partition log before the run calls it stalled. */
+/** A broker that creates fewer partition logs than this in a minute has stalled (full GCs). */
 const STALL_MS = 60_000;
+const STALL_MIN_LOGS = 100;
 
 /** Partition logs the broker has created so far: one directory each in its data directory. */
 function partitionLogs(options: Options): number {
@@ -186,11 +187,12 @@ function partitionLogs(options: Options): number {
 /**
  * Polls the topic's metadata (a fresh admin client each time: kafkajs's keeps failing
  * after an unknown topic) until its partitions have leaders; reports the partition logs
- * created meanwhile, and gives up when none appeared for STALL_MS (a broker in full GCs).
+ * created meanwhile, and gives up when fewer than STALL_MIN_LOGS appeared in STALL_MS.
  */
 async function leaderElected(kafka: kafkajs.Kafka, topic: string, deadline: number, pid: number, options: Options): Promise<string | undefined> {
   let logs = partitionLogs(options);
-  let progressAt = performance.now();
+  let windowLogs = logs;
+  let windowAt = performance.now();
   let reportedAt = 0;
   while (performance.now() < deadline && brokerAlive(pid)) {
     const admin = kafka.admin();
@@ -204,9 +206,13 @@ async function leaderElected(kafka: kafkajs.Kafka, topic: string, deadline: numb
       await admin.disconnect().catch(() => undefined);
     }
     const now = performance.now();
-    const current = partitionLogs(options);
-    if (current > logs) [logs, progressAt] = [current, now];
-    if (now - progressAt > STALL_MS) return `the broker stalled: no new partition log for ${String(STALL_MS / 1000)} s, ${String(logs)} of ${String(options.topics * options.partitions)} created`;
+    logs = partitionLogs(options);
+    if (now - windowAt > STALL_MS) {
+      if (logs - windowLogs < STALL_MIN_LOGS) {
+        return `the broker stalled: ${String(logs - windowLogs)} partition logs in the last ${String(STALL_MS / 1000)} s, ${String(logs)} of ${String(options.topics * options.partitions)} created`;
+      }
+      [windowLogs, windowAt] = [logs, now];
+    }
     if (now - reportedAt > 10_000) {
       reportedAt = now;
       process.stderr.write(`  broker: ${String(logs)} of ${String(options.topics * options.partitions)} partition logs created\n`);
