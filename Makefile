@@ -112,7 +112,7 @@ bench-real: build infra-up ## the same figures for parley serve processes on the
 chaos: build infra-up ## fault scenarios on the real back ends, printing the table of docs/operations.md (restarts the shared Kafka, Redis and Cassandra; needs root for iptables)
 	node dist/services/chaos/run.js
 
-chaos-short: build infra-up ## only the fault scenarios that leave the shared back ends running (process kill, spike, reconnect storm, partition, 3-broker Kafka, Redis Cluster failover)
+chaos-short: build infra-up ## only the fault scenarios that leave the shared back ends running (process kill, replica kill at 2 replicas, spike, reconnect storm, partition, 3-broker Kafka, Redis Cluster failover)
 	node dist/services/chaos/run.js short
 
 soak: build infra-up ## 30 minutes of steady traffic on the real back ends, printing memory per minute and latency at the start and end (not in make test)
