@@ -37,8 +37,17 @@ export async function openSdkClient(url: string, token: string, { onEvent, ...op
   return client;
 }
 
-/** A platform on a free port and a fresh data directory, as `parley dev` runs it. */
+/**
+ * A platform on a free port and a fresh data directory, as `parley dev` runs it; or, with
+ * PARLEY_E2E_SHAPE=serve, the production shape at PARLEY_E2E_REPLICAS (1 or 2) replicas
+ * of each service (serve-platform.ts, run by `make e2e-serve`).
+ */
 export async function startTestPlatform(overrides: Partial<Config> = {}, dataDir?: string): Promise<TestPlatform> {
+  const replicas = serveShapeReplicas(process.env);
+  if (replicas !== undefined) {
+    const { startServePlatform } = await import("./serve-platform.js");
+    return startServePlatform(overrides, replicas);
+  }
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), "parley-test-")));
   // Tests send faster than people; the rate limit has tests of its own that set it low.
   const config: Config = {
@@ -80,4 +89,14 @@ export function platformPerTest(): (overrides?: Partial<Config>) => Promise<Test
     platform = await startTestPlatform(overrides);
     return platform;
   };
+}
+
+/** The replicas of each service asked for by PARLEY_E2E_SHAPE=serve, or undefined for parley dev. */
+function serveShapeReplicas(env: NodeJS.ProcessEnv): number | undefined {
+  const shape = env.PARLEY_E2E_SHAPE ?? "dev";
+  if (shape === "dev") return undefined;
+  if (shape !== "serve") throw new Error(`PARLEY_E2E_SHAPE must be dev or serve (got ${JSON.stringify(shape)})`);
+  const replicas = env.PARLEY_E2E_REPLICAS ?? "1";
+  if (replicas !== "1" && replicas !== "2") throw new Error(`PARLEY_E2E_REPLICAS must be 1 or 2 (got ${JSON.stringify(replicas)})`);
+  return Number(replicas);
 }
