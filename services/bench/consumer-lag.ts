@@ -5,7 +5,7 @@
 import type { Admin } from "kafkajs";
 import { kafkaConsumerGroupId } from "../adapters/kafka/kafka-event-bus.js";
 import { topicPrefix } from "../events/cluster-names.js";
-import { activityTopic, CONSUMER_GROUPS, groupTopics, requestTopic, type Topic, type TopicFamily } from "../events/topics.js";
+import { activityTopic, CONSUMER_GROUPS, groupShardTopics, groupTopics, requestTopic, type Topic, type TopicFamily } from "../events/topics.js";
 
 export interface LagTarget {
   label: string;
@@ -33,7 +33,8 @@ export function lagTargets(cluster: string): LagTarget[] {
   return [
     target("chat requests", CONSUMER_GROUPS.frameRequests("chat"), requestTopic(cluster, "chat")),
     target("groups requests", CONSUMER_GROUPS.frameRequests("groups"), requestTopic(cluster, "groups")),
-    target("group fan-out", CONSUMER_GROUPS.fanout, groupTopics(cluster)),
+    target("group fan-out, shared topics", CONSUMER_GROUPS.fanout, groupShardTopics(cluster)),
+    target("group fan-out, per-group topics", CONSUMER_GROUPS.fanout, groupTopics(cluster)),
     target("activity → presence", CONSUMER_GROUPS.presence, activityTopic(cluster)),
   ];
 }
