@@ -23,7 +23,7 @@ $(INSTALLED): package.json package-lock.json $(NODE)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: help node install build dev test typecheck lint layout unit browser generate bench bench-peers bench-flows bench-real chaos chaos-short soak sbom clean infra-up infra-down infra-status cluster-up cluster-down cluster-status e2e-cluster
+.PHONY: help node install build dev test typecheck lint layout unit browser generate bench bench-peers bench-flows bench-real chaos chaos-short soak sbom clean infra-up infra-down infra-status cluster-up cluster-down cluster-status e2e-cluster e2e-serve
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,7 +39,7 @@ build: $(INSTALLED) ## compile TypeScript into dist/ and build the web messenger
 dev: build ## run the whole platform in one process on embedded back ends (ARGS="--port 9000" to pass flags)
 	node dist/services/cli/parley.js dev $(ARGS)
 
-test: typecheck lint layout infra-up unit browser e2e-cluster ## start the real back ends, type-check, lint, check the layout and run every test, browser tests included (what CI runs)
+test: typecheck lint layout infra-up unit e2e-serve browser e2e-cluster ## start the real back ends, type-check, lint, check the layout and run every test, browser tests included (what CI runs)
 
 typecheck: $(INSTALLED) ## type-check everything, tests included
 	npm run --silent typecheck
@@ -60,6 +60,9 @@ layout: $(INSTALLED) ## check which folders may import which (.dependency-cruise
 
 unit: $(INSTALLED) ## run the vitest suites (unit, contract and end-to-end)
 	npm test
+
+e2e-serve: build infra-up ## the protocol's end-to-end suites against the production shape: 2 gateways and 1, then 2, parley serve replicas of each service on the real back ends
+	npx vitest run --config services/e2e/support/vitest.serve.config.ts
 
 browser: $(INSTALLED) ## install Debian's chromium if missing (hack/chromium.sh), then run the web messenger's browser tests
 	hack/chromium.sh
