@@ -323,6 +323,11 @@ function scrapeMetrics(url: string): Promise<Record<string, number>> {
 
 // ---- report --------------------------------------------------------------------------------
 
+/** The largest figure, or null when there is none (no reading is not a reading of 0). */
+function maxOrNull(figures: readonly number[]): number | null {
+  return figures.length === 0 ? null : Math.max(...figures);
+}
+
 function describeThroughput(title: string, r: ThroughputResult): string[] {
   return [
     `${title} (${r.flows} flow${r.flows > 1 ? "s" : ""} × ${r.messagesPerFlow} messages, ${"window" in r.pace ? `window ${r.pace.window}` : `${r.pace.ratePerSecond} messages/s`} per sender, ${r.textBytes}-byte text)`,
@@ -686,7 +691,7 @@ async function main(): Promise<number> {
       halfPeakAckP99Ms: halfPeak?.ackLatencyMs?.p99 ?? null,
       groupMembers: group?.setup.members ?? null,
       groupDeliveriesPerSecond: group === null || group.runs.length === 0 ? null : Math.max(...group.runs.map((r) => r.deliveriesPerSecond)),
-      groupLoopDelayP99Ms: group === null ? null : Math.max(0, ...group.runs.flatMap((r) => Object.values(r.phase.eventLoopDelayMs).map((d) => d.p99))),
+      groupLoopDelayP99Ms: maxOrNull(group?.runs.flatMap((r) => Object.values(r.phase.eventLoopDelayMs).map((d) => d.p99)) ?? []),
     };
     lines.push(...describeTargets(targetInputs), "");
     if (group) {
