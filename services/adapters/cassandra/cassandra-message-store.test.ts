@@ -51,6 +51,12 @@ function range(from: number, to: number): number[] {
 type CrashMode = "before" | "after";
 
 /**
+ * A crash-point sweep runs a send (or receipt) once per statement per crash case: about
+ * 20 s alone, over 30 s (the default limit) on the loaded 2-core machine.
+ */
+const CRASH_SWEEP_TIMEOUT_MS = 120_000;
+
+/**
  * A driver client that stops working after `budget` statements, like a process that dies
  * mid-append: with "before", statement budget+1 never reaches Cassandra; with "after", it
  * is applied but its answer is lost (a timeout with an unknown outcome, then death).
@@ -241,7 +247,7 @@ describe("CassandraMessageStore across processes", () => {
         expect((await healthy.appendDirectMessage(direct(a, b, "m2"))).duplicate).toBe(true);
       }
     }
-  });
+  }, CRASH_SWEEP_TIMEOUT_MS);
 
   it("finishes a receipt interrupted at any step before recording the next one", async () => {
     const healthy = await open();
@@ -273,5 +279,5 @@ describe("CassandraMessageStore across processes", () => {
         expect((await healthy.conversationStates(b, [conversation])).get(conversation)).toEqual({ lastSeq: 3, readSeq: 3 });
       }
     }
-  });
+  }, CRASH_SWEEP_TIMEOUT_MS);
 });
