@@ -298,7 +298,9 @@ describe("the operator on a real control plane", () => {
     expect(await env.kube.get({ ...RESOURCES.serviceAccounts, namespace, name: `${name}-parley` })).toBeDefined();
 
     const topics = await kafkaTopics();
-    for (const suffix of ["activity", "notifications", "requests.chat", "requests.groups", "requests.presence"]) expect(topics).toContain(`parley.${name}.${suffix}`);
+    for (const suffix of ["activity", "notifications", "requests.chat", "requests.groups", "requests.presence", "group-shard.0", "group-shard.15"]) {
+      expect(topics).toContain(`parley.${name}.${suffix}`);
+    }
     expect(await keyspaceExists(`t_op_${name.replace(/-/g, "_")}`)).toBe(true);
     expect(await bucketExists(`t-op-${name}`)).toBe(true);
 

@@ -7,17 +7,25 @@ import { runMigrations } from "../../services/adapters/cassandra/migrations.js";
 import { deleteGroupsWithPrefix, deleteTopicsWithPrefix, ensureTopic } from "../../services/adapters/kafka/topic-admin.js";
 import { createS3Client, ensureBucket } from "../../services/adapters/s3/s3-blob-store.js";
 import { FRAME_OWNER_NAMES } from "../../services/events/service-names.js";
-import { activityTopic, groupTopics as groupTopicFamily, notificationTopic, requestTopic } from "../../services/events/topics.js";
+import { SETTINGS } from "../../services/runtime/config.js";
+import { activityTopic, groupShardTopicNames, groupTopics as groupTopicFamily, notificationTopic, requestTopic } from "../../services/events/topics.js";
 import type { ClusterView } from "../builders/cluster.js";
 import { replicationOf } from "../builders/environment.js";
 import { type CassandraOutcome, type Credentials, type ExternalState, type KafkaOutcome } from "./external-state.js";
 
 const { Kafka, logLevel } = kafkajs;
 
-/** The base topics of a cluster, in a fixed order. */
+/** The base topics of a cluster, in a fixed order: the shared group topics included, created before any group needs one. */
 export function baseTopics(view: ClusterView): string[] {
   const { clusterName } = view;
-  return [activityTopic(clusterName).name, notificationTopic(clusterName).name, ...FRAME_OWNER_NAMES.map((service) => requestTopic(clusterName, service).name)];
+  const shared = view.spec.kafka.groupTopics.shared;
+  const layout = shared === undefined ? SETTINGS.groupTopics.default : shared === 0 ? "per-group" : shared;
+  return [
+    activityTopic(clusterName).name,
+    notificationTopic(clusterName).name,
+    ...FRAME_OWNER_NAMES.map((service) => requestTopic(clusterName, service).name),
+    ...groupShardTopicNames(clusterName, layout),
+  ];
 }
 
 /**

@@ -48,6 +48,16 @@ export function groupTopic(clusterName: string, groupId: GroupId, layout: GroupT
   return { name: `${groupShardTopics(clusterName).prefix}${String(groupShard(groupId, layout))}`, schema: GroupMessageEvent };
 }
 
+/**
+ * Every shared group topic of a layout (none for "per-group"), so that they can be created
+ * up front: a topic that appears later costs the fan-out a rebalance and its first
+ * message the prefix subscription's pick-up delay.
+ */
+export function groupShardTopicNames(clusterName: string, layout: GroupTopicLayout): string[] {
+  if (layout === "per-group") return [];
+  return Array.from({ length: layout }, (_, shard) => `${groupShardTopics(clusterName).prefix}${String(shard)}`);
+}
+
 /** The topics of one group each ("per-group"). The operator applies kafka.groupTopics to these. */
 export function groupTopics(clusterName: string): TopicFamily<GroupMessageEvent> {
   return { prefix: `${topicPrefix(clusterName)}group.`, schema: GroupMessageEvent };

@@ -13,14 +13,24 @@ function setup(spec = defaultedSpec()) {
 }
 
 describe("KafkaTopicsStep", () => {
-  it("creates the base topics and reports them in KafkaReady", async () => {
+  it("creates the base topics, the 16 shared group topics of the default layout included, and reports them in KafkaReady", async () => {
     const { step, context, external, events } = setup();
     const ctx = context();
     await step.run(ctx);
-    expect(external.topics.size).toBe(5);
-    expect(ctx.backends.kafka).toMatchObject({ ok: true, reason: "TopicsReady", message: "5 base topics and 0 group topics under parley.demo." });
+    expect(external.topics.size).toBe(21);
+    expect([...external.topics.keys()].filter((name) => name.startsWith("parley.demo.group-shard."))).toHaveLength(16);
+    expect(ctx.backends.kafka).toMatchObject({ ok: true, reason: "TopicsReady", message: "21 base topics and 0 group topics under parley.demo." });
     expect(ctx.conditions().find((c) => c.type === "KafkaReady")).toMatchObject({ status: "True", observedGeneration: 1 });
     expect(events.reasons()).toEqual(["TopicsCreated"]);
+  });
+
+  it("creates no shared group topic when groups have a topic each (kafka.groupTopics.shared 0)", async () => {
+    const spec = defaultedSpec();
+    const { step, context, external } = setup({ ...spec, kafka: { ...spec.kafka, groupTopics: { ...spec.kafka.groupTopics, shared: 0 } } });
+    const ctx = context();
+    await step.run(ctx);
+    expect(external.topics.size).toBe(5);
+    expect(ctx.backends.kafka).toMatchObject({ message: "5 base topics and 0 group topics under parley.demo." });
   });
 
   it("reports a broker failure as KafkaReady=False and lets the reconcile go on", async () => {
