@@ -21,8 +21,11 @@ import { png } from "../assets/testing/media-fixtures.js";
  * The production shape: two gateways and N processes (replicas) of each service, on the
  * real Kafka, Cassandra, Redis and S3 (hack/infra.sh), talking only through them. Every
  * case runs at 1 replica and at 2 (the MessagingCluster CRD's default, ADR 0011): at 2, a
- * service's requests, activity and group topics are split between its replicas, so each
- * feature below crosses replicas as well as gateways.
+ * service's requests, activity and group topics are split between its replicas, and
+ * which replica handles a user or a group follows Kafka's assignment, so a case here may
+ * stay on one replica (assets alone are sent through both). The paths between replicas
+ * are forced by services/chaos/replica-kill.test.ts, whose users are chosen one per
+ * partition, and by the shared-state contract tests (ADR 0011).
  */
 const REPLICA_COUNTS = [1, 2] as const;
 const SERVICES = ["chat", "groups", "presence", "assets"] as const;
