@@ -347,9 +347,9 @@ export class CassandraMessageStore implements MessageStore {
 
   /**
    * Step 3: the remaining writes of a pending append; anyone may run them, any number of
-   * times. `clear: false` leaves the completed `pending` in the row for this process's
-   * next append to replace (one transaction fewer per send); another writer that finds it
-   * completes it again, which changes nothing, and clears it.
+   * times. `clear: false` leaves the completed `pending` (unless it is large) in the row
+   * for this process's next append to replace (one transaction fewer per send); another
+   * writer that finds it completes it again, which changes nothing, and clears it.
    */
   private async complete(conversationId: ConversationId, pending: PendingAppend, json: string, { clear }: { clear: boolean }): Promise<AppendedEvent[]> {
     const { message } = pending;
@@ -363,8 +363,11 @@ export class CassandraMessageStore implements MessageStore {
     // Each participant's inbox has its own counter, so they are appended to side by side.
     const events = await Promise.all(pending.participants.map((userId) => this.appendEvent(userId, messageEventId(message), { type: "message", message })));
     await this.execute(this.cql.completeClientMessage, [JSON.stringify(message), message.senderId, message.clientMessageId], this.consistency.write);
-    if (clear) await this.executeLwt(this.cql.clearPending, [conversationId, json]);
-    this.knownLastSeq.set(conversationId, { seq: message.seq, pending: clear ? null : json });
+    // A large message is cleared as before rather than remembered: the map holds up to
+    // 10,000 conversations, and their pending texts must not cost tens of megabytes.
+    const leave = !clear && json.length <= REMEMBERED_PENDING_MAX_CHARS;
+    if (!leave) await this.executeLwt(this.cql.clearPending, [conversationId, json]);
+    this.knownLastSeq.set(conversationId, { seq: message.seq, pending: leave ? json : null });
     return events;
   }
 
@@ -553,6 +556,8 @@ export class CassandraMessageStore implements MessageStore {
 
 /** Attempts per lightweight-transaction loop before giving up (each loss means progress elsewhere). */
 const MAX_ATTEMPTS = 1000;
+/** The longest completed `pending` a process remembers to replace rather than clear (most texts fit). */
+const REMEMBERED_PENDING_MAX_CHARS = 2048;
 
 /** A message whose seq is taken and whose other writes may be incomplete. */
 interface PendingAppend {
