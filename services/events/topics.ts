@@ -21,6 +21,8 @@ export interface Topic<T> {
 export interface TopicFamily<T> {
   readonly prefix: string;
   readonly schema: z.ZodType<T>;
+  /** Members known from the start: a subscription creates them first, so it reads them from their beginning with no pick-up delay. */
+  readonly known?: readonly string[];
 }
 
 /** Connects, disconnects, heartbeats, typing, sends and reads, keyed by user. */
@@ -45,7 +47,7 @@ export type GroupTopicLayout = "per-group" | number;
 /** The topic of a group's stored messages, in order, for the fan-out consumers. */
 export function groupTopic(clusterName: string, groupId: GroupId, layout: GroupTopicLayout): Topic<GroupMessageEvent> {
   if (layout === "per-group") return { name: `${groupTopics(clusterName).prefix}${groupId}`, schema: GroupMessageEvent };
-  return { name: `${groupShardTopics(clusterName).prefix}${String(groupShard(groupId, layout))}`, schema: GroupMessageEvent };
+  return { name: `${groupShardTopicPrefix(clusterName)}${String(groupShard(groupId, layout))}`, schema: GroupMessageEvent };
 }
 
 /**
@@ -55,7 +57,7 @@ export function groupTopic(clusterName: string, groupId: GroupId, layout: GroupT
  */
 export function groupShardTopicNames(clusterName: string, layout: GroupTopicLayout): string[] {
   if (layout === "per-group") return [];
-  return Array.from({ length: layout }, (_, shard) => `${groupShardTopics(clusterName).prefix}${String(shard)}`);
+  return Array.from({ length: layout }, (_, shard) => `${groupShardTopicPrefix(clusterName)}${String(shard)}`);
 }
 
 /** The topics of one group each ("per-group"). The operator applies kafka.groupTopics to these. */
@@ -66,9 +68,15 @@ export function groupTopics(clusterName: string): TopicFamily<GroupMessageEvent>
 /**
  * The shared group topics, `group-shard.<k>`. Outside the `group.` family on purpose: the
  * operator treats every topic of that family as one group's (and may delete it with its group).
+ * With a layout, its shards are the family's known members.
  */
-export function groupShardTopics(clusterName: string): TopicFamily<GroupMessageEvent> {
-  return { prefix: `${topicPrefix(clusterName)}group-shard.`, schema: GroupMessageEvent };
+export function groupShardTopics(clusterName: string, layout?: GroupTopicLayout): TopicFamily<GroupMessageEvent> {
+  const family = { prefix: groupShardTopicPrefix(clusterName), schema: GroupMessageEvent };
+  return layout === undefined ? family : { ...family, known: groupShardTopicNames(clusterName, layout) };
+}
+
+function groupShardTopicPrefix(clusterName: string): string {
+  return `${topicPrefix(clusterName)}group-shard.`;
 }
 
 /**

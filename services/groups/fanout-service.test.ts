@@ -144,7 +144,7 @@ beforeEach(async () => {
     },
   );
   fanout = new FanoutService(
-    { clusterName: CLUSTER, activeScoreThreshold: 1, activityHalfLifeMs: HALF_LIFE_MS, idleBatchDelayMs: DELAY_MS, idleBatchMaxMessages: 50, processId: "test" },
+    { clusterName: CLUSTER, activeScoreThreshold: 1, activityHalfLifeMs: HALF_LIFE_MS, idleBatchDelayMs: DELAY_MS, idleBatchMaxMessages: 50, groupTopics: 16, processId: "test" },
     { bus, groups, registry, heldBatches, router: new DeliveryRouter(registry, channel), metrics: new Metrics(), logger: createLogger("silent"), now: clock.now },
   );
   await fanout.start();
@@ -260,7 +260,7 @@ describe("FanoutService with several groups processes", () => {
     // Two groups replicas on one bus: the group topic goes to one of them, each member's
     // activity (keyed by user) would go to one of them too if they shared a reader.
     second = new FanoutService(
-      { clusterName: CLUSTER, activeScoreThreshold: 1, activityHalfLifeMs: HALF_LIFE_MS, idleBatchDelayMs: DELAY_MS, idleBatchMaxMessages: 50, processId: "second" },
+      { clusterName: CLUSTER, activeScoreThreshold: 1, activityHalfLifeMs: HALF_LIFE_MS, idleBatchDelayMs: DELAY_MS, idleBatchMaxMessages: 50, groupTopics: 16, processId: "second" },
       { bus, groups, registry, heldBatches, router: new DeliveryRouter(registry, channel), metrics: new Metrics(), logger: createLogger("silent"), now: clock.now },
     );
     await second.start();

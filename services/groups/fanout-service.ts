@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { activityTopic, CONSUMER_GROUPS, groupShardTopics, groupTopics, notificationTopic } from "../events/topics.js";
+import { activityTopic, CONSUMER_GROUPS, groupShardTopics, groupTopics, notificationTopic, type GroupTopicLayout } from "../events/topics.js";
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
 import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
 import { type EventBus, publishTo, subscribeTo, type Subscription } from "../ports/event-bus.js";
@@ -39,6 +39,8 @@ export interface FanoutOptions {
   activityHalfLifeMs: number;
   idleBatchDelayMs: number;
   idleBatchMaxMessages: number;
+  /** PARLEY_GROUP_TOPICS: the shared topics are created before the fan-out subscribes, so their first messages wait for no pick-up. */
+  groupTopics: GroupTopicLayout;
   /** Names this process's own reader of the activity topic (CONSUMER_GROUPS.fanoutActivity). */
   processId: string;
 }
@@ -137,7 +139,7 @@ export class FanoutService {
       // Both layouts of PARLEY_GROUP_TOPICS, whichever is set: after a change of layout the
       // topics of the other are still drained (a family without topics costs no consumer).
       ...(await Promise.all(
-        [groupTopics(this.options.clusterName), groupShardTopics(this.options.clusterName)].map((family) =>
+        [groupTopics(this.options.clusterName), groupShardTopics(this.options.clusterName, this.options.groupTopics)].map((family) =>
           subscribeTo(
             this.deps.bus,
             family,

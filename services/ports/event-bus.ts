@@ -20,7 +20,13 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
-export type TopicSelector = string | { prefix: string };
+/**
+ * One topic, or every topic whose name starts with `prefix`; `create` names topics of the
+ * prefix to create before the subscription starts, so that it reads them from their
+ * beginning at once (a topic that appears later is picked up after a delay, the Kafka
+ * adapter's `topicRefreshMs`, and restarts the consumer).
+ */
+export type TopicSelector = string | { prefix: string; create?: readonly string[] };
 
 export interface SubscribeOptions {
   /**
@@ -66,7 +72,7 @@ export function subscribeTo<T>(
   onInvalid: (event: BusEvent) => void,
   options?: SubscribeOptions,
 ): Promise<Subscription> {
-  const selector: TopicSelector = "name" in topic ? topic.name : { prefix: topic.prefix };
+  const selector: TopicSelector = "name" in topic ? topic.name : { prefix: topic.prefix, ...(topic.known === undefined ? {} : { create: topic.known }) };
   return bus.subscribe(selector, group, (event) => {
     const parsed = topic.schema.safeParse(event.value);
     if (!parsed.success) {

@@ -231,6 +231,18 @@ describe("KafkaEventBus on a real broker", () => {
     ]);
   });
 
+  it("creates the topics a prefix subscription names before it starts, so it reads another process's first events on them without waiting for a refresh", async () => {
+    namespace = `${run}-prefix-create`;
+    // No refresh within the test: only the topics there at the start can be read.
+    const subscriber = await openBus({ topicRefreshMs: 600_000 });
+    const other = await openBus();
+    const received = collector();
+    await subscriber.subscribe({ prefix: "shards.", create: ["shards.0", "shards.1"] }, "fanout", received.handler);
+    await other.publish("shards.1", "k", "first on shard 1");
+    await received.atLeast(1);
+    expect(received.events.map((e) => [e.topic, e.value])).toEqual([["shards.1", "first on shard 1"]]);
+  });
+
   it("retries a failing handler the configured number of times, then reports the event and moves on", async () => {
     namespace = `${run}-retry`;
     const reported: [unknown, BusEvent][] = [];

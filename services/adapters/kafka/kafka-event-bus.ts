@@ -225,6 +225,7 @@ export class KafkaEventBus implements EventBus {
     });
     let topics: string[];
     if (isPrefix) {
+      await Promise.all((selector.create ?? []).map((topic) => this.ensureTopic(this.topicPrefix + topic)));
       const clusterPrefix = this.topicPrefix + selector.prefix;
       topics = (await this.withAdmin((admin) => admin.listTopics())).filter((topic) => topic.startsWith(clusterPrefix)).sort();
     } else {
