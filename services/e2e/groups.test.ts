@@ -168,7 +168,9 @@ describe("activity-paced fan-out to a 1,000-member group", () => {
       });
     });
     await new Promise<void>((resolve) => webhook?.listen(0, "127.0.0.1", resolve));
-    const idleBatchDelayMs = 1_000;
+    // Long enough that the three sends below, one after another, are held in one batch in
+    // the production shape too, where a send takes a few hundred ms on a loaded machine.
+    const idleBatchDelayMs = 3_000;
     const p = await start({
       // Connecting scores 2 and typing adds 1: connected members are idle until they do something.
       activeScoreThreshold: 2.5,
