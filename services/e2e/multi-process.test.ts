@@ -8,13 +8,12 @@ import type { Message } from "../protocol/frames.js";
 import { memoryStorage, type ParleyClient } from "../sdk/index.js";
 import { startParleyProcess, type ChildPlatform } from "./support/child-platform.js";
 import { EventCollector } from "./support/event-collector.js";
+import { backendEnv, infraS3Client } from "./support/serve-run.js";
 import { openSdkClient, type OpenOptions } from "./support/test-platform.js";
-import { infraEndpoint } from "../testing/infra.js";
 import { Kafka, logLevel } from "kafkajs";
 import { connectTestClient, dropKeyspace } from "../adapters/cassandra/testing/test-keyspace.js";
 import { CassandraMessageStore } from "../adapters/cassandra/cassandra-message-store.js";
 import { deleteGroupsWithPrefix, deleteTopicsWithPrefix } from "../adapters/kafka/topic-admin.js";
-import { createS3Client } from "../adapters/s3/s3-blob-store.js";
 import { png } from "../assets/testing/media-fixtures.js";
 
 /**
@@ -50,18 +49,8 @@ class Shape {
     this.env = {
       PARLEY_CLUSTER: `e2e${this.run}`,
       PARLEY_JWT_SECRET: jwtSecret,
-      PARLEY_KAFKA_BROKERS: infraEndpoint("PARLEY_TEST_KAFKA_BROKERS"),
-      PARLEY_KAFKA_PARTITIONS: "3",
-      PARLEY_KAFKA_REPLICATION_FACTOR: "1",
-      PARLEY_CASSANDRA_CONTACT_POINTS: infraEndpoint("PARLEY_TEST_CASSANDRA_CONTACT_POINTS"),
-      PARLEY_CASSANDRA_LOCAL_DC: infraEndpoint("PARLEY_TEST_CASSANDRA_DC"),
+      ...backendEnv(),
       PARLEY_CASSANDRA_KEYSPACE: `parley_e2e_${this.run}`,
-      PARLEY_CASSANDRA_REPLICATION: "1",
-      PARLEY_REDIS_URL: infraEndpoint("PARLEY_TEST_REDIS_URL"),
-      PARLEY_S3_ENDPOINT: infraEndpoint("PARLEY_TEST_S3_ENDPOINT"),
-      PARLEY_S3_ACCESS_KEY: infraEndpoint("PARLEY_TEST_S3_ACCESS_KEY"),
-      PARLEY_S3_SECRET_KEY: infraEndpoint("PARLEY_TEST_S3_SECRET_KEY"),
-      PARLEY_S3_REGION: infraEndpoint("PARLEY_TEST_S3_REGION"),
       PARLEY_S3_BUCKET: `parley-e2e-${this.run}`,
       PARLEY_SHUTDOWN_GRACE_MS: "2000",
       PARLEY_FRAMES_PER_SECOND: "1000",
@@ -133,12 +122,7 @@ class Shape {
     await deleteGroupsWithPrefix(admin, `parley.${env.PARLEY_CLUSTER ?? ""}.`);
     await deleteTopicsWithPrefix(admin, `parley.${env.PARLEY_CLUSTER ?? ""}.`);
     await admin.disconnect();
-    const s3 = createS3Client({
-      endPoint: env.PARLEY_S3_ENDPOINT ?? "",
-      accessKey: env.PARLEY_S3_ACCESS_KEY ?? "",
-      secretKey: env.PARLEY_S3_SECRET_KEY ?? "",
-      region: env.PARLEY_S3_REGION ?? "",
-    });
+    const s3 = infraS3Client();
     const bucket = env.PARLEY_S3_BUCKET ?? "";
     const names: string[] = [];
     for await (const item of s3.client.listObjectsV2(bucket, "", true) as AsyncIterable<{ name?: string }>) if (item.name) names.push(item.name);

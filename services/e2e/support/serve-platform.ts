@@ -6,7 +6,7 @@ import type { Client } from "cassandra-driver";
 import { inject } from "vitest";
 import { connectTestClient } from "../../adapters/cassandra/testing/test-keyspace.js";
 import { runMigrations } from "../../adapters/cassandra/migrations.js";
-import { createS3Client, ensureBucket } from "../../adapters/s3/s3-blob-store.js";
+import { ensureBucket } from "../../adapters/s3/s3-blob-store.js";
 import { TokenAuthority } from "../../auth/tokens.js";
 import type { Config } from "../../runtime/config.js";
 import type { ParleyClient } from "../../sdk/index.js";
@@ -14,7 +14,7 @@ import { infraEndpoint } from "../../testing/infra.js";
 import { startParleyProcess, type ChildPlatform } from "./child-platform.js";
 import { startClusterFront } from "./cluster-front.js";
 import { configToEnv } from "./config-env.js";
-import { backendEnv, serveRunNames } from "./serve-run.js";
+import { backendEnv, infraS3Client, serveRunNames } from "./serve-run.js";
 import { openSdkClient, type TestPlatform } from "./test-platform.js";
 
 /** The services that run as replicas; the gateways are always two. */
@@ -145,12 +145,7 @@ function fileState(): Promise<FileState> {
     const bucket = names.bucket(tag);
     const cassandra = await connectTestClient();
     await runMigrations(cassandra, { keyspace, replication: { class: "SimpleStrategy", replicationFactor: 1 } });
-    const s3 = createS3Client({
-      endPoint: infraEndpoint("PARLEY_TEST_S3_ENDPOINT"),
-      accessKey: infraEndpoint("PARLEY_TEST_S3_ACCESS_KEY"),
-      secretKey: infraEndpoint("PARLEY_TEST_S3_SECRET_KEY"),
-      region: infraEndpoint("PARLEY_TEST_S3_REGION"),
-    });
+    const s3 = infraS3Client();
     try {
       await ensureBucket(s3.client, bucket, infraEndpoint("PARLEY_TEST_S3_REGION"));
     } finally {

@@ -31,6 +31,16 @@ export function serveRunNames(run: string): ServeRunNames {
   };
 }
 
+/** A client of the S3 server of hack/infra.sh; destroy its agent when done. */
+export function infraS3Client(): ReturnType<typeof createS3Client> {
+  return createS3Client({
+    endPoint: infraEndpoint("PARLEY_TEST_S3_ENDPOINT"),
+    accessKey: infraEndpoint("PARLEY_TEST_S3_ACCESS_KEY"),
+    secretKey: infraEndpoint("PARLEY_TEST_S3_SECRET_KEY"),
+    region: infraEndpoint("PARLEY_TEST_S3_REGION"),
+  });
+}
+
 /** The environment every process of the run shares: where the real back ends are. */
 export function backendEnv(): Record<string, string> {
   return {
@@ -102,12 +112,7 @@ async function removeKeyspaces(prefix: string): Promise<void> {
 }
 
 async function removeBuckets(prefix: string): Promise<void> {
-  const s3 = createS3Client({
-    endPoint: infraEndpoint("PARLEY_TEST_S3_ENDPOINT"),
-    accessKey: infraEndpoint("PARLEY_TEST_S3_ACCESS_KEY"),
-    secretKey: infraEndpoint("PARLEY_TEST_S3_SECRET_KEY"),
-    region: infraEndpoint("PARLEY_TEST_S3_REGION"),
-  });
+  const s3 = infraS3Client();
   try {
     for (const { name: bucket } of await s3.client.listBuckets()) {
       if (!bucket.startsWith(prefix)) continue;
