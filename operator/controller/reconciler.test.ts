@@ -52,6 +52,7 @@ describe("Reconciler", () => {
       "parley.demo.requests.chat",
       "parley.demo.requests.groups",
       "parley.demo.requests.presence",
+      ...Array.from({ length: 16 }, (_, shard) => `parley.demo.group-shard.${String(shard)}`),
     ]);
     expect(external.keyspaces.get("parley")).toBe(3);
     expect(external.buckets.has("assets")).toBe(true);
@@ -192,7 +193,7 @@ describe("Reconciler", () => {
     await reconciler.reconcile("team", "demo");
     await kube.delete(clusterRef);
     await reconciler.reconcile("team", "demo");
-    expect(external.topics.size).toBe(5);
+    expect(external.topics.size).toBe(21);
     expect(external.keyspaces.size).toBe(1);
     expect(external.buckets.size).toBe(1);
     expect(kube.object(clusterRef)).toBeUndefined();
