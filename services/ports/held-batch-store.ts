@@ -34,8 +34,10 @@ export interface HeldBatch {
 export interface HeldBatchStore {
   /**
    * Adds `message` to the batch of each of `userIds`, opening one due at `now + delayMs`
-   * where none is held. A batch that reaches `maxMessages` is taken at once and returned
-   * in `full`. Results are in the order of `userIds`.
+   * where none is held. A message already in a member's batch is not added again (a
+   * fan-out redone after a replica died before committing its offset). A batch that
+   * reaches `maxMessages` is taken at once and returned in `full`. Results are in the
+   * order of `userIds`.
    */
   hold(userIds: readonly UserId[], message: Message, now: number, limits: BatchLimits): Promise<HoldResult[]>;
   /** Takes `userId`'s batch if it is due by `deadline`; an empty list otherwise (none held, or a later one). */

@@ -20,6 +20,7 @@ export class MemoryHeldBatchStore implements HeldBatchStore {
           batch = { dueAt: now + delayMs, messages: [] };
           this.batches.set(userId, batch);
         }
+        if (batch.messages.some((held) => held.messageId === message.messageId)) return { opened, dueAt: batch.dueAt, full: null };
         batch.messages.push(message);
         if (batch.messages.length < maxMessages) return { opened, dueAt: batch.dueAt, full: null };
         this.batches.delete(userId);

@@ -110,6 +110,9 @@ if due == nil or redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1])
   redis.call('SET', KEYS[2], string.format('%d', due))
   opened = 1
+elseif redis.call('LPOS', KEYS[1], ARGV[1]) then
+  -- Already held (a fan-out redone after a replica died): the batch is left as it is.
+  return {opened, due, 0}
 end
 local count = redis.call('RPUSH', KEYS[1], ARGV[1])
 if count >= tonumber(ARGV[4]) then

@@ -50,6 +50,13 @@ export function describeHeldBatchStoreContract(name: string, create: () => Promi
       expect(await store.takeDue(T0 + 10_000, 100)).toEqual([]);
     });
 
+    it("holds a message once per batch: the same message held again (a fan-out replayed after a replica died) adds nothing", async () => {
+      await store.hold(["bob"], message(1), T0, LIMITS);
+      expect(await store.hold(["bob"], message(1), T0 + 1_000, LIMITS)).toEqual([{ opened: false, dueAt: T0 + 5_000, full: null }]);
+      await store.hold(["bob"], message(2), T0 + 2_000, LIMITS);
+      expect(seqs(await store.take("bob", T0 + 5_000))).toEqual([1, 2]);
+    });
+
     it("hands over a batch at once when it reaches its maximum, and opens a new one with the next message", async () => {
       await store.hold(["bob", "ann"], message(1), T0, LIMITS);
       await store.hold(["bob"], message(2), T0 + 1, LIMITS);
