@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { formatReplication, type Replication } from "../../services/events/replication.js";
+import type { GroupTopicLayout } from "../../services/events/topics.js";
 import type { SettingName } from "../../services/runtime/config.js";
 import type { SecretKeyRef, Service } from "../api/v1alpha1/messagingcluster.js";
 import { settingEnv } from "../api/v1alpha1/settings.js";
@@ -20,7 +21,7 @@ export function sharedSettings(view: ClusterView): Record<string, string> {
     ["kafkaBrokers", spec.kafka.bootstrapServers.join(",")],
     ["kafkaPartitions", String(spec.kafka.partitions)],
     ["kafkaReplicationFactor", String(spec.kafka.replicationFactor)],
-    ["groupTopics", groupTopicsSetting(spec.kafka.groupTopics.shared)],
+    ["groupTopics", groupTopicLayoutOf(spec.kafka.groupTopics.shared)?.toString()],
     ["cassandraContactPoints", spec.cassandra.contactPoints.join(",")],
     ["cassandraLocalDataCenter", spec.cassandra.localDataCenter],
     ["cassandraKeyspace", spec.cassandra.keyspace],
@@ -37,10 +38,10 @@ export function sharedSettings(view: ClusterView): Record<string, string> {
   return data;
 }
 
-/** PARLEY_GROUP_TOPICS from kafka.groupTopics.shared (0: a topic per group); unset leaves the service's default. */
-function groupTopicsSetting(shared: number | undefined): string | undefined {
+/** The group topic layout (PARLEY_GROUP_TOPICS) of kafka.groupTopics.shared: 0 is a topic per group; unset leaves the services' default. */
+export function groupTopicLayoutOf(shared: number | undefined): GroupTopicLayout | undefined {
   if (shared === undefined) return undefined;
-  return shared === 0 ? "per-group" : String(shared);
+  return shared === 0 ? "per-group" : shared;
 }
 
 /** The keyspace replication of the spec, defaults applied. */

@@ -10,7 +10,7 @@ import { FRAME_OWNER_NAMES } from "../../services/events/service-names.js";
 import { SETTINGS } from "../../services/runtime/config.js";
 import { activityTopic, groupShardTopicNames, groupTopics as groupTopicFamily, notificationTopic, requestTopic } from "../../services/events/topics.js";
 import type { ClusterView } from "../builders/cluster.js";
-import { replicationOf } from "../builders/environment.js";
+import { groupTopicLayoutOf, replicationOf } from "../builders/environment.js";
 import { type CassandraOutcome, type Credentials, type ExternalState, type KafkaOutcome } from "./external-state.js";
 
 const { Kafka, logLevel } = kafkajs;
@@ -18,8 +18,7 @@ const { Kafka, logLevel } = kafkajs;
 /** The base topics of a cluster, in a fixed order: the shared group topics included, created before any group needs one. */
 export function baseTopics(view: ClusterView): string[] {
   const { clusterName } = view;
-  const shared = view.spec.kafka.groupTopics.shared;
-  const layout = shared === undefined ? SETTINGS.groupTopics.default : shared === 0 ? "per-group" : shared;
+  const layout = groupTopicLayoutOf(view.spec.kafka.groupTopics.shared) ?? SETTINGS.groupTopics.default;
   return [
     activityTopic(clusterName).name,
     notificationTopic(clusterName).name,

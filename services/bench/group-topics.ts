@@ -17,7 +17,6 @@
 import { Command } from "commander";
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import kafkajs from "kafkajs";
@@ -27,6 +26,8 @@ import { topicPrefix } from "../events/cluster-names.js";
 import { CONSUMER_GROUPS, groupTopic, groupTopics } from "../events/topics.js";
 import { wholeNumber } from "./command-line.js";
 import { jvmLimits, readJvm, type JvmReading } from "./jvm-readings.js";
+import { infraDir } from "./infra-endpoints.js";
+import { processAlive } from "./process-stats.js";
 
 interface Options {
   topics: number;
@@ -42,7 +43,7 @@ interface Options {
 
 const CLUSTER = "bench";
 const KAFKA_SH = resolve(fileURLToPath(import.meta.url), "../../../../hack/servers/kafka.sh");
-const INFRA_DIR = process.env.PARLEY_INFRA_DIR ?? join(process.env.PARLEY_CACHE ?? join(homedir(), ".cache", "parley"), "run");
+const INFRA_DIR = infraDir();
 
 function kafkaSh(options: Options, command: "up" | "purge"): void {
   execFileSync(KAFKA_SH, [command], {
@@ -58,15 +59,6 @@ function kafkaSh(options: Options, command: "up" | "purge"): void {
 
 function brokerPid(options: Options): number {
   return Number(readFileSync(join(INFRA_DIR, `kafka-${options.instance}`, "kafka.pid"), "utf8").trim());
-}
-
-function brokerAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The broker's last lines that say why it failed (too many open files, maps, heap). */
@@ -105,7 +97,7 @@ function describe(reading: JvmReading | undefined): string {
 }
 
 function readIfAlive(pid: number): JvmReading | undefined {
-  if (!brokerAlive(pid)) return undefined;
+  if (!processAlive(pid)) return undefined;
   try {
     return readJvm(pid);
   } catch {
@@ -150,7 +142,7 @@ async function createTopics(kafka: kafkajs.Kafka, options: Options, pid: number)
           break;
         } catch (error) {
           const retriable = (error as { retriable?: boolean }).retriable === true;
-          if (!brokerAlive(pid)) failure = "the broker exited";
+          if (!processAlive(pid)) failure = "the broker exited";
           else if (!retriable || attempt >= 3) failure = error instanceof Error ? error.message : String(error);
           if (failure !== undefined) break;
         }
@@ -194,7 +186,7 @@ async function leaderElected(kafka: kafkajs.Kafka, topic: string, deadline: numb
   let windowLogs = logs;
   let windowAt = performance.now();
   let reportedAt = 0;
-  while (performance.now() < deadline && brokerAlive(pid)) {
+  while (performance.now() < deadline && processAlive(pid)) {
     const admin = kafka.admin();
     try {
       await admin.connect();
@@ -219,7 +211,7 @@ async function leaderElected(kafka: kafkajs.Kafka, topic: string, deadline: numb
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  return brokerAlive(pid) ? "the last topic had no leader by the time limit" : "the broker exited";
+  return processAlive(pid) ? "the last topic had no leader by the time limit" : "the broker exited";
 }
 
 async function connectBus(options: Options, clientId: string): Promise<KafkaEventBus> {
@@ -305,7 +297,7 @@ async function measureConsumers(options: Options, pid: number): Promise<void> {
     console.log(`rebalance: a second fan-out member joined in ${seconds(joined ? performance.now() - started : undefined, limitMs)}`);
     console.log(`with consumers: ${describe(readIfAlive(pid))}`);
   } catch (error) {
-    console.log(`consumers: failed: ${error instanceof Error ? error.message : String(error)}${brokerAlive(pid) ? "" : " (the broker exited)"}`);
+    console.log(`consumers: failed: ${error instanceof Error ? error.message : String(error)}${processAlive(pid) ? "" : " (the broker exited)"}`);
   } finally {
     await within(60_000, Promise.allSettled(buses.map((bus) => bus.close())));
   }

@@ -2,6 +2,11 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 
+/** Where hack/ keeps the running servers' state: $PARLEY_INFRA_DIR, default ~/.cache/parley/run. */
+export function infraDir(): string {
+  return process.env.PARLEY_INFRA_DIR ?? join(process.env.PARLEY_CACHE ?? join(homedir(), ".cache", "parley"), "run");
+}
+
 /**
  * An endpoint of the back ends `hack/infra.sh up` started: from the environment, else
  * from $PARLEY_INFRA_DIR/endpoints.env (default ~/.cache/parley/run/endpoints.env).
@@ -11,8 +16,7 @@ import { join } from "node:path";
 export function readInfraEndpoint(name: string, howToStart: string): string {
   const fromEnv = process.env[name];
   if (fromEnv) return fromEnv;
-  const dir = process.env.PARLEY_INFRA_DIR ?? join(process.env.PARLEY_CACHE ?? join(homedir(), ".cache", "parley"), "run");
-  const file = join(dir, "endpoints.env");
+  const file = join(infraDir(), "endpoints.env");
   let text = "";
   try {
     text = readFileSync(file, "utf8");

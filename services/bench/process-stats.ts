@@ -18,6 +18,16 @@ function ticksPerSecond(): number {
 }
 
 /** User + system CPU time of a process (all its threads), in milliseconds; null if it is gone. */
+/** Whether a process runs (signal 0 only checks): for a process that is not our child, whose exit we cannot await. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function cpuMsOf(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");

@@ -5,7 +5,6 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
@@ -13,10 +12,12 @@ import { replica, SERVICES, type ChaosCluster } from "./cluster.js";
 import { masterOfMostTags, promotedFor, roleOf } from "./redis-failover.js";
 import { StormClients, stormClientsThatFit } from "./reconnect-storm.js";
 import type { Traffic } from "./traffic.js";
+import { infraDir } from "../bench/infra-endpoints.js";
+import { processAlive } from "../bench/process-stats.js";
 
 const run = promisify(execFile);
 const HACK = join(import.meta.dirname, "..", "..", "..", "hack");
-const INFRA_DIR = process.env.PARLEY_INFRA_DIR ?? join(process.env.PARLEY_CACHE ?? join(homedir(), ".cache", "parley"), "run");
+const INFRA_DIR = infraDir();
 
 /** The three-node Kafka of `hack/servers/kafka.sh up 3`. */
 export const KAFKA3_BROKERS = "127.0.0.1:29112,127.0.0.1:29122,127.0.0.1:29132";
@@ -69,16 +70,7 @@ async function killPidFile(relative: string, log: (text: string) => void): Promi
   log(`kill -9 ${pid} (${relative})`);
   process.kill(pid, "SIGKILL");
   // Not our child, so no exit event: polled, until the start script would not see it running.
-  while (alive(pid)) await sleep(20);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  while (processAlive(pid)) await sleep(20);
 }
 
 /** Removes the partition's iptables rules, synchronously: also from exit and signal handlers. */
