@@ -58,6 +58,12 @@ describe("TokenAuthority", () => {
 
   it("refuses a token signed with another secret", async () => {
     const token = await new TokenAuthority("another-secret-that-is-long-enough-98765").issue("alice", 60);
+    // The reason docs/protocol.md shows for a wrong secret.
+    expect((await refusal(new TokenAuthority(SECRET), token)).message).toBe("invalid token (ERR_JWS_SIGNATURE_VERIFICATION_FAILED)");
+  });
+
+  it("refuses a token that is not valid yet (nbf in the future)", async () => {
+    const token = await handMade({ sub: "alice", iss: "parley", exp: inAnHour(), nbf: inAnHour() - 60 });
     expect((await refusal(new TokenAuthority(SECRET), token)).message).toMatch(/^invalid token/);
   });
 
