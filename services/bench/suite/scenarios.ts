@@ -258,6 +258,8 @@ export async function fanOut(target: Target, members: number, messages: number, 
     let lastProgress = performance.now();
     for (const socket of sockets) {
       socket.onText((text) => {
+        // Parley's ack to the sender carries the message too: the sender's delivery is its push.
+        if (target.ackOf(text) !== null) return;
         for (const n of deliveredNumbers(text)) {
           const count = (counts.get(n) ?? 0) + 1;
           counts.set(n, count);

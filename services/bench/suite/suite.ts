@@ -196,7 +196,7 @@ async function runScenario(scenario: Scenario, rep: number, pair: readonly Targe
         for (const name of order) {
           phase = `rep ${String(rep)} · fan-out ${size} · ${name}`;
           const run = await withTarget(name, serverCores, (target) => fanOut(target, members, options.fanoutMessages, options.singles, context, `f${size}r${String(rep)}`));
-          progress(`${String(run.deliveriesPerSecond)} deliveries/s, last member after ${String(run.lastMemberMs)} ms, ${String(run.cpuUsPerDelivery)} µs CPU each`);
+          progress(`${String(run.deliveriesPerSecond)} deliveries/s, last member after ${String(run.lastMemberMs)} ms, ${String(run.cpuUsPerDelivery)} µs CPU each (${String(run.delivered)} of ${String(run.messages * run.members)})`);
           record(rep, `fanout${size}.rate`, name, run.deliveriesPerSecond);
           record(rep, `fanout${size}.last`, name, run.lastMemberMs);
           record(rep, `fanout${size}.cpu`, name, run.cpuUsPerDelivery);

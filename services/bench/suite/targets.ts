@@ -5,12 +5,13 @@
  * the same whichever server it measures and the figures differ only by the server.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
-import type { TokenAuthority } from "../../auth/tokens.js";
+import { TokenAuthority } from "../../auth/tokens.js";
 import { PROTOCOL_SUBPROTOCOL } from "../../protocol/frames.js";
 import { CliProcess, RAISED_LIMITS } from "../cli-process.js";
 import { cpuMsOf, rssKiBOf } from "../process-stats.js";
@@ -183,22 +184,43 @@ export async function startBareWs(serverCores: string): Promise<Target> {
   };
 }
 
+/** The HS256 key Centrifugo verifies the driver's connection tokens with (loopback only). */
+const CENTRIFUGO_TOKEN_KEY = "parley-bench-suite-centrifugo-hmac-key";
+
+/** The number of cores in a taskset list such as "0" or "1-3,5". */
+function coreCount(cores: string): number {
+  return cores.split(",").reduce((sum, part) => {
+    const [from, to] = part.split("-").map(Number);
+    return sum + (to === undefined || from === undefined ? 1 : to - from + 1);
+  }, 0);
+}
+
 /**
- * Centrifugo (make bench-peers), built by build-centrifugo.sh, in insecure client mode:
- * clients connect without a token, subscribe to the room's channel and publish to it, so
- * that what it does per connection and per delivery is what the other two do.
+ * Centrifugo v6 (make bench-peers), built by build-centrifugo.sh, with its memory engine.
+ * Each client connects with an HS256 JWT naming its user (`client.token.hmac_secret_key`),
+ * as Parley's clients do, so a connect costs it a token verification too; it then
+ * subscribes to the room's channel (`allow_subscribe_for_client`) and the owner publishes
+ * into it as a subscriber (`allow_publish_for_subscriber`), which Centrifugo pushes to
+ * every subscriber, the publisher included, as Parley and the bare ws broadcast do.
+ * Commands and replies are its JSON protocol over /connection/websocket.
  */
 export async function startCentrifugo(binary: string, serverCores: string, workDir: string): Promise<Target> {
   const port = await freePort();
   const config = {
     http_server: { address: "127.0.0.1", port },
     log: { level: "error" },
-    client: { insecure: true, allowed_origins: ["*"] },
-    channel: { without_namespace: { allow_subscribe_for_client: true, allow_publish_for_client: true } },
+    client: { token: { hmac_secret_key: CENTRIFUGO_TOKEN_KEY } },
+    channel: { without_namespace: { allow_subscribe_for_client: true, allow_publish_for_subscriber: true } },
+    usage_stats: { disabled: true },
   };
-  const configPath = `${workDir}/centrifugo-${String(port)}.json`;
+  const configPath = join(workDir, `parley-bench-centrifugo-${String(port)}.json`);
   writeFileSync(configPath, JSON.stringify(config));
-  const child = spawn(binary, ["--config", configPath], { stdio: ["ignore", "ignore", "inherit"] });
+  // Go sizes its scheduler from the cores it may use at start-up: as many as the server
+  // gets, as Node's one event loop gets one core.
+  const child = spawn(binary, ["--config", configPath], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, GOMAXPROCS: String(Math.max(1, coreCount(serverCores))) },
+  });
   const pid = child.pid;
   if (pid === undefined) throw new Error("could not start centrifugo");
   const exited = new Promise<void>((resolve) => child.once("exit", () => {
@@ -206,29 +228,39 @@ export async function startCentrifugo(binary: string, serverCores: string, workD
   }));
   await waitForPort(port, START_TIMEOUT_MS);
   await pinToCores(pid, serverCores);
+  const tokens = new TokenAuthority(CENTRIFUGO_TOKEN_KEY);
   return {
     name: "centrifugo",
     pid,
     cpuMs: () => cpuMsOf(pid) ?? 0,
     rssKiB: () => rssKiBOf(pid),
     connect: async (user, room) => {
+      const token = await tokens.issue(user, 3600);
       const socket = await opened(new WebSocket(`ws://127.0.0.1:${String(port)}/connection/websocket`, { perMessageDeflate: false }), false);
-      // Commands batched in one frame, newline-separated, as its JSON protocol allows.
-      const last = room === undefined ? 1 : 2;
-      const commands = [`{"id":1,"connect":{"data":{"user":"${user}"}}}`, ...(room === undefined ? [] : [`{"id":2,"subscribe":{"channel":"${room}"}}`])];
+      // Commands batched in one frame, newline-separated, as its JSON protocol allows;
+      // so are its replies, possibly.
+      const commands = [`{"id":1,"connect":{"token":"${token}"}}`, ...(room === undefined ? [] : [`{"id":2,"subscribe":{"channel":"${room}"}}`])];
       await new Promise<void>((resolve, reject) => {
+        let pending = commands.length;
         const listener = (data: Buffer): void => {
-          const text = data.toString();
-          if (text.includes('"error"')) reject(new Error(`centrifugo: ${text}`));
-          if (text.includes(`"id":${String(last)},`)) {
-            socket.off("message", listener);
-            resolve();
+          for (const line of data.toString().split("\n")) {
+            if (!line.startsWith('{"id":')) continue;
+            if (line.includes('"error":')) {
+              socket.off("message", listener);
+              socket.terminate();
+              reject(new Error(`centrifugo: ${line}`));
+              return;
+            }
+            if (--pending === 0) {
+              socket.off("message", listener);
+              resolve();
+            }
           }
         };
         socket.on("message", listener);
         socket.send(commands.join("\n"));
       });
-      // Its server pings are empty objects that want one back.
+      // Its server pings are empty objects that want one back (the connect reply's "pong":true).
       socket.on("message", (data: Buffer) => {
         if (data.length === 2 && data.toString() === "{}") socket.send("{}");
       });
@@ -237,12 +269,14 @@ export async function startCentrifugo(binary: string, serverCores: string, workD
     directFrame: () => {
       throw new Error("centrifugo takes part in the idle and fan-out scenarios only");
     },
+    // Publication data is pushed as sent: {"push":{"channel":…,"pub":{"data":{"clientMessageId":"m<n>",…}}}}.
     roomFrame: (room, n, text) => `{"id":${String(n + 10)},"publish":{"channel":"${room}","data":{"clientMessageId":"m${String(n)}","text":"${text}"}}}`,
     ackOf: () => null,
     makeRoom: (_owner, _members, name) => Promise.resolve(name),
     stop: async () => {
       child.kill("SIGTERM");
       await exited;
+      rmSync(configPath, { force: true });
     },
   };
 }
