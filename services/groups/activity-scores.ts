@@ -39,8 +39,9 @@ export class ActivityScores {
     this.scores.set(userId, { value: this.decayed(userId, latest) + weight, at: latest });
   }
 
-  score(userId: UserId): number {
-    return this.decayed(userId, this.now());
+  /** The score at `at` (now by default; a caller scoring many users at once passes one reading). */
+  score(userId: UserId, at: number = this.now()): number {
+    return this.decayed(userId, at);
   }
 
   /** Forgets users whose score has decayed to nearly nothing, so memory follows the active population. */

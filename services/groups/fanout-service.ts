@@ -3,7 +3,7 @@ import { activityTopic, CONSUMER_GROUPS, groupShardTopics, groupTopics, notifica
 import type { DeliveryRouter } from "../delivery/delivery-router.js";
 import type { ConnectionRegistry, DeviceRoute } from "../ports/connection-registry.js";
 import { type EventBus, publishTo, subscribeTo, type Subscription } from "../ports/event-bus.js";
-import type { GroupStore } from "../ports/group-store.js";
+import type { GroupMember, GroupStore } from "../ports/group-store.js";
 import type { HeldBatchStore } from "../ports/held-batch-store.js";
 import type { Message } from "../protocol/frames.js";
 import type { UserId } from "../protocol/ids.js";
@@ -167,11 +167,6 @@ export class FanoutService {
     this.batcher.stop();
   }
 
-  /** Which tier a member is in right now. */
-  tierOf(userId: UserId, online: boolean, isSender: boolean): DeliveryTier {
-    return chooseTier({ online, isSender, score: this.scores.score(userId), activeScoreThreshold: this.options.activeScoreThreshold });
-  }
-
   private async fanOut(message: Message): Promise<void> {
     const groupId = message.groupId;
     if (groupId === undefined) return;
@@ -182,18 +177,24 @@ export class FanoutService {
     let offline: UserId[] = [];
     for (let first = 0; first < members.length; first += FANOUT_CHUNK_MEMBERS) {
       if (first > 0) await nextTurn();
-      const chunk = members.slice(first, first + FANOUT_CHUNK_MEMBERS).map((member) => member.userId);
+      const end = Math.min(members.length, first + FANOUT_CHUNK_MEMBERS);
+      const chunk: UserId[] = [];
+      for (let i = first; i < end; i++) chunk.push((members[i] as GroupMember).userId);
       const routesOfMembers = await this.deps.registry.routesForUsers(chunk);
       // Every real-time member's devices get one frame, sent as one envelope per gateway
       // rather than one per member: the frame is the same for all of them.
       const realtimeRoutes: DeviceRoute[] = [];
       let realtimeMembers = 0;
       const batched: UserId[] = [];
+      // One clock reading for the chunk: its members are sorted at the same moment.
+      const now = this.now();
       for (const userId of chunk) {
-        const routes = routesOfMembers.get(userId) ?? [];
-        switch (this.tierOf(userId, routes.length > 0, userId === message.senderId)) {
+        const routes = routesOfMembers.get(userId);
+        const online = routes !== undefined && routes.length > 0;
+        const isSender = userId === message.senderId;
+        switch (chooseTier({ online, isSender, score: this.scores.score(userId, now), activeScoreThreshold: this.options.activeScoreThreshold })) {
           case "realtime":
-            for (const route of routes) realtimeRoutes.push(route);
+            for (const route of routes ?? []) realtimeRoutes.push(route);
             realtimeMembers += 1;
             break;
           case "batched":
@@ -249,12 +250,15 @@ export class FanoutService {
     for (const message of messages) this.observe("batched", Date.parse(message.sentAt));
   }
 
-  /** `count` deliveries of one tier that left at the same moment: the figures are worked out once. */
+  /**
+   * `count` deliveries of one tier handed over at the same moment (one push, one held
+   * chunk, one notification request): counted, and their delay observed once for the
+   * hand-over rather than once per member, which at 10,000 members was a histogram
+   * update per delivery on the hot path.
+   */
   private observe(tier: DeliveryTier, storedAt: number, count = 1): void {
     if (count === 0) return;
     this.deps.metrics.groupDeliveries.inc({ tier }, count);
-    const delay = this.deps.metrics.groupDeliveryDelay.labels({ tier });
-    const seconds = Math.max(0, this.now() - storedAt) / 1000;
-    for (let i = 0; i < count; i++) delay.observe(seconds);
+    this.deps.metrics.groupDeliveryDelay.observe({ tier }, Math.max(0, this.now() - storedAt) / 1000);
   }
 }

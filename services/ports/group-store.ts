@@ -20,8 +20,12 @@ export interface GroupStore {
   setRole(groupId: GroupId, userId: UserId, role: GroupRole): Promise<void>;
   /** Members ordered by user id, after `after`. */
   listMembers(groupId: GroupId, after: UserId | undefined, limit: number): Promise<Page<GroupMember>>;
-  /** Every member: what fan-out reads for each message. */
-  allMembers(groupId: GroupId): Promise<GroupMember[]>;
+  /**
+   * Every member: what fan-out reads for each message, so it must show every change
+   * made before the call (a removed member gets nothing). Read-only: a store may hand
+   * the same list to every caller.
+   */
+  allMembers(groupId: GroupId): Promise<readonly GroupMember[]>;
   groupsOf(userId: UserId): Promise<{ groupId: GroupId; name: string; role: GroupRole }[]>;
   close(): Promise<void>;
 }

@@ -21,10 +21,28 @@ CREATE TABLE IF NOT EXISTS group_members (
 CREATE INDEX IF NOT EXISTS group_members_by_user ON group_members (user_id, group_id);
 `;
 
-/** The embedded group store: two SQLite tables, written with synchronous=FULL. */
+/**
+ * Member entries the store keeps in memory, over all groups: the lists of the groups
+ * fanned out most recently, so that a 10,000-member group is not read from SQLite for
+ * every message (bounded, since every group's list would be every membership).
+ */
+export const CACHED_MEMBERS_LIMIT = 100_000;
+
+/**
+ * The embedded group store: two SQLite tables, written with synchronous=FULL.
+ *
+ * `allMembers` answers from memory once a group's list has been read: one process owns
+ * the data file (`parley dev`; a reopen closes the store first), every change of
+ * membership or role goes through this object and drops the group's list before it
+ * resolves, so a list read later never shows a removed member. The production store
+ * (Cassandra) is shared by several groups replicas and keeps no such list.
+ */
 export class SqliteGroupStore implements GroupStore {
   private readonly db: Sqlite;
   private readonly statements;
+  /** Each group's members as last read, least recently used first. */
+  private readonly memberLists = new Map<GroupId, readonly GroupMember[]>();
+  private cachedMembers = 0;
 
   constructor(path: string) {
     this.db = openSqlite(path);
@@ -50,6 +68,7 @@ export class SqliteGroupStore implements GroupStore {
   }
 
   createGroup(group: NewGroup): Promise<void> {
+    this.forgetMembers(group.groupId);
     return settle(() => {
       transaction(this.db, () => {
         this.statements.insertGroup.run(group.groupId, group.name, group.createdBy, group.createdAt.toISOString());
@@ -72,6 +91,7 @@ export class SqliteGroupStore implements GroupStore {
   }
 
   addMembers(groupId: GroupId, members: readonly GroupMember[], maxMembers: number): Promise<UserId[]> {
+    this.forgetMembers(groupId);
     return settle(
       transaction(this.db, (): UserId[] => {
         const count = this.statements.getGroup.get(groupId)?.member_count ?? 0;
@@ -84,6 +104,7 @@ export class SqliteGroupStore implements GroupStore {
   }
 
   removeMembers(groupId: GroupId, userIds: readonly UserId[]): Promise<UserId[]> {
+    this.forgetMembers(groupId);
     return settle(
       transaction(this.db, (): UserId[] => {
         const removed = userIds.filter((userId) => this.statements.deleteMember.run(groupId, userId).changes > 0);
@@ -95,6 +116,7 @@ export class SqliteGroupStore implements GroupStore {
   }
 
   setRole(groupId: GroupId, userId: UserId, role: GroupRole): Promise<void> {
+    this.forgetMembers(groupId);
     this.statements.setRole.run(role, groupId, userId);
     return Promise.resolve();
   }
@@ -104,15 +126,46 @@ export class SqliteGroupStore implements GroupStore {
     return Promise.resolve({ items: rows.slice(0, limit).map((r) => ({ userId: r.user_id, role: r.role })), hasMore: rows.length > limit });
   }
 
-  allMembers(groupId: GroupId): Promise<GroupMember[]> {
-    return Promise.resolve(this.statements.allMembers.all(groupId).map((r) => ({ userId: r.user_id, role: r.role })));
+  allMembers(groupId: GroupId): Promise<readonly GroupMember[]> {
+    const cached = this.memberLists.get(groupId);
+    if (cached !== undefined) {
+      // Moved to the end: most recently used.
+      this.memberLists.delete(groupId);
+      this.memberLists.set(groupId, cached);
+      return Promise.resolve(cached);
+    }
+    // Frozen: every caller shares the one list.
+    const members = Object.freeze(this.statements.allMembers.all(groupId).map((r) => Object.freeze({ userId: r.user_id, role: r.role })));
+    this.remember(groupId, members);
+    return Promise.resolve(members);
   }
 
   groupsOf(userId: UserId): Promise<{ groupId: GroupId; name: string; role: GroupRole }[]> {
     return Promise.resolve(this.statements.groupsOf.all(userId).map((r) => ({ groupId: r.group_id, name: r.name, role: r.role })));
   }
 
+  /** Called before every write, all synchronous: no read can come between the write and the drop. */
+  private forgetMembers(groupId: GroupId): void {
+    const members = this.memberLists.get(groupId);
+    if (members === undefined) return;
+    this.memberLists.delete(groupId);
+    this.cachedMembers -= members.length;
+  }
+
+  private remember(groupId: GroupId, members: readonly GroupMember[]): void {
+    if (members.length === 0 || members.length > CACHED_MEMBERS_LIMIT) return;
+    this.memberLists.set(groupId, members);
+    this.cachedMembers += members.length;
+    for (const [oldest, list] of this.memberLists) {
+      if (this.cachedMembers <= CACHED_MEMBERS_LIMIT) break;
+      this.memberLists.delete(oldest);
+      this.cachedMembers -= list.length;
+    }
+  }
+
   close(): Promise<void> {
+    this.memberLists.clear();
+    this.cachedMembers = 0;
     if (this.db.isOpen) this.db.close();
     return Promise.resolve();
   }

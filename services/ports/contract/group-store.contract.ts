@@ -213,6 +213,26 @@ export function describeGroupStoreContract(name: string, create: () => Promise<G
         expect(byUser(all)).toEqual(byUser([{ userId: "alice", role: "owner" }, { userId: "bob", role: "member" }, ...members(...many)]));
       });
 
+      it("shows every change of membership made after an earlier read of every member", async () => {
+        await store.createGroup(newGroup());
+        expect(byUser(await store.allMembers(GROUP))).toEqual([{ userId: "alice", role: "owner" }, ...members("bob")]);
+        await store.removeMembers(GROUP, ["bob"]);
+        expect(await store.allMembers(GROUP)).toEqual([{ userId: "alice", role: "owner" }]);
+        await store.addMembers(GROUP, members("carol", "dave"), 10);
+        expect(byUser(await store.allMembers(GROUP))).toEqual([{ userId: "alice", role: "owner" }, ...members("carol", "dave")]);
+        await store.setRole(GROUP, "carol", "admin");
+        expect(byUser(await store.allMembers(GROUP))).toEqual([
+          { userId: "alice", role: "owner" },
+          { userId: "carol", role: "admin" },
+          { userId: "dave", role: "member" },
+        ]);
+        // A refused add changes nothing.
+        await expect(async () => store.addMembers(GROUP, members("erin"), 3)).rejects.toThrow(GroupFullError);
+        expect((await store.allMembers(GROUP)).map((m) => m.userId).sort()).toEqual(["alice", "carol", "dave"]);
+        await store.removeMembers(GROUP, ["carol", "dave"]);
+        expect(await store.allMembers(GROUP)).toEqual([{ userId: "alice", role: "owner" }]);
+      });
+
       it("lists a user's groups with their names and the user's role", async () => {
         await store.createGroup(newGroup());
         await store.createGroup(newGroup({ groupId: OTHER, name: "Chess", createdBy: "bob", members: [{ userId: "bob", role: "owner" }] }));
