@@ -407,11 +407,11 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       if (this.connections.get(connectionId)?.sendEncoded(encoded)) sent += 1;
     }
     if (sent === 0) return;
-    // Counted once per envelope: every connection in it got the frame at the same moment.
+    // Counted and observed once per envelope: every connection in it got the frame at the
+    // same moment, and a histogram update per connection was a fan-out's per-member cost.
     this.deps.metrics.framesSent.inc({ type: frame.type }, sent);
     if (storedAt === undefined) return;
-    const latencySeconds = Math.max(0, Date.now() - storedAt) / 1000;
-    for (let i = 0; i < sent; i++) this.deps.metrics.deliveryLatency.observe({ frame: frame.type }, latencySeconds);
+    this.deps.metrics.deliveryLatency.observe({ frame: frame.type }, Math.max(0, Date.now() - storedAt) / 1000);
   }
 
   private async heartbeat(): Promise<void> {
