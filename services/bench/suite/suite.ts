@@ -294,7 +294,7 @@ function writeResults(options: Options, complete: boolean, plan: ReturnType<type
   writeFileSync(
     join(options.out, "chart.svg"),
     chartSvg(
-      "Parley ÷ bare ws, same machine, same run",
+      options.peers ? "Parley ÷ bare ws and ÷ Centrifugo, same machine, same run" : "Parley ÷ bare ws, same machine, same run",
       `${String(options.reps)} interleaved repetitions · ${machine.model} · ${String(machine.cpus)} cores${plan.pinned ? ` · server on core ${plan.server}, driver on ${plan.driver}` : ""}`,
       chartRows,
     ),
@@ -334,6 +334,7 @@ async function main(): Promise<void> {
     phase = "building centrifugo";
     progress("building Centrifugo from its Go module (once; cached in ~/.cache/parley)");
     centrifugoBinary = execFileSync(fileURLToPath(new URL("../../../../services/bench/suite/build-centrifugo.sh", import.meta.url)), { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+    phase = "starting";
   }
   const timer = setTimeout(() => {
     progress(`time limit of ${String(options.timeout)} s reached: stopping`);

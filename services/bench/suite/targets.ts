@@ -86,6 +86,7 @@ function opened(socket: WebSocket, firstFrame: boolean): Promise<WebSocket> {
 }
 
 const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 15_000;
 
 export async function startParley(serverCores: string, extraEnv: Record<string, string> = {}): Promise<Target> {
   const server = await CliProcess.dev({
@@ -223,10 +224,19 @@ export async function startCentrifugo(binary: string, serverCores: string, workD
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error("could not start centrifugo");
+  let running = true;
   const exited = new Promise<void>((resolve) => child.once("exit", () => {
+    running = false;
     resolve();
   }));
-  await waitForPort(port, START_TIMEOUT_MS);
+  try {
+    await waitForPort(port, START_TIMEOUT_MS, () => running);
+  } catch (error) {
+    child.kill("SIGKILL");
+    await exited;
+    rmSync(configPath, { force: true });
+    throw new Error(`centrifugo did not start (its log is above): ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
   await pinToCores(pid, serverCores);
   const tokens = new TokenAuthority(CENTRIFUGO_TOKEN_KEY);
   return {
@@ -275,7 +285,11 @@ export async function startCentrifugo(binary: string, serverCores: string, workD
     makeRoom: (_owner, _members, name) => Promise.resolve(name),
     stop: async () => {
       child.kill("SIGTERM");
+      // Its graceful shutdown waits for clients; the suite has closed them, so a stop that
+      // lingers is not worth waiting for.
+      const forced = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
       await exited;
+      clearTimeout(forced);
       rmSync(configPath, { force: true });
     },
   };
@@ -295,9 +309,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+/** Resolves once `port` accepts a connection; throws after `timeoutMs`, or as soon as `alive` says the server is gone. */
+async function waitForPort(port: number, timeoutMs: number, alive: () => boolean): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
+    if (!alive()) throw new Error(`it exited before listening on port ${String(port)}`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = connect(port, "127.0.0.1");
       socket.once("connect", () => {
