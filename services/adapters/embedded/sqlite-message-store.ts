@@ -16,24 +16,39 @@ import {
   type RecordedReceipt,
 } from "../../ports/message-store.js";
 
-const SCHEMA_VERSION = 1;
+/**
+ * 2: messages and inbox events live in rowid tables. Keyed by (conversation, seq) and (user,
+ * cursor) without a rowid, every append landed in the middle of a tree of ~400-byte rows, and
+ * splitting and rewriting those pages cost 2-3x the CPU of the whole append.
+ */
+const SCHEMA_VERSION = 2;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS conversations (
-  conversation_id TEXT PRIMARY KEY,
-  last_seq INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS messages (
+const MESSAGES_TABLE = `
+CREATE TABLE messages (
   conversation_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
   message_id TEXT NOT NULL UNIQUE,
   sender_id TEXT NOT NULL,
   client_message_id TEXT NOT NULL,
   message TEXT NOT NULL,
-  PRIMARY KEY (conversation_id, seq),
+  UNIQUE (conversation_id, seq),
   UNIQUE (sender_id, client_message_id)
+)`;
+
+const INBOX_TABLE = `
+CREATE TABLE inbox (
+  user_id TEXT NOT NULL,
+  cursor INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  UNIQUE (user_id, cursor)
+)`;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS conversations (
+  conversation_id TEXT PRIMARY KEY,
+  last_seq INTEGER NOT NULL
 ) WITHOUT ROWID;
+${MESSAGES_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")};
 -- Who has written in a conversation, by index lookup: presence's contacts rule reads it.
 -- An index (not a table of its own) covers messages stored before it existed too.
 CREATE INDEX IF NOT EXISTS messages_by_sender ON messages (conversation_id, sender_id);
@@ -41,12 +56,7 @@ CREATE TABLE IF NOT EXISTS inbox_heads (
   user_id TEXT PRIMARY KEY,
   last_cursor INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS inbox (
-  user_id TEXT NOT NULL,
-  cursor INTEGER NOT NULL,
-  event TEXT NOT NULL,
-  PRIMARY KEY (user_id, cursor)
-) WITHOUT ROWID;
+${INBOX_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")};
 CREATE TABLE IF NOT EXISTS receipt_marks (
   conversation_id TEXT NOT NULL,
   user_id TEXT NOT NULL,
@@ -223,8 +233,10 @@ export class SqliteMessageStore implements MessageStore {
       const conversationId = directConversationId(input.senderId, input.recipientId);
       const existing = this.findRepeat(input.senderId, input.clientMessageId, conversationId, input.body);
       if (existing) return existing;
-      const message = this.insertMessage(conversationId, input, { recipientId: input.recipientId });
-      const events = participantsOf(conversationId).map((userId) => this.appendEvent(userId, { type: "message", message }));
+      const { message, json } = this.insertMessage(conversationId, input, { recipientId: input.recipientId });
+      // The message is serialised once, for its row and both inbox events.
+      const eventJson = `{"type":"message","message":${json}}`;
+      const events = participantsOf(conversationId).map((userId) => this.appendEvent(userId, { type: "message", message }, eventJson));
       return { message, duplicate: false, events };
     })();
 
@@ -233,7 +245,7 @@ export class SqliteMessageStore implements MessageStore {
       const conversationId = groupConversationId(input.groupId);
       const existing = this.findRepeat(input.senderId, input.clientMessageId, conversationId, input.body);
       if (existing) return existing;
-      return { message: this.insertMessage(conversationId, input, { groupId: input.groupId }), duplicate: false, events: [] };
+      return { message: this.insertMessage(conversationId, input, { groupId: input.groupId }).message, duplicate: false, events: [] };
     })();
 
   /** The stored message a retried send refers to; a conflict if it differs. */
@@ -251,7 +263,7 @@ export class SqliteMessageStore implements MessageStore {
     conversationId: ConversationId,
     input: NewDirectMessage | NewGroupMessage,
     target: Pick<Message, "recipientId" | "groupId">,
-  ): Message {
+  ): { message: Message; json: string } {
     const seq = (this.statements.lastSeq.get(conversationId)?.last_seq ?? 0) + 1;
     const message: Message = {
       messageId: this.nextMessageId(input.sentAt.getTime()),
@@ -265,8 +277,9 @@ export class SqliteMessageStore implements MessageStore {
       sentAt: input.sentAt.toISOString(),
     };
     this.statements.setLastSeq.run(conversationId, seq);
-    this.statements.insertMessage.run(conversationId, seq, message.messageId, input.senderId, input.clientMessageId, JSON.stringify(message));
-    return message;
+    const json = JSON.stringify(message);
+    this.statements.insertMessage.run(conversationId, seq, message.messageId, input.senderId, input.clientMessageId, json);
+    return { message, json };
   }
 
   private readonly receiptTransaction = (input: NewReceipt): RecordedReceipt | null =>
@@ -290,22 +303,38 @@ export class SqliteMessageStore implements MessageStore {
       return { receipt, changed: true, events };
     })();
 
-  private appendEvent(userId: UserId, event: DistributiveOmit<InboxEvent, "cursor">): AppendedEvent {
+  /** `json` is the event serialised without its cursor, when the caller has it already. */
+  private appendEvent(userId: UserId, event: DistributiveOmit<InboxEvent, "cursor">, json = JSON.stringify(event)): AppendedEvent {
     const cursor = (this.statements.lastCursor.get(userId)?.last_cursor ?? 0) + 1;
-    const full = { ...event, cursor };
     this.statements.setLastCursor.run(userId, cursor);
-    this.statements.insertEvent.run(userId, cursor, JSON.stringify(full));
-    return { userId, event: full };
+    // The cursor goes last, where `{ ...event, cursor }` would put it.
+    this.statements.insertEvent.run(userId, cursor, `${json.slice(0, -1)},"cursor":${String(cursor)}}`);
+    return { userId, event: { ...event, cursor } };
   }
 
   private migrate(): void {
-    this.db.exec(SCHEMA);
+    this.db.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
     const row = prepare<[], { version: number }>(this.db, "SELECT version FROM schema_version").get();
-    if (row === undefined) {
-      prepare(this.db, "INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
-    } else if (row.version > SCHEMA_VERSION) {
+    if (row !== undefined && row.version > SCHEMA_VERSION) {
       throw new Error(`data directory holds schema version ${row.version}, newer than this build's ${SCHEMA_VERSION}`);
     }
+    transaction(this.db, () => {
+      if (row?.version === 1) {
+        this.rebuild("messages", MESSAGES_TABLE, "conversation_id, seq, message_id, sender_id, client_message_id, message", "conversation_id, seq");
+        this.rebuild("inbox", INBOX_TABLE, "user_id, cursor, event", "user_id, cursor");
+      }
+      this.db.exec(SCHEMA);
+      if (row === undefined) prepare(this.db, "INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
+      else prepare(this.db, "UPDATE schema_version SET version = ?").run(SCHEMA_VERSION);
+    })();
+  }
+
+  /** Copies a version 1 table into its version 2 shape (its indexes go with the old table; SCHEMA makes them anew). */
+  private rebuild(table: string, create: string, columns: string, order: string): void {
+    this.db.exec(`ALTER TABLE ${table} RENAME TO ${table}_v1`);
+    this.db.exec(create);
+    this.db.exec(`INSERT INTO ${table} (${columns}) SELECT ${columns} FROM ${table}_v1 ORDER BY ${order}`);
+    this.db.exec(`DROP TABLE ${table}_v1`);
   }
 }
 

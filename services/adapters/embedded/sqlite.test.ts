@@ -41,6 +41,20 @@ describe("SQLite transactions", () => {
     expect(values()).toEqual([1, 3]);
   });
 
+  it("undoes only the innermost call's writes when it throws two levels deep, again and again", () => {
+    const { insert, values } = table();
+    const innermost = transaction(db, (n: number) => { insert(n); if (n % 2 === 0) throw new Error("even"); });
+    const middle = transaction(db, (n: number) => {
+      insert(n * 10);
+      for (const m of [n, n + 1]) {
+        try { innermost(m); } catch { /* the middle goes on without it */ }
+      }
+    });
+    transaction(db, () => { middle(1); middle(3); })();
+    expect(values()).toEqual([1, 3, 10, 30]);
+    expect(db.isTransaction).toBe(false);
+  });
+
   it("ends a transaction whose COMMIT fails, so later writes are committed, not swallowed", () => {
     db = openSqlite(":memory:");
     db.exec("PRAGMA foreign_keys = ON");

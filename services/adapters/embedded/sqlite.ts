@@ -1,4 +1,4 @@
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 
 // Node's built-in SQLite (node:sqlite) rather than a native npm module: nothing to compile on
 // install or in the image (docs/adr/0001, Update 2). These helpers give the stores the two
@@ -36,7 +36,24 @@ export function prepare<Params extends SQLInputValue[] = SQLInputValue[], Row = 
   };
 }
 
-let savepoints = 0;
+/** How deep each database's open transactions are nested: names its savepoints. */
+const depths = new WeakMap<Sqlite, number>();
+/** Transaction control prepared once per database and SQL text: parsing it again for every write cost more than the write. */
+const controls = new WeakMap<Sqlite, Map<string, StatementSync>>();
+
+function control(db: Sqlite, sql: string): void {
+  let prepared = controls.get(db);
+  if (prepared === undefined) {
+    prepared = new Map();
+    controls.set(db, prepared);
+  }
+  let statement = prepared.get(sql);
+  if (statement === undefined) {
+    statement = db.prepare(sql);
+    prepared.set(sql, statement);
+  }
+  statement.run();
+}
 
 /**
  * Wraps work so that each call runs in one transaction: committed when it returns, rolled back
@@ -46,27 +63,39 @@ let savepoints = 0;
 export function transaction<Args extends unknown[], Result>(db: Sqlite, work: (...args: Args) => Result): (...args: Args) => Result {
   return (...args) => {
     const nested = inTransaction(db);
-    const savepoint = `nested_${String(++savepoints)}`;
-    db.exec(nested ? `SAVEPOINT ${savepoint}` : "BEGIN");
+    // Named by depth, not by a counter: the same few names (and prepared statements) serve
+    // every write, and a savepoint is only ever released by the call that opened it.
+    const outer = depths.get(db) ?? 0;
+    const depth = nested ? outer + 1 : 0;
+    const savepoint = `nested_${String(depth)}`;
+    control(db, nested ? `SAVEPOINT ${savepoint}` : "BEGIN");
+    depths.set(db, depth);
     let result: Result;
     try {
       result = work(...args);
     } catch (error) {
       // SQLite may have rolled back by itself (an I/O error, a full disk): then there is
       // nothing left to roll back, and trying would hide the original error.
-      if (inTransaction(db)) db.exec(nested ? `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}` : "ROLLBACK");
+      if (inTransaction(db)) {
+        if (nested) {
+          control(db, `ROLLBACK TO ${savepoint}`);
+          control(db, `RELEASE ${savepoint}`);
+        } else control(db, "ROLLBACK");
+      }
       throw error;
+    } finally {
+      depths.set(db, outer);
     }
     if (nested) {
-      db.exec(`RELEASE ${savepoint}`);
+      control(db, `RELEASE ${savepoint}`);
       return result;
     }
     try {
-      db.exec("COMMIT");
+      control(db, "COMMIT");
     } catch (error) {
       // A failed COMMIT leaves the transaction open; every later call would then run as a
       // savepoint inside it and "succeed" without ever reaching the disk. End it here.
-      if (inTransaction(db)) db.exec("ROLLBACK");
+      if (inTransaction(db)) control(db, "ROLLBACK");
       throw error;
     }
     return result;
