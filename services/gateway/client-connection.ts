@@ -44,8 +44,10 @@ export class ClientConnection {
   private previousPipelined = false;
   private queued = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
-  /** Set while this tick's writes are being gathered into one (see write). */
-  private corked = false;
+  /** The TCP socket while this tick's writes are being gathered into one (see corkUntilNextTick). */
+  private corkedSocket: Duplex | null = null;
+  /** Every connection corked in this tick: one callback at its end uncorks them all. */
+  private static corkedThisTick: ClientConnection[] = [];
 
   constructor(
     readonly socket: WebSocket,
@@ -94,18 +96,28 @@ export class ClientConnection {
    * corked at the first and uncorked once the tick's work is done.
    */
   private corkUntilNextTick(): void {
-    if (this.corked) return;
+    if (this.corkedSocket !== null) return;
     // ws keeps the TCP socket in a field its types do not show; without it, writes go
     // out one by one as before.
     const tcp = (this.socket as unknown as { _socket?: Duplex | null })._socket;
     if (!tcp) return;
-    this.corked = true;
     tcp.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      tcp.uncork();
-    });
+    this.corkedSocket = tcp;
+    // One callback per tick, not one per connection: a fan-out corks thousands at once.
+    if (ClientConnection.corkedThisTick.length === 0) process.nextTick(ClientConnection.uncorkAll);
+    ClientConnection.corkedThisTick.push(this);
   }
+
+  private static readonly uncorkAll = (): void => {
+    const corked = ClientConnection.corkedThisTick;
+    // Replaced first: a write made while these are uncorked corks again for the next tick.
+    ClientConnection.corkedThisTick = [];
+    for (const connection of corked) {
+      const tcp = connection.corkedSocket;
+      connection.corkedSocket = null;
+      tcp?.uncork();
+    }
+  };
 
   /**
    * Admits one client frame against the rate limit. Returns the wait in milliseconds when
