@@ -178,12 +178,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     if (socket.destroyed) return;
     const session: Session = { userId: claims.userId, deviceId: deviceId.data, connectionId: randomUUID(), gatewayId: this.options.gatewayId };
+    // A number, not the claims: what the closures below hold lives as long as the connection.
+    const tokenExpiresAt = claims.expiresAt.getTime();
     // Counted before the registry is asked, so racing upgrades of one user here see each
-    // other; released whenever the TCP connection ends, upgraded or not.
+    // other; released when the TCP connection ends before it is upgraded (once upgraded,
+    // the WebSocket's close handler releases it, and this listener goes).
     this.userConnections.hold(session.userId, session.connectionId, session.deviceId);
-    socket.once("close", () => {
+    const releaseHold = (): void => {
       this.userConnections.release(session.userId, session.connectionId);
-    });
+    };
+    socket.once("close", releaseHold);
     const overLimit = await this.checkUserLimits(session);
     if (overLimit) {
       this.userConnections.release(session.userId, session.connectionId);
@@ -192,8 +196,17 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     }
     // The client may have gone while the registry answered (its hold is released then).
     if (!socket.writable) return;
+    // When the registry answers at once (the embedded one), the 101 response and the hello
+    // leave in one write instead of two: each write costs a system call and, on loopback,
+    // the receiving side's TCP work too. A slower registry does not hold the 101 back
+    // beyond this turn of the event loop.
+    socket.cork();
+    setImmediate(() => {
+      socket.uncork();
+    });
     this.wss.handleUpgrade(request, socket, head, (ws) => {
-      void this.accept(ws, session, claims.expiresAt.getTime());
+      socket.removeListener("close", releaseHold);
+      void this.accept(ws, session, tokenExpiresAt);
     });
   }
 
@@ -237,39 +250,12 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.connections.set(session.connectionId, connection);
     this.deps.metrics.connections.set(this.connections.size);
 
-    ws.on("pong", () => {
-      connection.alive = true;
-    });
-    ws.on("message", (data, isBinary) => {
-      connection.alive = true;
-      // Nothing a client sends may stop the process: a throw here would escape to the
-      // socket's emitter and end it, dropping every client. The connection alone pays.
-      try {
-        this.receive(connection, data, isBinary);
-      } catch (error) {
-        this.deps.logger.error({ err: error, connectionId: session.connectionId }, "frame handling failed");
-        connection.close(CloseCode.internalError, "error", "internal error");
-      }
-    });
-    ws.on("error", (error) => {
-      // ws reports oversized frames as errors and then closes with 1009.
-      const tooLarge = "code" in error && error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
-      connection.closeReason ??= tooLarge ? "frame_too_large" : "error";
-      this.deps.logger.debug({ err: error, connectionId: session.connectionId }, "connection error");
-    });
-    ws.on("close", () => {
-      connection.stopWatchingTokenExpiry();
-      this.userConnections.release(session.userId, session.connectionId);
-      this.connections.delete(session.connectionId);
-      this.deps.metrics.connections.set(this.connections.size);
-      const reason = connection.closeReason ?? "client_closed";
-      this.deps.metrics.disconnects.inc({ reason });
-      this.notify("disconnect", session, reason);
-      this.publishActivity(session, "disconnect");
-      this.deps.registry.unregister(route).catch((error: unknown) => {
-        this.deps.logger.warn({ err: error, connectionId: session.connectionId }, "could not unregister route");
-      });
-    });
+    // The same four listener functions for every connection (see socketListeners).
+    connectionOf.set(ws, connection);
+    ws.on("pong", this.socketListeners.pong);
+    ws.on("message", this.socketListeners.message);
+    ws.on("error", this.socketListeners.error);
+    ws.on("close", this.socketListeners.close);
 
     try {
       await this.deps.registry.register(route, this.routeTtlMs());
@@ -309,6 +295,59 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     });
     this.publishActivity(session, "connect");
     this.notify("connect", session);
+  }
+
+  /**
+   * The WebSocket listeners, made once: ws calls them with the socket as `this`, and the
+   * connection is found in `connectionOf`. Four closures (and their scope) per connection
+   * would be retained for its whole life.
+   */
+  private readonly socketListeners: SocketListeners = ((gateway: Gateway): SocketListeners => ({
+    pong: function (this: WebSocket): void {
+      const connection = connectionOf.get(this);
+      if (connection) connection.alive = true;
+    },
+    message: function (this: WebSocket, data: WebSocket.RawData, isBinary: boolean): void {
+      const connection = connectionOf.get(this);
+      if (!connection) return;
+      connection.alive = true;
+      // Nothing a client sends may stop the process: a throw here would escape to the
+      // socket's emitter and end it, dropping every client. The connection alone pays.
+      try {
+        gateway.receive(connection, data, isBinary);
+      } catch (error) {
+        gateway.deps.logger.error({ err: error, connectionId: connection.session.connectionId }, "frame handling failed");
+        connection.close(CloseCode.internalError, "error", "internal error");
+      }
+    },
+    error: function (this: WebSocket, error: Error): void {
+      const connection = connectionOf.get(this);
+      if (!connection) return;
+      // ws reports oversized frames as errors and then closes with 1009.
+      const tooLarge = "code" in error && error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
+      connection.closeReason ??= tooLarge ? "frame_too_large" : "error";
+      gateway.deps.logger.debug({ err: error, connectionId: connection.session.connectionId }, "connection error");
+    },
+    close: function (this: WebSocket): void {
+      const connection = connectionOf.get(this);
+      if (connection) gateway.closed(connection);
+    },
+  }))(this);
+
+  /** The WebSocket of `connection` has closed: its route, counts and events go. */
+  private closed(connection: ClientConnection): void {
+    const session = connection.session;
+    connection.stopWatchingTokenExpiry();
+    this.userConnections.release(session.userId, session.connectionId);
+    this.connections.delete(session.connectionId);
+    this.deps.metrics.connections.set(this.connections.size);
+    const reason = connection.closeReason ?? "client_closed";
+    this.deps.metrics.disconnects.inc({ reason });
+    this.notify("disconnect", session, reason);
+    this.publishActivity(session, "disconnect");
+    this.deps.registry.unregister(this.routeOf(session)).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error, connectionId: session.connectionId }, "could not unregister route");
+    });
   }
 
   /** Tells the client to get a new token, then closes with 4001. */
@@ -462,6 +501,17 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return this.options.heartbeatIntervalMs * ROUTE_TTL_HEARTBEATS;
   }
 }
+
+/** Listeners ws calls with the WebSocket as `this`. */
+interface SocketListeners {
+  pong: (this: WebSocket) => void;
+  message: (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) => void;
+  error: (this: WebSocket, error: Error) => void;
+  close: (this: WebSocket) => void;
+}
+
+/** Each accepted WebSocket's connection, for the shared socket listeners. */
+const connectionOf = new WeakMap<WebSocket, ClientConnection>();
 
 function rawToString(data: WebSocket.RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
