@@ -25,6 +25,30 @@ describe("ActivityScores", () => {
     expect(scores.score("alice")).toBeCloseTo(ACTIVITY_WEIGHTS.connect + ACTIVITY_WEIGHTS.send + ACTIVITY_WEIGHTS.read);
   });
 
+  it("says a score is at least a threshold exactly while its decayed score is", () => {
+    const threshold = 1;
+    expect(scores.isAtLeast("nobody", threshold)).toBe(false);
+    scores.record("alice", "send"); // 3: at least 1 for log2(3) half-lives
+    const agree = (): void => {
+      expect(scores.isAtLeast("alice", threshold)).toBe(scores.score("alice") >= threshold);
+    };
+    agree();
+    expect(scores.isAtLeast("alice", threshold)).toBe(true);
+    clock.advance(HALF_LIFE_MS * 1.5); // 3 / 2^1.5 = 1.06
+    agree();
+    expect(scores.isAtLeast("alice", threshold)).toBe(true);
+    clock.advance(HALF_LIFE_MS * 0.1); // 3 / 2^1.6 = 0.99
+    agree();
+    expect(scores.isAtLeast("alice", threshold)).toBe(false);
+    // New activity moves the moment it falls below.
+    scores.record("alice", "read");
+    agree();
+    expect(scores.isAtLeast("alice", threshold)).toBe(true);
+    // Another threshold is worked out on its own.
+    expect(scores.isAtLeast("alice", 10)).toBe(false);
+    expect(scores.isAtLeast("alice", 1.5)).toBe(scores.score("alice") >= 1.5);
+  });
+
   it("halves a score every half-life without new activity", () => {
     scores.record("alice", "send");
     clock.advance(HALF_LIFE_MS);

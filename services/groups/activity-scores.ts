@@ -19,6 +19,10 @@ export const ACTIVITY_WEIGHTS: Record<ActivityKind, number> = {
 interface Score {
   value: number;
   at: number;
+  /** The threshold `until` was worked out for (NaN: none yet). */
+  threshold: number;
+  /** The last moment the score is at or above `threshold`. */
+  until: number;
 }
 
 /** Per-user activity scores that halve every `halfLifeMs` without new activity. */
@@ -36,12 +40,29 @@ export class ActivityScores {
     // to it; restamping the whole score with the earlier time would age it.
     const latest = Math.max(at, this.scores.get(userId)?.at ?? at);
     const weight = ACTIVITY_WEIGHTS[kind] * Math.pow(0.5, (latest - at) / this.halfLifeMs);
-    this.scores.set(userId, { value: this.decayed(userId, latest) + weight, at: latest });
+    this.scores.set(userId, { value: this.decayed(userId, latest) + weight, at: latest, threshold: NaN, until: -Infinity });
   }
 
   /** The score at `at` (now by default; a caller scoring many users at once passes one reading). */
   score(userId: UserId, at: number = this.now()): number {
     return this.decayed(userId, at);
+  }
+
+  /**
+   * Whether the score at `at` is at least `threshold`: what fan-out asks of every member of
+   * a group for every message. The moment the score falls below the threshold is worked
+   * out once per recorded activity, so each question is a look-up and a comparison.
+   */
+  isAtLeast(userId: UserId, threshold: number, at: number = this.now()): boolean {
+    if (threshold <= 0) return true;
+    const score = this.scores.get(userId);
+    if (!score) return false;
+    if (score.threshold !== threshold) {
+      score.threshold = threshold;
+      // value * 0.5^((t - at) / halfLife) >= threshold  <=>  t <= at + halfLife * log2(value / threshold)
+      score.until = score.value >= threshold ? score.at + this.halfLifeMs * Math.log2(score.value / threshold) : -Infinity;
+    }
+    return at <= score.until;
   }
 
   /** Forgets users whose score has decayed to nearly nothing, so memory follows the active population. */

@@ -22,25 +22,21 @@ import { chooseTier, FANOUT_CHUNK_MEMBERS, FanoutService } from "./fanout-servic
 import { groupMessage } from "../testing/group-message.js";
 
 describe("chooseTier", () => {
-  const threshold = 1;
-
   it("puts a member with no connected device offline, however active", () => {
-    expect(chooseTier({ online: false, isSender: false, score: 100, activeScoreThreshold: threshold })).toBe("offline");
-    expect(chooseTier({ online: false, isSender: true, score: 100, activeScoreThreshold: threshold })).toBe("offline");
+    expect(chooseTier({ online: false, isSender: false, active: true })).toBe("offline");
+    expect(chooseTier({ online: false, isSender: true, active: true })).toBe("offline");
   });
 
-  it("puts a connected member at or above the threshold in real time", () => {
-    expect(chooseTier({ online: true, isSender: false, score: threshold, activeScoreThreshold: threshold })).toBe("realtime");
-    expect(chooseTier({ online: true, isSender: false, score: 5, activeScoreThreshold: threshold })).toBe("realtime");
+  it("puts a connected active member in real time", () => {
+    expect(chooseTier({ online: true, isSender: false, active: true })).toBe("realtime");
   });
 
-  it("batches a connected member below the threshold", () => {
-    expect(chooseTier({ online: true, isSender: false, score: threshold - 0.001, activeScoreThreshold: threshold })).toBe("batched");
-    expect(chooseTier({ online: true, isSender: false, score: 0, activeScoreThreshold: threshold })).toBe("batched");
+  it("batches a connected idle member", () => {
+    expect(chooseTier({ online: true, isSender: false, active: false })).toBe("batched");
   });
 
   it("always gives a connected sender their own message in real time", () => {
-    expect(chooseTier({ online: true, isSender: true, score: 0, activeScoreThreshold: threshold })).toBe("realtime");
+    expect(chooseTier({ online: true, isSender: true, active: false })).toBe("realtime");
   });
 });
 

@@ -66,18 +66,17 @@ export interface TierInputs {
   online: boolean;
   /** The member wrote the message. */
   isSender: boolean;
-  /** The member's activity score now. */
-  score: number;
-  activeScoreThreshold: number;
+  /** The member's activity score is at or above the active threshold now. */
+  active: boolean;
 }
 
 /**
  * Which tier a member is in: no connection, nothing to push to; the sender, and anyone
  * active enough, at once; connected but idle, batched.
  */
-export function chooseTier({ online, isSender, score, activeScoreThreshold }: TierInputs): DeliveryTier {
+export function chooseTier({ online, isSender, active }: TierInputs): DeliveryTier {
   if (!online) return "offline";
-  if (isSender || score >= activeScoreThreshold) return "realtime";
+  if (isSender || active) return "realtime";
   return "batched";
 }
 
@@ -192,7 +191,8 @@ export class FanoutService {
         const routes = routesOfMembers.get(userId);
         const online = routes !== undefined && routes.length > 0;
         const isSender = userId === message.senderId;
-        switch (chooseTier({ online, isSender, score: this.scores.score(userId, now), activeScoreThreshold: this.options.activeScoreThreshold })) {
+        const active = online && !isSender && this.scores.isAtLeast(userId, this.options.activeScoreThreshold, now);
+        switch (chooseTier({ online, isSender, active })) {
           case "realtime":
             for (const route of routes ?? []) realtimeRoutes.push(route);
             realtimeMembers += 1;
