@@ -78,6 +78,13 @@ export class SqliteMessageStore implements MessageStore {
   private readonly statements;
   /** null for an in-memory database, which has nothing to sync. */
   private readonly walSync: WalSync | null;
+  /**
+   * The conversations' last seq and the inboxes' last cursor as written in the group commit
+   * under way (null between commits): a burst in one conversation reads each head once per
+   * commit instead of once per message. Written through, so the tables stay the truth;
+   * emptied when a write fails, as its savepoint's rollback may have undone what it holds.
+   */
+  private heads: Map<string, number> | null = null;
 
   constructor(path: string) {
     this.db = openSqlite(path);
@@ -193,12 +200,15 @@ export class SqliteMessageStore implements MessageStore {
   private readonly flushWrites = (): void => {
     const batch = this.pendingWrites.splice(0);
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    const heads = new Map<string, number>();
+    this.heads = heads;
     try {
       transaction(this.db, () => {
         for (const { write } of batch) {
           try {
             outcomes.push({ ok: true, value: write() });
           } catch (error) {
+            heads.clear();
             outcomes.push({ ok: false, error });
           }
         }
@@ -206,6 +216,8 @@ export class SqliteMessageStore implements MessageStore {
     } catch (error) {
       for (const { reject } of batch) reject(error as Error);
       return;
+    } finally {
+      this.heads = null;
     }
     const settle = (): void => {
       batch.forEach(({ resolve, reject }, index) => {
@@ -264,7 +276,7 @@ export class SqliteMessageStore implements MessageStore {
     input: NewDirectMessage | NewGroupMessage,
     target: Pick<Message, "recipientId" | "groupId">,
   ): { message: Message; json: string } {
-    const seq = (this.statements.lastSeq.get(conversationId)?.last_seq ?? 0) + 1;
+    const seq = this.head(`seq ${conversationId}`, () => this.statements.lastSeq.get(conversationId)?.last_seq) + 1;
     const message: Message = {
       messageId: this.nextMessageId(input.sentAt.getTime()),
       conversationId,
@@ -277,6 +289,7 @@ export class SqliteMessageStore implements MessageStore {
       sentAt: input.sentAt.toISOString(),
     };
     this.statements.setLastSeq.run(conversationId, seq);
+    this.heads?.set(`seq ${conversationId}`, seq);
     const json = JSON.stringify(message);
     this.statements.insertMessage.run(conversationId, seq, message.messageId, input.senderId, input.clientMessageId, json);
     return { message, json };
@@ -303,10 +316,20 @@ export class SqliteMessageStore implements MessageStore {
       return { receipt, changed: true, events };
     })();
 
+  /** A head (see `heads`): from the commit under way if it has it, else from its table; 0 when there is none. */
+  private head(key: string, read: () => number | undefined): number {
+    const known = this.heads?.get(key);
+    if (known !== undefined) return known;
+    const value = read() ?? 0;
+    this.heads?.set(key, value);
+    return value;
+  }
+
   /** `json` is the event serialised without its cursor, when the caller has it already. */
   private appendEvent(userId: UserId, event: DistributiveOmit<InboxEvent, "cursor">, json = JSON.stringify(event)): AppendedEvent {
-    const cursor = (this.statements.lastCursor.get(userId)?.last_cursor ?? 0) + 1;
+    const cursor = this.head(`cursor ${userId}`, () => this.statements.lastCursor.get(userId)?.last_cursor) + 1;
     this.statements.setLastCursor.run(userId, cursor);
+    this.heads?.set(`cursor ${userId}`, cursor);
     // The cursor goes last, where `{ ...event, cursor }` would put it.
     this.statements.insertEvent.run(userId, cursor, `${json.slice(0, -1)},"cursor":${String(cursor)}}`);
     return { userId, event: { ...event, cursor } };
