@@ -45,34 +45,34 @@ export function checkUserLimits(held: readonly Held[], deviceId: string, limits:
  * This gateway's connections per user, counted from the moment an upgrade passes its
  * token check (before the registry is asked), so that two upgrades of one user racing on
  * this gateway see each other. Exact for this process; other gateways are seen through
- * the connection registry.
+ * the connection registry. A user's connections are a small array (the per-user cap
+ * bounds it), not a Map, whose hash table would cost about 270 bytes per connected user.
  */
 export class LocalUserConnections {
-  private readonly byUser = new Map<string, Map<string, string>>();
+  private readonly byUser = new Map<string, Held[]>();
 
   /** Counts the connection from now on; `release` (idempotent) stops counting it. */
   hold(userId: string, connectionId: string, deviceId: string): void {
-    let connections = this.byUser.get(userId);
+    const connections = this.byUser.get(userId);
     if (!connections) {
-      connections = new Map();
-      this.byUser.set(userId, connections);
+      this.byUser.set(userId, [{ connectionId, deviceId }]);
+      return;
     }
-    connections.set(connectionId, deviceId);
+    const at = connections.findIndex((held) => held.connectionId === connectionId);
+    if (at === -1) connections.push({ connectionId, deviceId });
+    else connections[at] = { connectionId, deviceId };
   }
 
   release(userId: string, connectionId: string): void {
     const connections = this.byUser.get(userId);
     if (!connections) return;
-    connections.delete(connectionId);
-    if (connections.size === 0) this.byUser.delete(userId);
+    const at = connections.findIndex((held) => held.connectionId === connectionId);
+    if (at !== -1) connections.splice(at, 1);
+    if (connections.length === 0) this.byUser.delete(userId);
   }
 
   /** The user's connections here, except `exceptConnectionId`. */
   heldBy(userId: string, exceptConnectionId: string): Held[] {
-    const held: Held[] = [];
-    for (const [connectionId, deviceId] of this.byUser.get(userId) ?? []) {
-      if (connectionId !== exceptConnectionId) held.push({ connectionId, deviceId });
-    }
-    return held;
+    return (this.byUser.get(userId) ?? []).filter((held) => held.connectionId !== exceptConnectionId);
   }
 }

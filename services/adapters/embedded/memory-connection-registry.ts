@@ -6,32 +6,45 @@ interface Entry {
   expiresAt: number;
 }
 
-/** The in-process connection registry: a map of routes with expiry times. */
+/**
+ * The in-process connection registry: routes with expiry times, per user. A user's routes
+ * are a small array, not a Map: a user holds a few connections at most (the per-user cap),
+ * and an empty Map with its hash table costs about 270 bytes, for every connected user.
+ */
 export class MemoryConnectionRegistry implements ConnectionRegistry {
-  private readonly byUser = new Map<UserId, Map<string, Entry>>();
+  private readonly byUser = new Map<UserId, Entry[]>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
   register(route: DeviceRoute, ttlMs: number): Promise<void> {
-    const routes = this.byUser.get(route.userId) ?? new Map<string, Entry>();
-    routes.set(route.connectionId, { route: { ...route }, expiresAt: this.now() + ttlMs });
-    this.byUser.set(route.userId, routes);
+    const entry: Entry = { route: { ...route }, expiresAt: this.now() + ttlMs };
+    const routes = this.byUser.get(route.userId);
+    if (!routes) {
+      this.byUser.set(route.userId, [entry]);
+      return Promise.resolve();
+    }
+    const at = routes.findIndex((existing) => existing.route.connectionId === route.connectionId);
+    if (at === -1) routes.push(entry);
+    else routes[at] = entry;
     return Promise.resolve();
   }
 
   refresh(routes: readonly DeviceRoute[], ttlMs: number): Promise<void> {
-    const expiresAt = this.now() + ttlMs;
+    const now = this.now();
+    const expiresAt = now + ttlMs;
     for (const route of routes) {
-      const entry = this.byUser.get(route.userId)?.get(route.connectionId);
-      if (entry && entry.expiresAt > this.now()) entry.expiresAt = expiresAt;
+      const entry = this.byUser.get(route.userId)?.find((existing) => existing.route.connectionId === route.connectionId);
+      if (entry && entry.expiresAt > now) entry.expiresAt = expiresAt;
     }
     return Promise.resolve();
   }
 
   unregister(route: DeviceRoute): Promise<void> {
     const routes = this.byUser.get(route.userId);
-    routes?.delete(route.connectionId);
-    if (routes?.size === 0) this.byUser.delete(route.userId);
+    if (!routes) return Promise.resolve();
+    const at = routes.findIndex((existing) => existing.route.connectionId === route.connectionId);
+    if (at !== -1) routes.splice(at, 1);
+    if (routes.length === 0) this.byUser.delete(route.userId);
     return Promise.resolve();
   }
 
@@ -39,13 +52,10 @@ export class MemoryConnectionRegistry implements ConnectionRegistry {
     const routes = this.byUser.get(userId);
     if (!routes) return Promise.resolve([]);
     const now = this.now();
-    const live: DeviceRoute[] = [];
-    for (const [connectionId, entry] of routes) {
-      if (entry.expiresAt > now) live.push({ ...entry.route });
-      else routes.delete(connectionId);
-    }
-    if (routes.size === 0) this.byUser.delete(userId);
-    return Promise.resolve(live);
+    const live = routes.filter((entry) => entry.expiresAt > now);
+    if (live.length === 0) this.byUser.delete(userId);
+    else if (live.length < routes.length) this.byUser.set(userId, live);
+    return Promise.resolve(live.map((entry) => ({ ...entry.route })));
   }
 
   async routesForUsers(userIds: readonly UserId[]): Promise<Map<UserId, DeviceRoute[]>> {
@@ -58,7 +68,7 @@ export class MemoryConnectionRegistry implements ConnectionRegistry {
     const now = this.now();
     const counts = new Map<string, number>();
     for (const routes of this.byUser.values()) {
-      for (const entry of routes.values()) {
+      for (const entry of routes) {
         if (entry.expiresAt > now) counts.set(entry.route.gatewayId, (counts.get(entry.route.gatewayId) ?? 0) + 1);
       }
     }

@@ -1,9 +1,18 @@
 import type { ExpiredPresence, Presence, PresenceChange, PresenceStore } from "../../ports/presence-store.js";
 import type { DeviceId, UserId } from "../../protocol/ids.js";
 
+interface Mark {
+  deviceId: DeviceId;
+  expiresAt: number;
+}
+
 interface UserPresence {
-  /** Mark (device) id -> expiry time of the mark. Lapsed marks stay until ended. */
-  devices: Map<DeviceId, number>;
+  /**
+   * The user's marks (one per device or connection) with their expiry times; lapsed marks
+   * stay until ended. A small array rather than a Map, whose hash table would cost about
+   * 270 bytes for every user online.
+   */
+  devices: Mark[];
   lastSeen: number | null;
 }
 
@@ -18,8 +27,10 @@ export class MemoryPresenceStore implements PresenceStore {
     const user = this.user(userId);
     const wasOnline = hasLiveMark(user, now);
     // Lapsed marks of an offline user are dead: the new mark alone decides when they go offline.
-    if (!wasOnline) user.devices.clear();
-    user.devices.set(deviceId, now + ttlMs);
+    if (!wasOnline) user.devices.length = 0;
+    const mark = user.devices.find((held) => held.deviceId === deviceId);
+    if (mark) mark.expiresAt = now + ttlMs;
+    else user.devices.push({ deviceId, expiresAt: now + ttlMs });
     user.lastSeen = Math.max(user.lastSeen ?? 0, at.getTime());
     return Promise.resolve({ changed: !wasOnline, presence: presenceOf(user, now) });
   }
@@ -27,11 +38,10 @@ export class MemoryPresenceStore implements PresenceStore {
   markOffline(userId: UserId, deviceId: DeviceId, at: Date): Promise<PresenceChange> {
     const now = this.now();
     const user = this.user(userId);
-    const held = user.devices.size > 0;
-    user.devices.delete(deviceId);
-    dropLapsed(user, now);
+    const held = user.devices.length > 0;
+    user.devices = user.devices.filter((mark) => mark.deviceId !== deviceId && mark.expiresAt > now);
     user.lastSeen = Math.max(user.lastSeen ?? 0, at.getTime());
-    return Promise.resolve({ changed: held && user.devices.size === 0, presence: presenceOf(user, now) });
+    return Promise.resolve({ changed: held && user.devices.length === 0, presence: presenceOf(user, now) });
   }
 
   get(userId: UserId): Promise<Presence> {
@@ -44,10 +54,10 @@ export class MemoryPresenceStore implements PresenceStore {
     const now = this.now();
     const expired: ExpiredPresence[] = [];
     for (const [userId, user] of this.users) {
-      if (user.devices.size === 0) continue;
+      if (user.devices.length === 0) continue;
       dropLapsed(user, now);
       // A mark is only ever set together with lastSeen, so a user who held one has it.
-      if (user.devices.size === 0) expired.push({ userId, lastSeen: new Date(user.lastSeen ?? now) });
+      if (user.devices.length === 0) expired.push({ userId, lastSeen: new Date(user.lastSeen ?? now) });
     }
     return Promise.resolve(expired);
   }
@@ -60,7 +70,7 @@ export class MemoryPresenceStore implements PresenceStore {
   private user(userId: UserId): UserPresence {
     let user = this.users.get(userId);
     if (!user) {
-      user = { devices: new Map(), lastSeen: null };
+      user = { devices: [], lastSeen: null };
       this.users.set(userId, user);
     }
     return user;
@@ -68,12 +78,11 @@ export class MemoryPresenceStore implements PresenceStore {
 }
 
 function hasLiveMark(user: UserPresence, now: number): boolean {
-  for (const expiresAt of user.devices.values()) if (expiresAt > now) return true;
-  return false;
+  return user.devices.some((mark) => mark.expiresAt > now);
 }
 
 function dropLapsed(user: UserPresence, now: number): void {
-  for (const [deviceId, expiresAt] of user.devices) if (expiresAt <= now) user.devices.delete(deviceId);
+  if (user.devices.some((mark) => mark.expiresAt <= now)) user.devices = user.devices.filter((mark) => mark.expiresAt > now);
 }
 
 function presenceOf(user: UserPresence, now: number): Presence {
