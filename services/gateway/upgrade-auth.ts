@@ -11,8 +11,7 @@ export type UpgradeCredentials =
  * from the URL, which proxies and access logs record.
  */
 export function readUpgradeCredentials(request: IncomingMessage): UpgradeCredentials {
-  const url = new URL(request.url ?? "/", "http://localhost");
-  const deviceId = url.searchParams.get("device");
+  const deviceId = queryParameter(request.url ?? "/", "device");
   const offered = offeredSubprotocols(request);
   if (offered.length > 0 && !offered.includes(PROTOCOL_SUBPROTOCOL)) {
     return { ok: false, status: 400, reason: `unsupported protocol: offer the ${PROTOCOL_SUBPROTOCOL} subprotocol` };
@@ -26,6 +25,17 @@ export function readUpgradeCredentials(request: IncomingMessage): UpgradeCredent
   const fromSubprotocol = offered.find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX));
   if (fromSubprotocol) return { ok: true, token: fromSubprotocol.slice(BEARER_SUBPROTOCOL_PREFIX.length), deviceId };
   return { ok: false, status: 401, reason: "missing token: send Authorization: Bearer <token> or a parley.bearer.<token> subprotocol" };
+}
+
+/**
+ * One query parameter of a request target, decoded as URLSearchParams does. Only the query
+ * is parsed: a whole URL per upgrade was a measurable part of a connect's CPU.
+ */
+function queryParameter(target: string, name: string): string | null {
+  const start = target.indexOf("?");
+  if (start === -1) return null;
+  const end = target.indexOf("#", start);
+  return new URLSearchParams(end === -1 ? target.slice(start + 1) : target.slice(start + 1, end)).get(name);
 }
 
 export function offeredSubprotocols(request: IncomingMessage): string[] {
