@@ -1,5 +1,6 @@
 import { openSqlite, prepare, transaction, type Sqlite } from "./sqlite.js";
 import { WalSync } from "./wal-sync.js";
+import { WalCheckpointer } from "./wal-checkpointer.js";
 import { monotonicFactory } from "ulid";
 import { directConversationId, directParticipants, groupConversationId, groupOfConversation, type ConversationId, type UserId } from "../../protocol/ids.js";
 import type { GroupMembershipChange, InboxEvent, Message, Receipt } from "../../protocol/frames.js";
@@ -43,6 +44,12 @@ CREATE TABLE inbox (
   UNIQUE (user_id, cursor)
 )`;
 
+/**
+ * SQLite's own checkpoint, inside a COMMIT, only once the log has outgrown this many pages
+ * (32 MiB): the checkpointer thread keeps it far smaller unless it falls behind.
+ */
+const FALLBACK_CHECKPOINT_PAGES = 8192;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS conversations (
   conversation_id TEXT PRIMARY KEY,
@@ -69,7 +76,8 @@ CREATE TABLE IF NOT EXISTS receipt_marks (
 /**
  * The embedded message store: one SQLite file. A resolved write has reached the disk (the
  * gateway acks only after that), but the disk sync does not hold the event loop: commits
- * are grouped per turn of the loop and synced on the thread pool (WalSync).
+ * are grouped per turn of the loop and synced on the thread pool (WalSync), and the log
+ * is checkpointed into the database file on a thread of its own (WalCheckpointer).
  */
 export class SqliteMessageStore implements MessageStore {
   private readonly db: Sqlite;
@@ -78,6 +86,7 @@ export class SqliteMessageStore implements MessageStore {
   private readonly statements;
   /** null for an in-memory database, which has nothing to sync. */
   private readonly walSync: WalSync | null;
+  private readonly checkpoints: WalCheckpointer | null;
   /**
    * The conversations' last seq and the inboxes' last cursor as written in the group commit
    * under way (null between commits): a burst in one conversation reads each head once per
@@ -91,6 +100,8 @@ export class SqliteMessageStore implements MessageStore {
     // Durability is WalSync's job: see there why this is as safe as FULL.
     this.db.exec("PRAGMA synchronous = NORMAL");
     this.walSync = path === ":memory:" || path === "" ? null : new WalSync(path);
+    this.checkpoints = this.walSync === null ? null : new WalCheckpointer(path);
+    if (this.checkpoints !== null) this.db.exec(`PRAGMA wal_autocheckpoint = ${String(FALLBACK_CHECKPOINT_PAGES)}`);
     this.migrate();
     this.statements = {
       findByClientId: prepare<[string, string], { message: string }>(this.db,
@@ -219,6 +230,7 @@ export class SqliteMessageStore implements MessageStore {
     } finally {
       this.heads = null;
     }
+    this.checkpoints?.committed();
     const settle = (): void => {
       batch.forEach(({ resolve, reject }, index) => {
         const outcome = outcomes[index];
@@ -236,6 +248,7 @@ export class SqliteMessageStore implements MessageStore {
   };
 
   async close(): Promise<void> {
+    await this.checkpoints?.close();
     await this.walSync?.close();
     if (this.db.isOpen) this.db.close();
   }
