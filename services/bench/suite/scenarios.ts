@@ -211,11 +211,21 @@ export async function oneToOnePeak(target: Target, messages: number, window: num
   }
 }
 
-/** One pair, one way, paced at `ratePerSecond` for `messages` sends: latency below saturation. */
+/**
+ * One pair, one way, paced at `ratePerSecond` for `messages` sends: latency below
+ * saturation. After two seconds of warm-up at the same rate on another pair, as the peak run has one: the
+ * server is fresh, and without it the p99 would be the first second's compilation.
+ */
 export async function oneToOneAtRate(target: Target, messages: number, ratePerSecond: number, context: ScenarioContext, tag: string): Promise<FlowRun> {
   const pairs = await openPairs(target, 1, context, tag);
   try {
-    return await drive(target, pairs, messages, { ratePerSecond }, context);
+    await drive(target, pairs, Math.min(2_000, Math.max(1, Math.round(2 * ratePerSecond))), { ratePerSecond }, context);
+    const fresh = await openPairs(target, 1, context, `${tag}-m`);
+    try {
+      return await drive(target, fresh, messages, { ratePerSecond }, context);
+    } finally {
+      await closeAll(fresh.flatMap((p) => [p.from, p.to]));
+    }
   } finally {
     await closeAll(pairs.flatMap((p) => [p.from, p.to]));
   }
