@@ -1,6 +1,7 @@
 import { openSqlite, prepare, transaction, type Sqlite } from "./sqlite.js";
 import { WalSync } from "./wal-sync.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
+import { CommitHeads } from "./commit-heads.js";
 import { monotonicFactory } from "ulid";
 import { directConversationId, directParticipants, groupConversationId, groupOfConversation, type ConversationId, type UserId } from "../../protocol/ids.js";
 import type { GroupMembershipChange, InboxEvent, Message, Receipt } from "../../protocol/frames.js";
@@ -87,13 +88,8 @@ export class SqliteMessageStore implements MessageStore {
   /** null for an in-memory database, which has nothing to sync. */
   private readonly walSync: WalSync | null;
   private readonly checkpoints: WalCheckpointer | null;
-  /**
-   * The conversations' last seq and the inboxes' last cursor as written in the group commit
-   * under way (null between commits): a burst in one conversation reads each head once per
-   * commit instead of once per message. Written through, so the tables stay the truth;
-   * emptied when a write fails, as its savepoint's rollback may have undone what it holds.
-   */
-  private heads: Map<string, number> | null = null;
+  /** The conversations' last seq and the inboxes' last cursor in the group commit under way. */
+  private commitHeads: CommitHeads | null = null;
 
   constructor(path: string) {
     this.db = openSqlite(path);
@@ -211,24 +207,26 @@ export class SqliteMessageStore implements MessageStore {
   private readonly flushWrites = (): void => {
     const batch = this.pendingWrites.splice(0);
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
-    const heads = new Map<string, number>();
-    this.heads = heads;
+    const heads = new CommitHeads();
+    this.commitHeads = heads;
     try {
       transaction(this.db, () => {
         for (const { write } of batch) {
+          heads.beginWrite();
           try {
             outcomes.push({ ok: true, value: write() });
           } catch (error) {
-            heads.clear();
+            heads.undoWrite();
             outcomes.push({ ok: false, error });
           }
         }
+        heads.saveAll();
       })();
     } catch (error) {
       for (const { reject } of batch) reject(error as Error);
       return;
     } finally {
-      this.heads = null;
+      this.commitHeads = null;
     }
     this.checkpoints?.committed();
     const settle = (): void => {
@@ -289,7 +287,7 @@ export class SqliteMessageStore implements MessageStore {
     input: NewDirectMessage | NewGroupMessage,
     target: Pick<Message, "recipientId" | "groupId">,
   ): { message: Message; json: string } {
-    const seq = this.head(`seq ${conversationId}`, () => this.statements.lastSeq.get(conversationId)?.last_seq) + 1;
+    const seq = this.lastSeq(conversationId) + 1;
     const message: Message = {
       messageId: this.nextMessageId(input.sentAt.getTime()),
       conversationId,
@@ -301,8 +299,7 @@ export class SqliteMessageStore implements MessageStore {
       body: input.body,
       sentAt: input.sentAt.toISOString(),
     };
-    this.statements.setLastSeq.run(conversationId, seq);
-    this.heads?.set(`seq ${conversationId}`, seq);
+    this.heads().set(`seq ${conversationId}`, seq, (last) => this.statements.setLastSeq.run(conversationId, last));
     const json = JSON.stringify(message);
     this.statements.insertMessage.run(conversationId, seq, message.messageId, input.senderId, input.clientMessageId, json);
     return { message, json };
@@ -310,8 +307,8 @@ export class SqliteMessageStore implements MessageStore {
 
   private readonly receiptTransaction = (input: NewReceipt): RecordedReceipt | null =>
     transaction(this.db, (): RecordedReceipt | null => {
-      const lastSeq = this.statements.lastSeq.get(input.conversationId)?.last_seq;
-      if (lastSeq === undefined) return null;
+      const lastSeq = this.lastSeq(input.conversationId);
+      if (lastSeq === 0) return null;
       const previous = this.statements.receiptMark.get(input.conversationId, input.userId, input.kind)?.up_to_seq ?? 0;
       const upToSeq = Math.min(input.upToSeq, lastSeq);
       const receipt: Receipt = {
@@ -329,20 +326,22 @@ export class SqliteMessageStore implements MessageStore {
       return { receipt, changed: true, events };
     })();
 
-  /** A head (see `heads`): from the commit under way if it has it, else from its table; 0 when there is none. */
-  private head(key: string, read: () => number | undefined): number {
-    const known = this.heads?.get(key);
-    if (known !== undefined) return known;
-    const value = read() ?? 0;
-    this.heads?.set(key, value);
-    return value;
+  /** Every write runs inside a group commit (commit()), which holds the heads. */
+  private heads(): CommitHeads {
+    if (this.commitHeads === null) throw new Error("a message store write ran outside a group commit");
+    return this.commitHeads;
+  }
+
+  /** 0 for a conversation without messages. */
+  private lastSeq(conversationId: ConversationId): number {
+    return this.heads().get(`seq ${conversationId}`, () => this.statements.lastSeq.get(conversationId)?.last_seq);
   }
 
   /** `json` is the event serialised without its cursor, when the caller has it already. */
   private appendEvent(userId: UserId, event: DistributiveOmit<InboxEvent, "cursor">, json = JSON.stringify(event)): AppendedEvent {
-    const cursor = this.head(`cursor ${userId}`, () => this.statements.lastCursor.get(userId)?.last_cursor) + 1;
-    this.statements.setLastCursor.run(userId, cursor);
-    this.heads?.set(`cursor ${userId}`, cursor);
+    const heads = this.heads();
+    const cursor = heads.get(`cursor ${userId}`, () => this.statements.lastCursor.get(userId)?.last_cursor) + 1;
+    heads.set(`cursor ${userId}`, cursor, (last) => this.statements.setLastCursor.run(userId, last));
     // The cursor goes last, where `{ ...event, cursor }` would put it.
     this.statements.insertEvent.run(userId, cursor, `${json.slice(0, -1)},"cursor":${String(cursor)}}`);
     return { userId, event: { ...event, cursor } };

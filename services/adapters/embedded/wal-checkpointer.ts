@@ -59,6 +59,9 @@ export class WalCheckpointer {
     this.dead = true;
     if (worker === undefined || wasDead) return;
     const exited = once(worker, "exit");
+    // Held open until the thread has closed its connection: unreferenced, a process with
+    // nothing else left would end before the exit it waits for.
+    worker.ref();
     worker.postMessage("close");
     await exited;
   }
