@@ -22,6 +22,8 @@ export interface ConnectionLimits {
   frameBurst: number;
 }
 
+/** What a connection's queue starts from: one settled promise for all, not two per connection. */
+const SETTLED: Promise<unknown> = Promise.resolve();
 /** How long a closing connection may take to finish its close handshake before it is cut. */
 const CLOSE_HANDSHAKE_TIMEOUT_MS = 5_000;
 /** setTimeout fires at once for delays above 2^31 - 1 ms (24.8 days); longer waits re-arm. */
@@ -38,9 +40,9 @@ export class ClientConnection {
   private readonly bucket: TokenBucket;
   private rejectedInARow = 0;
   /** Settles once every task enqueued so far has settled. */
-  private allSettled: Promise<unknown> = Promise.resolve();
+  private allSettled: Promise<unknown> = SETTLED;
   /** Resolves once the last task enqueued has started. */
-  private previousStarted: Promise<unknown> = Promise.resolve();
+  private previousStarted: Promise<unknown> = SETTLED;
   private previousPipelined = false;
   private queued = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
