@@ -21,7 +21,9 @@ import {
 /**
  * 2: messages and inbox events live in rowid tables. Keyed by (conversation, seq) and (user,
  * cursor) without a rowid, every append landed in the middle of a tree of ~400-byte rows, and
- * splitting and rewriting those pages cost 2-3x the CPU of the whole append.
+ * splitting and rewriting those pages cost 2-3x the CPU of the whole append. Who has written
+ * in a direct conversation is a row per sender, not an index entry per message, and the
+ * message id (a ULID from one monotonic generator) has no unique index to keep up.
  */
 const SCHEMA_VERSION = 2;
 
@@ -29,7 +31,7 @@ const MESSAGES_TABLE = `
 CREATE TABLE messages (
   conversation_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
-  message_id TEXT NOT NULL UNIQUE,
+  message_id TEXT NOT NULL,
   sender_id TEXT NOT NULL,
   client_message_id TEXT NOT NULL,
   message TEXT NOT NULL,
@@ -57,9 +59,12 @@ CREATE TABLE IF NOT EXISTS conversations (
   last_seq INTEGER NOT NULL
 ) WITHOUT ROWID;
 ${MESSAGES_TABLE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")};
--- Who has written in a conversation, by index lookup: presence's contacts rule reads it.
--- An index (not a table of its own) covers messages stored before it existed too.
-CREATE INDEX IF NOT EXISTS messages_by_sender ON messages (conversation_id, sender_id);
+-- Who has written in a direct conversation: presence's contacts rule reads it.
+CREATE TABLE IF NOT EXISTS direct_senders (
+  conversation_id TEXT NOT NULL,
+  sender_id TEXT NOT NULL,
+  PRIMARY KEY (conversation_id, sender_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS inbox_heads (
   user_id TEXT PRIMARY KEY,
   last_cursor INTEGER NOT NULL
@@ -104,8 +109,10 @@ export class SqliteMessageStore implements MessageStore {
         "SELECT message FROM messages WHERE sender_id = ? AND client_message_id = ?",
       ),
       hasSent: prepare<[string, string], { one: number }>(this.db,
-        "SELECT 1 AS one FROM messages WHERE conversation_id = ? AND sender_id = ? LIMIT 1",
+        "SELECT 1 AS one FROM direct_senders WHERE conversation_id = ? AND sender_id = ?",
       ),
+      // A look-up that finds the row after a conversation's first message: no page written.
+      addSender: prepare(this.db, "INSERT OR IGNORE INTO direct_senders (conversation_id, sender_id) VALUES (?, ?)"),
       lastSeq: prepare<[string], { last_seq: number }>(this.db, "SELECT last_seq FROM conversations WHERE conversation_id = ?"),
       setLastSeq: prepare(this.db,
         "INSERT INTO conversations (conversation_id, last_seq) VALUES (?, ?) ON CONFLICT (conversation_id) DO UPDATE SET last_seq = excluded.last_seq",
@@ -257,9 +264,13 @@ export class SqliteMessageStore implements MessageStore {
       const existing = this.findRepeat(input.senderId, input.clientMessageId, conversationId, input.body);
       if (existing) return existing;
       const { message, json } = this.insertMessage(conversationId, input, { recipientId: input.recipientId });
+      this.statements.addSender.run(conversationId, input.senderId);
       // The message is serialised once, for its row and both inbox events.
       const eventJson = `{"type":"message","message":${json}}`;
-      const events = participantsOf(conversationId).map((userId) => this.appendEvent(userId, { type: "message", message }, eventJson));
+      const { senderId, recipientId } = input;
+      // Both participants in the conversation id's order, once each (a note to self has one).
+      const participants = senderId === recipientId ? [senderId] : senderId < recipientId ? [senderId, recipientId] : [recipientId, senderId];
+      const events = participants.map((userId) => this.appendEvent(userId, { type: "message", message }, eventJson));
       return { message, duplicate: false, events };
     })();
 
@@ -359,6 +370,9 @@ export class SqliteMessageStore implements MessageStore {
         this.rebuild("inbox", INBOX_TABLE, "user_id, cursor, event", "user_id, cursor");
       }
       this.db.exec(SCHEMA);
+      if (row?.version === 1) {
+        this.db.exec("INSERT OR IGNORE INTO direct_senders (conversation_id, sender_id) SELECT DISTINCT conversation_id, sender_id FROM messages WHERE conversation_id LIKE 'dm:%'");
+      }
       if (row === undefined) prepare(this.db, "INSERT INTO schema_version (version) VALUES (?)").run(SCHEMA_VERSION);
       else prepare(this.db, "UPDATE schema_version SET version = ?").run(SCHEMA_VERSION);
     })();
