@@ -26,8 +26,6 @@ export interface ConnectionLimits {
 const SETTLED: Promise<unknown> = Promise.resolve();
 /** How long a closing connection may take to finish its close handshake before it is cut. */
 const CLOSE_HANDSHAKE_TIMEOUT_MS = 5_000;
-/** setTimeout fires at once for delays above 2^31 - 1 ms (24.8 days); longer waits re-arm. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One client's WebSocket as the gateway sees it: a bounded send path, a rate limit on
@@ -45,7 +43,6 @@ export class ClientConnection {
   private previousStarted: Promise<unknown> = SETTLED;
   private previousPipelined = false;
   private queued = 0;
-  private expiryTimer: NodeJS.Timeout | undefined;
   /** The TCP socket while this tick's writes are being gathered into one (see corkUntilNextTick). */
   private corkedSocket: Duplex | null = null;
   /** Every connection corked in this tick: one callback at its end uncorks them all. */
@@ -168,29 +165,6 @@ export class ClientConnection {
 
   tokenExpired(now: number = Date.now()): boolean {
     return now >= this.tokenExpiresAt;
-  }
-
-  /**
-   * Calls `onExpired` once the token's `exp` has passed. One timer per connection rather
-   * than a check on the heartbeat round: the round is 30 s by default, so a sweep would let
-   * a connection act for up to that long on an expired token, while Node.js keeps pending
-   * timers in a priority queue (O(log n) to arm, nothing to pay while they wait), which
-   * 100,000 connections do not strain. Frames are also checked on arrival
-   * (`tokenExpired`), so a timer delayed by a busy event loop lets nothing through.
-   */
-  watchTokenExpiry(onExpired: () => void): void {
-    this.stopWatchingTokenExpiry();
-    const wait = Math.min(Math.max(0, this.tokenExpiresAt - Date.now()), MAX_TIMER_MS);
-    this.expiryTimer = setTimeout(() => {
-      if (this.tokenExpired()) onExpired();
-      else this.watchTokenExpiry(onExpired);
-    }, wait);
-    this.expiryTimer.unref();
-  }
-
-  stopWatchingTokenExpiry(): void {
-    clearTimeout(this.expiryTimer);
-    this.expiryTimer = undefined;
   }
 
   close(code: number, reason: DisconnectReason, text: string): void {

@@ -62,6 +62,8 @@ export interface GatewayEvents {
 
 /** Route entries outlive three missed heartbeat rounds, then expire. */
 const ROUTE_TTL_HEARTBEATS = 3;
+/** How often lapsed tokens are looked for: a connection outlives its `exp` by at most this. */
+const TOKEN_EXPIRY_SWEEP_MS = 1_000;
 
 /**
  * Holds client WebSocket connections: authenticates the upgrade, registers each device
@@ -75,6 +77,9 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   /** Per user: this gateway's connections, and upgrades past their token check. */
   private readonly userConnections = new LocalUserConnections();
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Connections that have had their hello: from then on their token's expiry closes them. */
+  private readonly expiryWatched = new Set<ClientConnection>();
   private listener: { stop(): Promise<void> } | undefined;
   private draining = false;
 
@@ -109,6 +114,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     });
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.options.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
+    this.expiryTimer = setInterval(this.expireLapsedTokens, TOKEN_EXPIRY_SWEEP_MS);
+    this.expiryTimer.unref();
   }
 
   /** Handles an HTTP upgrade request for the WebSocket endpoint. */
@@ -124,6 +131,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   async shutdown(): Promise<void> {
     this.draining = true;
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
     const closed = [...this.connections.values()].map(
       (connection) =>
         new Promise<void>((resolve) => {
@@ -273,9 +281,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       });
       return;
     }
-    connection.watchTokenExpiry(() => {
-      this.expire(connection);
-    });
+    this.expiryWatched.add(connection);
     connection.send({
       type: "hello",
       protocol: PROTOCOL_VERSION,
@@ -337,7 +343,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   /** The WebSocket of `connection` has closed: its route, counts and events go. */
   private closed(connection: ClientConnection): void {
     const session = connection.session;
-    connection.stopWatchingTokenExpiry();
+    this.expiryWatched.delete(connection);
     this.userConnections.release(session.userId, session.connectionId);
     this.connections.delete(session.connectionId);
     this.deps.metrics.connections.set(this.connections.size);
@@ -349,6 +355,20 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       this.deps.logger.warn({ err: error, connectionId: session.connectionId }, "could not unregister route");
     });
   }
+
+  /**
+   * Closes the connections whose token's `exp` has passed, every TOKEN_EXPIRY_SWEEP_MS.
+   * One sweep for all rather than a timer per connection: a timer and its closure are a
+   * few hundred bytes for every idle connection and some CPU at every connect, while the
+   * sweep is one comparison per connection a second. Frames are also checked on arrival
+   * (`tokenExpired`), so nothing a client sends is handled past `exp` in the meantime.
+   */
+  private readonly expireLapsedTokens = (): void => {
+    const now = Date.now();
+    for (const connection of this.expiryWatched) {
+      if (connection.closeReason === null && connection.tokenExpired(now)) this.expire(connection);
+    }
+  };
 
   /** Tells the client to get a new token, then closes with 4001. */
   private expire(connection: ClientConnection): void {
