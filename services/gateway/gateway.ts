@@ -80,6 +80,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Connections that have had their hello: from then on their token's expiry closes them. */
   private readonly expiryWatched = new Set<ClientConnection>();
+  /** This turn's sends and reads per connection, not yet published (countActivity). */
+  private countedActivity = new Map<ClientConnection, { send: number; read: number }>();
   private listener: { stop(): Promise<void> } | undefined;
   private draining = false;
 
@@ -423,8 +425,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       connection.send({ type: "ok", id: frame.id });
       return;
     }
-    if (frame.type === "send" || frame.type === "group.send") this.publishActivity(connection.session, "send");
-    if (frame.type === "receipt" && frame.kind === "read") this.publishActivity(connection.session, "read");
+    if (frame.type === "send" || frame.type === "group.send") this.countActivity(connection, "send");
+    if (frame.type === "receipt" && frame.kind === "read") this.countActivity(connection, "read");
     // In order per connection, so a device's sends are stored in the order sent; plain 1:1
     // sends (no attachment to check first, so every one takes the same path to the store)
     // are pipelined so that a burst of them shares one durable commit.
@@ -496,9 +498,39 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return { userId: session.userId, deviceId: session.deviceId, connectionId: session.connectionId, gatewayId: session.gatewayId };
   }
 
+  /**
+   * Sends and reads are counted per connection and published once per turn of the event
+   * loop, with their count: a burst of a hundred sends is one event on the bus, not a
+   * hundred, and the activity scores still add up every one.
+   */
+  private countActivity(connection: ClientConnection, kind: "send" | "read"): void {
+    if (this.countedActivity.size === 0) setImmediate(this.publishCountedActivity);
+    let counts = this.countedActivity.get(connection);
+    if (counts === undefined) {
+      counts = { send: 0, read: 0 };
+      this.countedActivity.set(connection, counts);
+    }
+    counts[kind] += 1;
+  }
+
+  private readonly publishCountedActivity = (): void => {
+    const counted = this.countedActivity;
+    this.countedActivity = new Map();
+    for (const [connection, counts] of counted) {
+      if (counts.send > 0) this.publishActivity(connection.session, "send", undefined, counts.send);
+      if (counts.read > 0) this.publishActivity(connection.session, "read", undefined, counts.read);
+    }
+  };
+
   /** Fire and forget: activity feeds presence and activity scores, never a reply. */
-  private publishActivity(session: Session, kind: ActivityKind, conversationId?: string): void {
-    const event: ActivityEvent = { ...this.routeOf(session), kind, at: Date.now(), ...(conversationId === undefined ? {} : { conversationId }) };
+  private publishActivity(session: Session, kind: ActivityKind, conversationId?: string, count = 1): void {
+    const event: ActivityEvent = {
+      ...this.routeOf(session),
+      kind,
+      at: Date.now(),
+      ...(conversationId === undefined ? {} : { conversationId }),
+      ...(count === 1 ? {} : { count }),
+    };
     publishTo(this.deps.bus, activityTopic(this.options.clusterName), session.userId, event).catch((error: unknown) => {
       this.deps.logger.warn({ err: error, kind }, "could not publish activity");
     });

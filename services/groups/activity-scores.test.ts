@@ -25,6 +25,13 @@ describe("ActivityScores", () => {
     expect(scores.score("alice")).toBeCloseTo(ACTIVITY_WEIGHTS.connect + ACTIVITY_WEIGHTS.send + ACTIVITY_WEIGHTS.read);
   });
 
+  it("adds an event that stands for several activities as that many", () => {
+    scores.record("alice", "send", undefined, 4);
+    for (let i = 0; i < 4; i++) scores.record("bob", "send");
+    expect(scores.score("alice")).toBeCloseTo(scores.score("bob"));
+    expect(scores.score("alice")).toBeCloseTo(4 * ACTIVITY_WEIGHTS.send);
+  });
+
   it("says a score is at least a threshold exactly while its decayed score is", () => {
     const threshold = 1;
     expect(scores.isAtLeast("nobody", threshold)).toBe(false);

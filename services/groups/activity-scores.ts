@@ -34,12 +34,13 @@ export class ActivityScores {
     private readonly now: () => number = Date.now,
   ) {}
 
-  record(userId: UserId, kind: ActivityKind, at: number = this.now()): void {
+  /** `count` activities of `kind` at `at`. */
+  record(userId: UserId, kind: ActivityKind, at: number = this.now(), count = 1): void {
     // Events can arrive a little out of time order (each gateway stamps them with its
     // own clock). The score keeps the later time and a late event's weight is decayed
     // to it; restamping the whole score with the earlier time would age it.
     const latest = Math.max(at, this.scores.get(userId)?.at ?? at);
-    const weight = ACTIVITY_WEIGHTS[kind] * Math.pow(0.5, (latest - at) / this.halfLifeMs);
+    const weight = count * ACTIVITY_WEIGHTS[kind] * Math.pow(0.5, (latest - at) / this.halfLifeMs);
     this.scores.set(userId, { value: this.decayed(userId, latest) + weight, at: latest, threshold: NaN, until: -Infinity });
   }
 

@@ -129,7 +129,7 @@ export class FanoutService {
         activityTopic(this.options.clusterName),
         CONSUMER_GROUPS.fanoutActivity(this.options.processId),
         (event) => {
-          this.scores.record(event.userId, event.kind, event.at);
+          this.scores.record(event.userId, event.kind, event.at, event.count);
         },
         ({ topic }) => {
           this.deps.logger.error({ topic }, "dropped a malformed activity event");

@@ -11,6 +11,8 @@ export interface TestGateway {
   gateway: Gateway;
   /** ws://127.0.0.1:<port>/ws */
   url: string;
+  /** Where the gateway publishes its activity events. */
+  bus: MemoryEventBus;
   /** Shuts the gateway down and closes its server. */
   stop: () => Promise<void>;
 }
@@ -27,6 +29,7 @@ export async function startTestGateway(
 ): Promise<TestGateway> {
   const metrics = new Metrics();
   const logger = createLogger("silent");
+  const bus = new MemoryEventBus(() => undefined);
   const gateway = new Gateway(
     {
       gatewayId: "gw-a",
@@ -47,7 +50,7 @@ export async function startTestGateway(
     {
       registry,
       deliveries: new MemoryDeliveryChannel(),
-      bus: new MemoryEventBus(() => undefined),
+      bus,
       tokens,
       handler: { handle: () => Promise.reject(new Error("no services in this test")) },
       metrics,
@@ -60,6 +63,7 @@ export async function startTestGateway(
   return {
     gateway,
     url: `${url.replace(/^http/, "ws")}${WEBSOCKET_PATH}`,
+    bus,
     stop: async () => {
       await gateway.shutdown();
       await close(server);
