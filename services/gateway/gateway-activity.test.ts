@@ -14,7 +14,7 @@ afterEach(async () => {
 });
 
 describe("gateway activity events", () => {
-  it("counts every send and read of a burst, however many events carry them", async () => {
+  it("publishes every send and read of a burst in the activity events, counted", async () => {
     const { url, bus, stop } = await startTestGateway(new MemoryConnectionRegistry(), tokens);
     cleanups.push(stop);
     const counted = { send: 0, read: 0 };

@@ -277,7 +277,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     if (ws.readyState !== WebSocket.OPEN) {
       // The client left while its route was being registered: the close handler has run
       // and could not remove what was not there yet. Without this the route would linger
-      // (counted against the user's caps, delivered to) and no hello or timer is wanted.
+      // (counted against the user's caps, delivered to) and no hello or expiry watch is wanted.
       this.deps.registry.unregister(route).catch((error: unknown) => {
         this.deps.logger.warn({ err: error, connectionId: session.connectionId }, "could not unregister route");
       });
@@ -379,7 +379,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   }
 
   private receive(connection: ClientConnection, data: WebSocket.RawData, isBinary: boolean): void {
-    // The expiry timer may lag behind a busy event loop; nothing is handled past `exp`.
+    // The expiry sweep runs once a second (and may lag a busy event loop); nothing is handled past `exp`.
     if (connection.tokenExpired()) {
       this.expire(connection);
       return;

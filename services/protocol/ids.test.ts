@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConversationId, directConversationId, directParticipants } from "./ids.js";
+import { ConversationId, directConversationId, directPair, directParticipants } from "./ids.js";
 
 describe("directConversationId", () => {
   it("names a conversation the same from both sides", () => {
@@ -53,5 +53,13 @@ describe("directParticipants", () => {
     ["a user id over 64 characters", `dm:${"a".repeat(65)}:bob`],
   ])("rejects %s", (_, id) => {
     expect(directParticipants(id)).toBeNull();
+  });
+});
+
+describe("directPair", () => {
+  it("names the participants in the order of the conversation id, once each", () => {
+    expect(directPair("bob", "alice")).toEqual(directParticipants(directConversationId("bob", "alice")));
+    expect(directPair("alice", "bob")).toEqual(["alice", "bob"]);
+    expect(directPair("alice", "alice")).toEqual(["alice"]);
   });
 });

@@ -45,6 +45,12 @@ export function directConversationId(a: UserId, b: UserId): ConversationId {
   return a <= b ? `dm:${a}:${b}` : `dm:${b}:${a}`;
 }
 
+/** The participants of the direct conversation of `a` and `b`, in its id's order, once each (a note to self has one). */
+export function directPair(a: UserId, b: UserId): [UserId] | [UserId, UserId] {
+  if (a === b) return [a];
+  return a < b ? [a, b] : [b, a];
+}
+
 /** The two participants of a direct conversation, or null when the id is not one. */
 export function directParticipants(conversationId: string): [UserId, UserId] | null {
   const parts = conversationId.split(":");

@@ -3,7 +3,7 @@ import { WalSync } from "./wal-sync.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
 import { CommitHeads } from "./commit-heads.js";
 import { monotonicFactory } from "ulid";
-import { directConversationId, directParticipants, groupConversationId, groupOfConversation, type ConversationId, type UserId } from "../../protocol/ids.js";
+import { directConversationId, directPair, directParticipants, groupConversationId, groupOfConversation, type ConversationId, type UserId } from "../../protocol/ids.js";
 import type { GroupMembershipChange, InboxEvent, Message, Receipt } from "../../protocol/frames.js";
 import {
   ClientMessageIdConflictError,
@@ -52,6 +52,7 @@ CREATE TABLE inbox (
  * (32 MiB): the checkpointer thread keeps it far smaller unless it falls behind.
  */
 const FALLBACK_CHECKPOINT_PAGES = 8192;
+const WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS conversations (
@@ -102,7 +103,11 @@ export class SqliteMessageStore implements MessageStore {
     this.db.exec("PRAGMA synchronous = NORMAL");
     this.walSync = path === ":memory:" || path === "" ? null : new WalSync(path);
     this.checkpoints = this.walSync === null ? null : new WalCheckpointer(path);
-    if (this.checkpoints !== null) this.db.exec(`PRAGMA wal_autocheckpoint = ${String(FALLBACK_CHECKPOINT_PAGES)}`);
+    if (this.checkpoints !== null) {
+      this.db.exec(`PRAGMA wal_autocheckpoint = ${String(FALLBACK_CHECKPOINT_PAGES)}`);
+      // A log that grew in a burst is cut back to this when it next restarts, not kept.
+      this.db.exec(`PRAGMA journal_size_limit = ${String(WAL_SIZE_LIMIT_BYTES)}`);
+    }
     this.migrate();
     this.statements = {
       findByClientId: prepare<[string, string], { message: string }>(this.db,
@@ -223,6 +228,10 @@ export class SqliteMessageStore implements MessageStore {
           try {
             outcomes.push({ ok: true, value: write() });
           } catch (error) {
+            // SQLite may have rolled back the whole transaction (a full disk, an I/O
+            // error), not only this write's savepoint: then the writes before it are gone
+            // too, and the heads they advanced must not be saved. The batch fails as one.
+            if (!this.db.isTransaction) throw error;
             heads.undoWrite();
             outcomes.push({ ok: false, error });
           }
@@ -267,10 +276,7 @@ export class SqliteMessageStore implements MessageStore {
       this.statements.addSender.run(conversationId, input.senderId);
       // The message is serialised once, for its row and both inbox events.
       const eventJson = `{"type":"message","message":${json}}`;
-      const { senderId, recipientId } = input;
-      // Both participants in the conversation id's order, once each (a note to self has one).
-      const participants = senderId === recipientId ? [senderId] : senderId < recipientId ? [senderId, recipientId] : [recipientId, senderId];
-      const events = participants.map((userId) => this.appendEvent(userId, { type: "message", message }, eventJson));
+      const events = directPair(input.senderId, input.recipientId).map((userId) => this.appendEvent(userId, { type: "message", message }, eventJson));
       return { message, duplicate: false, events };
     })();
 

@@ -9,7 +9,9 @@ export type Sqlite = DatabaseSync;
 
 /**
  * Opens an embedded store's SQLite file: WAL so readers never wait for the writer, and
- * synchronous=FULL so that a committed write has reached the disk before it is acked.
+ * synchronous=FULL so that a committed write has reached the disk before it is acked (the
+ * message store turns it down to NORMAL and syncs the log itself, off the event loop:
+ * WalSync).
  */
 export function openSqlite(path: string): Sqlite {
   const db = new DatabaseSync(path, { timeout: 5000 });

@@ -57,6 +57,7 @@ export class WalCheckpointer {
     const worker = this.worker;
     const wasDead = this.dead;
     this.dead = true;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
     if (worker === undefined || wasDead) return;
     const exited = once(worker, "exit");
     // Held open until the thread has closed its connection: unreferenced, a process with
@@ -77,13 +78,21 @@ export class WalCheckpointer {
       this.next();
     });
     worker.on("error", (error: Error) => {
-      this.dead = true;
-      this.running = false;
-      this.onOutcome({ ok: false, message: `checkpoint thread failed: ${error.message}` });
-      this.next();
+      this.stopped(`checkpoint thread failed: ${error.message}`);
+    });
+    worker.on("exit", (code) => {
+      if (!this.dead) this.stopped(`checkpoint thread exited (${String(code)})`);
     });
     this.worker = worker;
     return worker;
+  }
+
+  /** The thread is gone: no more checkpoints from it (SQLite's fallback remains). */
+  private stopped(message: string): void {
+    this.dead = true;
+    this.running = false;
+    this.onOutcome({ ok: false, message });
+    this.next();
   }
 
   private busy(): boolean {
