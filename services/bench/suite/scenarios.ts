@@ -64,11 +64,12 @@ export interface IdleFigures {
 
 /**
  * Memory per connection is the marginal cost: the growth of the resident set while the
- * second half of the connections opens, each reading taken after the server has settled
- * for two seconds. The first burst of connects also sizes the server's heap (a garbage
- * collected runtime grows its young generation once, by tens of MB, and keeps it), a
- * one-off cost that a reading from an empty server would charge to every connection.
- * Connect CPU is over all of them.
+ * second half of the connections opens, each reading taken after two seconds' settling and
+ * a full garbage collection (where the server can be asked for one). The first burst of
+ * connects also sizes the server's heap (a garbage-collected runtime grows its young
+ * generation once, by tens of MB, and keeps it), a one-off cost that a reading from an
+ * empty server would charge to every connection. Connect CPU is over all of them, and
+ * taken before the collections.
  */
 export async function idleConnections(target: Target, count: number, context: ScenarioContext): Promise<IdleFigures> {
   const users = Array.from({ length: count }, (_, i) => `idle-${String(i)}`);
@@ -80,6 +81,7 @@ export async function idleConnections(target: Target, count: number, context: Sc
   let connectMs = performance.now() - started;
   let cpuUsed = target.cpuMs() - cpuBefore;
   await sleep(2_000);
+  await target.collectGarbage();
   const rssAtHalf = target.rssKiB();
   const sockets = [...first.sockets];
   let failure = first.failure;
@@ -95,6 +97,7 @@ export async function idleConnections(target: Target, count: number, context: Sc
     failure = second.failure;
   }
   await sleep(2_000);
+  await target.collectGarbage();
   const rssAfter = target.rssKiB();
   await closeAll(sockets);
   const opened = sockets.length;

@@ -15,6 +15,7 @@ import { TokenAuthority } from "../../auth/tokens.js";
 import { PROTOCOL_SUBPROTOCOL } from "../../protocol/frames.js";
 import { CliProcess, RAISED_LIMITS } from "../cli-process.js";
 import { cpuMsOf, rssKiBOf } from "../process-stats.js";
+import type { ProbeReply, ProbeRequest } from "../probe.js";
 import { pinToCores } from "./cores.js";
 
 export type TargetName = "parley" | "ws" | "centrifugo";
@@ -31,6 +32,12 @@ export interface Target {
   readonly pid: number;
   cpuMs(): number;
   rssKiB(): number | null;
+  /**
+   * A full garbage collection in the server, where it can be asked for (the two Node.js
+   * servers); Centrifugo's Go runtime collects on its own. Before a memory reading, so the
+   * reading is what the server holds, not when its collector last ran.
+   */
+  collectGarbage(): Promise<void>;
   /** Opens a connection for `user`, ready for frames (Parley: its hello has arrived). */
   connect(user: string, room?: string): Promise<DriverSocket>;
   /** A 1:1 message to `to`, numbered `n` (its clientMessageId is `m<n>`). */
@@ -104,6 +111,9 @@ export async function startParley(serverCores: string, extraEnv: Record<string, 
     pid: server.pid,
     cpuMs: () => cpuMsOf(server.pid) ?? 0,
     rssKiB: () => rssKiBOf(server.pid),
+    collectGarbage: async () => {
+      await server.probe({ gc: true });
+    },
     connect: async (user) => {
       const token = await tokens.issue(user, 3600);
       const socket = new WebSocket(`${url}?device=bench`, [PROTOCOL_SUBPROTOCOL], { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
@@ -142,9 +152,13 @@ export async function startParley(serverCores: string, extraEnv: Record<string, 
 }
 
 const BASELINE_PATH = fileURLToPath(new URL("./baseline-ws-server.js", import.meta.url));
+const PROBE_URL = new URL("../probe.js", import.meta.url).href;
+// Not imported from probe.ts: importing it would install the probe in this process too.
+const PROBE_MESSAGE: ProbeRequest["type"] = "parley-bench-probe";
 
 export async function startBareWs(serverCores: string): Promise<Target> {
-  const child: ChildProcess = spawn(process.execPath, [BASELINE_PATH], { stdio: ["ignore", "pipe", "inherit"] });
+  // With the same probe as Parley's server (probe.ts), for its garbage collection on request.
+  const child: ChildProcess = spawn(process.execPath, ["--expose-gc", "--import", PROBE_URL, BASELINE_PATH], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
   const pid = child.pid;
   if (pid === undefined || child.stdout === null) throw new Error("could not start the bare ws baseline");
   const lines = createInterface({ input: child.stdout });
@@ -161,11 +175,24 @@ export async function startBareWs(serverCores: string): Promise<Target> {
   const exited = new Promise<void>((resolve) => child.once("exit", () => {
     resolve();
   }));
+  let probes = 0;
   return {
     name: "ws",
     pid,
     cpuMs: () => cpuMsOf(pid) ?? 0,
     rssKiB: () => rssKiBOf(pid),
+    collectGarbage: () =>
+      new Promise<void>((resolve) => {
+        const id = ++probes;
+        const listener = (message: unknown): void => {
+          if ((message as Partial<ProbeReply> | null)?.id !== id) return;
+          child.off("message", listener);
+          resolve();
+        };
+        child.on("message", listener);
+        const request: ProbeRequest = { type: PROBE_MESSAGE, id, gc: true, resetLoopDelay: false };
+        child.send(request);
+      }),
     connect: async (user, room) => {
       const query = `user=${encodeURIComponent(user)}${room === undefined ? "" : `&room=${encodeURIComponent(room)}`}`;
       return driverSocket(await opened(new WebSocket(`ws://127.0.0.1:${port}/?${query}`, { perMessageDeflate: false }), false));
@@ -244,6 +271,7 @@ export async function startCentrifugo(binary: string, serverCores: string, workD
     pid,
     cpuMs: () => cpuMsOf(pid) ?? 0,
     rssKiB: () => rssKiBOf(pid),
+    collectGarbage: () => Promise.resolve(),
     connect: async (user, room) => {
       const token = await tokens.issue(user, 3600);
       const socket = await opened(new WebSocket(`ws://127.0.0.1:${String(port)}/connection/websocket`, { perMessageDeflate: false }), false);
