@@ -24,7 +24,9 @@ export function openEmbeddedBackends(dataDir: string, logger: Logger): Backends 
     }),
     deliveries: new MemoryDeliveryChannel(),
     registry: new MemoryConnectionRegistry(),
-    messages: new SqliteMessageStore(join(dataDir, "messages.db")),
+    messages: new SqliteMessageStore(join(dataDir, "messages.db"), (message) => {
+      logger.warn({ store: "messages.db" }, `write-ahead log checkpoint failed (SQLite checkpoints by itself past 32 MiB of log): ${message}`);
+    }),
     groups: new SqliteGroupStore(join(dataDir, "groups.db")),
     presence: new MemoryPresenceStore(),
     // In memory: right for one process; `parley serve` replicas share Redis instead.

@@ -53,6 +53,8 @@ CREATE TABLE inbox (
  */
 const FALLBACK_CHECKPOINT_PAGES = 8192;
 const WAL_SIZE_LIMIT_BYTES = 8 * 1024 * 1024;
+/** At most ten checkpoints a second while writes go on; a passive one costs little when the log is short. */
+const CHECKPOINT_INTERVAL_MS = 100;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS conversations (
@@ -97,12 +99,22 @@ export class SqliteMessageStore implements MessageStore {
   /** The conversations' last seq and the inboxes' last cursor in the group commit under way. */
   private commitHeads: CommitHeads | null = null;
 
-  constructor(path: string) {
+  /**
+   * `onCheckpointFailure` hears of a checkpoint the worker thread could not run, or of the
+   * thread's end: nothing is lost (SQLite's own checkpoint takes over past 32 MiB of log),
+   * but an operator should know.
+   */
+  constructor(path: string, onCheckpointFailure: (message: string) => void = () => undefined) {
     this.db = openSqlite(path);
     // Durability is WalSync's job: see there why this is as safe as FULL.
     this.db.exec("PRAGMA synchronous = NORMAL");
     this.walSync = path === ":memory:" || path === "" ? null : new WalSync(path);
-    this.checkpoints = this.walSync === null ? null : new WalCheckpointer(path);
+    this.checkpoints =
+      this.walSync === null
+        ? null
+        : new WalCheckpointer(path, CHECKPOINT_INTERVAL_MS, (outcome) => {
+            if (!outcome.ok) onCheckpointFailure(outcome.message);
+          });
     if (this.checkpoints !== null) {
       this.db.exec(`PRAGMA wal_autocheckpoint = ${String(FALLBACK_CHECKPOINT_PAGES)}`);
       // A log that grew in a burst is cut back to this when it next restarts, not kept.

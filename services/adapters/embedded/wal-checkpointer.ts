@@ -34,7 +34,7 @@ export class WalCheckpointer {
 
   constructor(
     private readonly databasePath: string,
-    private readonly intervalMs = 100,
+    private readonly intervalMs: number,
     private readonly onOutcome: (outcome: CheckpointOutcome) => void = () => undefined,
   ) {}
 
