@@ -18,8 +18,10 @@ import type { ProbeReply, ProbeRequest } from "./probe.js";
 import { rssKiBOf } from "./process-stats.js";
 
 const CLI_PATH = fileURLToPath(new URL("../cli/parley.js", import.meta.url));
-const PROBE_URL = new URL("./probe.js", import.meta.url).href;
-const PROBE_MESSAGE: ProbeRequest["type"] = "parley-bench-probe";
+/** The probe (probe.ts) a benchmark preloads into a Node.js server child, and its message type. */
+export const PROBE_URL = new URL("./probe.js", import.meta.url).href;
+// Not imported from probe.ts: importing it would install the probe in this process too.
+export const PROBE_MESSAGE: ProbeRequest["type"] = "parley-bench-probe";
 const DEV_LISTENING = "parley dev is listening";
 const SERVE_LISTENING = "parley service is listening";
 

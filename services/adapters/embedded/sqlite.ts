@@ -40,7 +40,7 @@ export function prepare<Params extends SQLInputValue[] = SQLInputValue[], Row = 
 
 /** How deep each database's open transactions are nested: names its savepoints. */
 const depths = new WeakMap<Sqlite, number>();
-/** Transaction control prepared once per database and SQL text: parsing it again for every write cost more than the write. */
+/** Transaction control prepared once per database and SQL text, instead of parsed again for every write. */
 const controls = new WeakMap<Sqlite, Map<string, StatementSync>>();
 
 function control(db: Sqlite, sql: string): void {

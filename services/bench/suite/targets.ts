@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { TokenAuthority } from "../../auth/tokens.js";
 import { PROTOCOL_SUBPROTOCOL } from "../../protocol/frames.js";
-import { CliProcess, RAISED_LIMITS } from "../cli-process.js";
+import { CliProcess, PROBE_MESSAGE, PROBE_URL, RAISED_LIMITS } from "../cli-process.js";
 import { cpuMsOf, rssKiBOf } from "../process-stats.js";
 import type { ProbeReply, ProbeRequest } from "../probe.js";
 import { pinToCores } from "./cores.js";
@@ -152,9 +152,6 @@ export async function startParley(serverCores: string, extraEnv: Record<string, 
 }
 
 const BASELINE_PATH = fileURLToPath(new URL("./baseline-ws-server.js", import.meta.url));
-const PROBE_URL = new URL("../probe.js", import.meta.url).href;
-// Not imported from probe.ts: importing it would install the probe in this process too.
-const PROBE_MESSAGE: ProbeRequest["type"] = "parley-bench-probe";
 
 export async function startBareWs(serverCores: string): Promise<Target> {
   // With the same probe as Parley's server (probe.ts), for its garbage collection on request.
